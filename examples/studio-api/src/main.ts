@@ -1,0 +1,51 @@
+import type { AddressInfo } from 'node:net';
+import { createKeel, type KeelOptions } from '@keel/core';
+import { createApp, ROUTES } from './app.js';
+
+/**
+ * Reads an optional integer from the environment. Range checks are left to
+ * `createKeel`, whose errors name the option and the rule.
+ */
+function envInt(name: string): number | undefined {
+  const raw = process.env[name]?.trim();
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got "${raw}"`);
+  return value;
+}
+
+// Keel's defaults judge budgets every 10 s over 5 min; these let a demo run faster,
+// e.g. KEEL_INTERVAL_MS=2000 KEEL_WINDOW_MS=60000 (the window must be a multiple of the interval).
+const options: KeelOptions = {
+  service: 'studio-api',
+  window: { interval: envInt('KEEL_INTERVAL_MS'), length: envInt('KEEL_WINDOW_MS') },
+  minSamples: envInt('KEEL_MIN_SAMPLES'),
+  hysteresis: envInt('KEEL_HYSTERESIS'),
+};
+
+const keel = createKeel(options);
+// SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;
+// a second signal exits at once. Behind Kubernetes keep a pre-stop delay (KEEL_PRESTOP_MS,
+// e.g. 5000) so the endpoint is removed before the server stops accepting connections.
+const app = createApp(keel, { signals: true, preStopDelay: envInt('KEEL_PRESTOP_MS') ?? 0 });
+const port = envInt('PORT') ?? 3000;
+
+const server = app.listen(port, (error?: Error) => {
+  if (error) {
+    console.error(`studio-api: cannot listen on port ${port}: ${error.message}`);
+    process.exitCode = 1;
+    void keel.close();
+    return;
+  }
+  const url = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const { interval, windowIntervals, hysteresis, minSamples } = keel.config;
+  console.log(`studio-api listening on ${url}`);
+  console.log('routes:');
+  for (const route of ROUTES) console.log(`  ${route}`);
+  console.log('keel endpoints:');
+  for (const path of Object.values(keel.paths)) console.log(`  GET ${path}`);
+  console.log(
+    `budgets are judged every ${interval / 1000} s over ${(interval * windowIntervals) / 1000} s, ` +
+      `from ${minSamples} samples, after ${hysteresis} evaluations agree`,
+  );
+});

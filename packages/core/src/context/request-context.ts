@@ -1,0 +1,108 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Clock } from '../clock.js';
+
+/**
+ * What Keel carries along one request: the route, its deadline (so
+ * `@keel/pg` can turn the remaining time into a server-side
+ * `statement_timeout`) and the time spent in the database and the cache (for
+ * the `Server-Timing` header).
+ */
+export class RequestContext {
+  /** Route template once known (adapters set it when the router has matched). */
+  route: string | undefined = undefined;
+  /** Time spent in database calls, ms. */
+  dbMs = 0;
+  dbCalls = 0;
+  /** Time spent loading through Keel caches, ms. */
+  cacheMs = 0;
+  cacheHits = 0;
+  cacheMisses = 0;
+
+  constructor(
+    /** When the request started (clock ms). */
+    readonly startedAt: number,
+    /** When the request's time budget runs out (clock ms), or `undefined` for none. */
+    public deadline: number | undefined,
+  ) {}
+}
+
+export class RequestContexts {
+  readonly #storage = new AsyncLocalStorage<RequestContext>();
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Starts a context for a request with `budgetMs` to answer; runs `fn` inside it. */
+  run<T>(budgetMs: number | undefined, fn: () => T): T {
+    return this.#storage.run(this.create(budgetMs), fn);
+  }
+
+  /** A new context starting now, for `runIn`; adapters keep it to build `Server-Timing`. */
+  create(budgetMs: number | undefined): RequestContext {
+    const now = this.#clock.now();
+    return new RequestContext(now, budgetMs === undefined ? undefined : now + budgetMs);
+  }
+
+  /** Runs `fn` inside an existing context. */
+  runIn<T>(context: RequestContext, fn: () => T): T {
+    return this.#storage.run(context, fn);
+  }
+
+  /**
+   * Starts a context for the rest of the current synchronous execution and
+   * everything it schedules (`AsyncLocalStorage.enterWith`), for frameworks
+   * whose request hooks cannot wrap the handler in a callback (Fastify).
+   */
+  enter(budgetMs: number | undefined): RequestContext {
+    const context = this.create(budgetMs);
+    this.#storage.enterWith(context);
+    return context;
+  }
+
+  /** The context of the request being handled, if any. */
+  current(): RequestContext | undefined {
+    return this.#storage.getStore();
+  }
+
+  /**
+   * Milliseconds left before the current request's deadline (never below 0),
+   * or `undefined` outside a request or without a deadline.
+   */
+  remainingMs(): number | undefined {
+    const context = this.#storage.getStore();
+    if (context?.deadline === undefined) return undefined;
+    return Math.max(0, context.deadline - this.#clock.now());
+  }
+
+  /** Adds database time to the current request, if there is one. */
+  addDbTime(ms: number): void {
+    const context = this.#storage.getStore();
+    if (!context) return;
+    context.dbMs += ms;
+    context.dbCalls++;
+  }
+
+  /** Adds cache time to the current request, if there is one. */
+  addCacheTime(ms: number, hit: boolean): void {
+    const context = this.#storage.getStore();
+    if (!context) return;
+    context.cacheMs += ms;
+    if (hit) context.cacheHits++;
+    else context.cacheMisses++;
+  }
+}
+
+/**
+ * `Server-Timing` value for a finished request: total app time, plus db and
+ * cache when they were used. Durations in ms with one decimal.
+ */
+export function serverTiming(context: RequestContext, totalMs: number): string {
+  let header = `app;dur=${totalMs.toFixed(1)}`;
+  if (context.dbCalls > 0) header += `, db;dur=${context.dbMs.toFixed(1)};desc="${context.dbCalls} queries"`;
+  if (context.cacheHits + context.cacheMisses > 0) {
+    header += `, cache;dur=${context.cacheMs.toFixed(1)};desc="${context.cacheHits} hit, ${context.cacheMisses} miss"`;
+  }
+  return header;
+}

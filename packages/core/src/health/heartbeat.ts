@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+
+/**
+ * The last sign of life of a previous run, written to a file so a restart can
+ * tell how long the service was gone. Reading happens once at startup;
+ * writing is asynchronous and off the request path.
+ */
+export class Heartbeat {
+  readonly #file: string;
+  /** Writes run one at a time; beats that arrive meanwhile collapse into the next write. */
+  #chain: Promise<void> = Promise.resolve();
+  #next: Promise<void> | undefined;
+  #latest = 0;
+
+  constructor(file: string) {
+    this.#file = file;
+  }
+
+  /** Milliseconds since the previous run's last heartbeat; 0 when there was none. */
+  gapSince(now: number): number {
+    try {
+      const last = JSON.parse(readFileSync(this.#file, 'utf8')) as { at?: unknown };
+      return typeof last.at === 'number' && last.at < now ? now - last.at : 0;
+    } catch {
+      // No file (first start) or a torn write: nothing to count.
+      return 0;
+    }
+  }
+
+  /** Records a sign of life; resolves once a write at least this recent is on disk. */
+  beat(now: number): Promise<void> {
+    this.#latest = now;
+    if (!this.#next) {
+      const next = this.#chain.then(() => {
+        this.#next = undefined;
+        return writeFile(this.#file, JSON.stringify({ at: this.#latest, pid: process.pid }));
+      });
+      this.#next = next;
+      this.#chain = next.catch(() => {});
+    }
+    return this.#next;
+  }
+}

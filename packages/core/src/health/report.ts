@@ -1,0 +1,130 @@
+import type { BudgetSnapshot, BudgetState } from '../budgets/budget.js';
+import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
+import type { DependencyStatus } from './checks.js';
+import type { ComponentScore, HealthStatus } from './score.js';
+
+export interface GroupStats {
+  readonly group: string;
+  readonly samples: number;
+  /** Share of bad events, 0..1. */
+  readonly errorRatio: number;
+  /** Total time consumed in the window, in the signal's unit: what ranks hotspots. */
+  readonly total: number;
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+}
+
+export interface SignalStats {
+  readonly name: string;
+  readonly unit: string;
+  readonly samples: number;
+  readonly errorRatio: number;
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+  readonly series: number;
+  /** Samples sent to the overflow series (series cap reached or invalid label). */
+  readonly overflowed: number;
+  /** The groups (routes, fingerprints, page groups) that consumed the most time. */
+  readonly top: readonly GroupStats[];
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not, in words; empty when ready. */
+  readonly reasons: readonly string[];
+}
+
+export interface HealthReport {
+  readonly service: string;
+  readonly status: HealthStatus;
+  readonly score: number;
+  readonly healthy: boolean;
+  /** Healthy without a break for the stability window. */
+  readonly stable: boolean;
+  /** Since when the score has been >= 8 (epoch ms), or `null`. */
+  readonly stableSince: number | null;
+  readonly readiness: Readiness;
+  readonly budgets: readonly BudgetSnapshot[];
+  readonly components: readonly ComponentScore[];
+  readonly dependencies: readonly DependencyStatus[];
+  readonly runtime: RuntimeSnapshot | null;
+  readonly signals: readonly SignalStats[];
+  /** Load shedding as of the evaluation; `shed` counts requests turned away since start. */
+  readonly shedding: { readonly active: boolean; readonly reason: string; readonly shed: number };
+  readonly evaluatedAt: number;
+  readonly startedAt: number;
+}
+
+export interface BudgetChangeEvent {
+  readonly budget: string;
+  readonly from: BudgetState;
+  readonly to: BudgetState;
+  readonly snapshot: BudgetSnapshot;
+  readonly at: number;
+}
+
+export interface HealthChangeEvent {
+  readonly from: HealthStatus;
+  readonly to: HealthStatus;
+  readonly score: number;
+  readonly at: number;
+}
+
+export interface KeelEvents {
+  /** A budget changed state (after hysteresis). */
+  budget: BudgetChangeEvent;
+  /** The health status (healthy / degraded / unhealthy) changed. */
+  health: HealthChangeEvent;
+  /** Every evaluation, once per interval. */
+  evaluation: HealthReport;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The `/health` body: the report with timestamps as ISO strings. */
+export function healthJson(report: HealthReport) {
+  return {
+    service: report.service,
+    status: report.status,
+    score: report.score,
+    healthy: report.healthy,
+    stable: report.stable,
+    stableSince: iso(report.stableSince),
+    ready: report.readiness.ready,
+    readinessReasons: report.readiness.reasons,
+    budgets: report.budgets.map((b) => ({
+      name: b.name,
+      description: b.description,
+      state: b.state,
+      since: iso(b.since),
+      value: b.value === null ? null : round(b.value),
+      target: b.target,
+      unit: b.unit,
+      samples: b.samples,
+      errorBudgetUsed: b.errorBudgetUsed === null ? null : round(b.errorBudgetUsed),
+      burnRates: b.burnRates.map((r) => ({
+        windows: `${r.shortWindow}/${r.longWindow}`,
+        short: r.short === null ? null : round(r.short),
+        long: r.long === null ? null : round(r.long),
+        factor: r.factor,
+        alerting: r.alerting,
+      })),
+    })),
+    components: report.components,
+    dependencies: report.dependencies.map((d) => ({ ...d, checkedAt: iso(d.checkedAt) })),
+    runtime: report.runtime && { ...report.runtime, sampledAt: iso(report.runtime.sampledAt) },
+    signals: report.signals,
+    shedding: report.shedding,
+    evaluatedAt: iso(report.evaluatedAt),
+    uptimeSeconds: Math.round((report.evaluatedAt - report.startedAt) / 1000),
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/** The JSON `/health` answers with. */
+export type HealthJson = ReturnType<typeof healthJson>;

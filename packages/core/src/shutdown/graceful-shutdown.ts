@@ -1,0 +1,230 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Clock } from '../clock.js';
+import { KeelError, KeelErrorCode } from '../errors.js';
+import type { Keel } from '../keel.js';
+
+export interface GracefulShutdownOptions {
+  /**
+   * After readiness turns 503, keep serving this long before closing the
+   * listeners, so load balancers notice and stop sending traffic. @default 5000
+   */
+  preStopDelay?: number;
+  /** How long in-flight requests may take to finish before their sockets are cut, ms. @default 10000 */
+  drainTimeout?: number;
+  /** How long each cleanup (`keel.onShutdown`) may take, ms. @default 5000 */
+  cleanupTimeout?: number;
+}
+
+export interface CleanupResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly error: string | null;
+}
+
+export interface ShutdownReport {
+  /** Every in-flight request finished before `drainTimeout`. */
+  readonly drained: boolean;
+  /** Requests still running when the listeners closed. */
+  readonly inFlightAtClose: number;
+  /** Sockets cut because the drain timed out. */
+  readonly forced: number;
+  readonly cleanups: readonly CleanupResult[];
+  readonly durationMs: number;
+}
+
+interface Tracked {
+  readonly server: Server;
+  readonly inFlight: Set<ServerResponse>;
+  closed: Promise<void>;
+}
+
+/**
+ * Shuts an HTTP server down without dropping a request:
+ *
+ *   readiness 503 ─ preStopDelay ─ close listeners, idle keep-alive sockets
+ *   ─ drain in-flight (answers carry `Connection: close`) ─ cut what is left
+ *   after drainTimeout ─ cleanups, newest first ─ keel.close()
+ *
+ * Framework-agnostic: adapters attach the `http.Server` they listen on.
+ */
+export class GracefulShutdown {
+  readonly #keel: Keel;
+  readonly #clock: Clock;
+  readonly #options: Required<GracefulShutdownOptions>;
+  readonly #servers: Tracked[] = [];
+  #closing = false;
+  #promise: Promise<ShutdownReport> | undefined;
+  #drained: (() => void) | undefined;
+
+  constructor(keel: Keel, options: GracefulShutdownOptions = {}) {
+    this.#keel = keel;
+    this.#clock = keel.config.clock;
+    this.#options = {
+      preStopDelay: nonNegative('shutdown.preStopDelay', options.preStopDelay, 5000),
+      drainTimeout: nonNegative('shutdown.drainTimeout', options.drainTimeout, 10_000),
+      cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
+    };
+  }
+
+  get shuttingDown(): boolean {
+    return this.#promise !== undefined;
+  }
+
+  /** Requests being answered right now, over every attached server. */
+  get inFlight(): number {
+    let n = 0;
+    for (const s of this.#servers) n += s.inFlight.size;
+    return n;
+  }
+
+  /** Tracks a server's requests so shutdown can drain them. Idempotent per server. */
+  attach(server: Server): void {
+    if (this.#servers.some((s) => s.server === server)) return;
+    const tracked: Tracked = { server, inFlight: new Set(), closed: Promise.resolve() };
+    this.#servers.push(tracked);
+    // Prepended so the header is set before the app can write its answer.
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+      tracked.inFlight.add(res);
+      if (this.#closing) res.setHeader('connection', 'close');
+      res.once('close', () => {
+        tracked.inFlight.delete(res);
+        if (!this.#closing) return;
+        // The socket this answer used is idle now: let it go.
+        server.closeIdleConnections();
+        if (this.inFlight === 0) this.#drained?.();
+      });
+    });
+  }
+
+  /** Runs the shutdown once; later calls return the same promise. */
+  shutdown(): Promise<ShutdownReport> {
+    this.#promise ??= this.#run();
+    return this.#promise;
+  }
+
+  /** Cuts every connection at once (a second signal). */
+  force(): void {
+    this.#closing = true;
+    for (const { server } of this.#servers) {
+      server.close();
+      server.closeAllConnections();
+    }
+    this.#drained?.();
+  }
+
+  async #run(): Promise<ShutdownReport> {
+    const started = this.#clock.now();
+    this.#keel.beginShutdown();
+    if (this.#options.preStopDelay > 0) await this.#sleep(this.#options.preStopDelay);
+
+    this.#closing = true;
+    for (const tracked of this.#servers) {
+      // Answers not yet started tell the client not to reuse the socket, so
+      // no keep-alive client sends a next request into a closing socket.
+      for (const res of tracked.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      tracked.closed = new Promise<void>((resolve) => tracked.server.close(() => resolve()));
+      tracked.server.closeIdleConnections();
+    }
+    const inFlightAtClose = this.inFlight;
+    const drained = inFlightAtClose === 0 || (await this.#waitForDrain());
+    let forced = 0;
+    if (!drained) {
+      forced = this.inFlight;
+      for (const { server } of this.#servers) server.closeAllConnections();
+    }
+    await Promise.all(this.#servers.map((s) => s.closed));
+
+    const cleanups: CleanupResult[] = [];
+    for (const cleanup of this.#keel.shutdownCleanups().reverse())
+      cleanups.push(await this.#runCleanup(cleanup));
+    await this.#keel.close();
+    return Object.freeze({
+      drained,
+      inFlightAtClose,
+      forced,
+      cleanups: Object.freeze(cleanups),
+      durationMs: this.#clock.now() - started,
+    });
+  }
+
+  #waitForDrain(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#drained = undefined;
+        resolve(false);
+      }, this.#options.drainTimeout);
+      this.#drained = () => {
+        this.#drained = undefined;
+        this.#clock.clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  async #runCleanup(cleanup: { name: string; fn: () => unknown }): Promise<CleanupResult> {
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve().then(cleanup.fn),
+        new Promise((_, reject) => {
+          timer = this.#clock.setTimeout(
+            () => reject(new Error(`timed out after ${this.#options.cleanupTimeout} ms`)),
+            this.#options.cleanupTimeout,
+          );
+        }),
+      ]);
+      return { name: cleanup.name, ok: true, error: null };
+    } catch (error) {
+      this.#keel.reportError(`shutdown-cleanup:${cleanup.name}`, error);
+      return { name: cleanup.name, ok: false, error: error instanceof Error ? error.message : String(error) };
+    } finally {
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#clock.setTimeout(resolve, ms));
+  }
+}
+
+export interface SignalHandlingOptions {
+  /** @default ['SIGTERM', 'SIGINT'] */
+  signals?: NodeJS.Signals[];
+  /** Ends the process after shutdown (code 0) or on a second signal (code 1). @default process.exit */
+  exit?: (code: number) => void;
+}
+
+/**
+ * SIGTERM (and SIGINT) start a graceful shutdown, then exit; a second signal
+ * cuts every connection and exits at once. Returns a function that removes the handlers.
+ */
+export function handleSignals(shutdown: GracefulShutdown, options: SignalHandlingOptions = {}): () => void {
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const handler = () => {
+    if (shutdown.shuttingDown) {
+      shutdown.force();
+      exit(1);
+      return;
+    }
+    shutdown.shutdown().then(
+      () => exit(0),
+      () => exit(1),
+    );
+  };
+  for (const signal of signals) process.on(signal, handler);
+  return () => {
+    for (const signal of signals) process.off(signal, handler);
+  };
+}
+
+function nonNegative(path: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(Number.isInteger(value) && (value as number) >= 0)) {
+    throw new KeelError(
+      KeelErrorCode.InvalidOption,
+      `${path} must be an integer >= 0 (ms) (got ${String(value)}).`,
+    );
+  }
+  return value as number;
+}

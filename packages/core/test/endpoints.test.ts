@@ -1,0 +1,180 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFakeClock, createKeel, type HealthJson, type Keel, type KeelOptions } from '../src/index.js';
+import { traffic } from './helpers.js';
+
+const open: { keel: Keel; server?: Server }[] = [];
+
+async function serve(options: KeelOptions = {}) {
+  const clock = createFakeClock();
+  const keel = createKeel({ runtime: false, clock, ...options });
+  const server = createServer((req, res) => {
+    if (!keel.handle(req, res)) {
+      res.statusCode = 404;
+      res.end('app 404');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  open.push({ keel, server });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { keel, clock, base };
+}
+
+afterEach(async () => {
+  for (const { keel, server } of open.splice(0)) {
+    await keel.close();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+describe('endpoints over real HTTP', () => {
+  it('answers the four endpoints and leaves other paths to the app', async () => {
+    const { base } = await serve();
+    const livez = await fetch(`${base}/livez`);
+    expect(livez.status).toBe(200);
+    expect(livez.headers.get('cache-control')).toBe('no-store');
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const health = await fetch(`${base}/health`);
+    expect(health.headers.get('content-type')).toMatch(/application\/json/);
+    const body = (await health.json()) as HealthJson;
+    expect(body).toMatchObject({ status: 'healthy', score: 10, stable: false });
+    expect(body.budgets.map((b) => b.name)).toEqual([
+      'availability',
+      'api_latency',
+      'page_load',
+      'error_rate',
+      'db_latency',
+    ]);
+    expect(body.budgets[1]).toMatchObject({
+      name: 'api_latency',
+      state: 'no_data',
+      value: null,
+      target: 200,
+      unit: 'ms',
+    });
+    expect(Array.isArray(body.components)).toBe(true);
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(await metrics.text()).toContain('keel_health_score 10');
+    const other = await fetch(`${base}/livez/extra`);
+    expect(await other.text()).toBe('app 404');
+  });
+
+  it('keeps /livez at 200 and turns /readyz to 503 when a critical dependency fails', async () => {
+    const { keel, base, clock } = await serve();
+    let up = true;
+    keel.addCheck({ name: 'postgres', check: () => (up ? true : Promise.reject(new Error('ECONNREFUSED'))) });
+    await keel.runChecks();
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    up = false;
+    await keel.runChecks();
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toBe('not ready: dependency postgres: ECONNREFUSED\n');
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
+    clock.advance(10_000);
+    const health = (await (await fetch(`${base}/health`)).json()) as HealthJson;
+    expect(health.dependencies[0]).toMatchObject({ name: 'postgres', ok: false, error: 'ECONNREFUSED' });
+    expect(health.score).toBeLessThan(8);
+    expect(await (await fetch(`${base}/metrics`)).text()).toContain(
+      'keel_dependency_up{dependency="postgres"} 0',
+    );
+  });
+
+  it('times a hanging dependency check out', async () => {
+    const { keel, clock } = await serve();
+    keel.addCheck({ name: 'hangs', check: () => new Promise(() => {}), timeout: 500 });
+    await clock.advanceAsync(600);
+    expect(keel.readiness()).toEqual({
+      ready: false,
+      reasons: ['dependency hangs: dependency check hangs timed out after 500 ms'],
+    });
+  });
+
+  it('does not count a failing non-critical dependency against readiness', async () => {
+    const { keel } = await serve();
+    keel.addCheck({ name: 'cache', check: () => false, critical: false });
+    await keel.runChecks();
+    expect(keel.readiness().ready).toBe(true);
+  });
+
+  it('turns /readyz to 503 while shutting down and before a manual startup', async () => {
+    const { keel, base } = await serve({ health: { manualStartup: true } });
+    expect(await (await fetch(`${base}/readyz`)).text()).toBe('not ready: starting\n');
+    keel.markStarted();
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    keel.beginShutdown();
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
+  });
+
+  it('requires the bearer token for /health and /metrics when one is set, not for probes', async () => {
+    const token = 'a-long-enough-secret-token';
+    const { base } = await serve({ endpoints: { token } });
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/health`)).status).toBe(401);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      200,
+    );
+  });
+
+  it('answers HEAD without a body and refuses other methods', async () => {
+    const { base } = await serve();
+    const head = await fetch(`${base}/health`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    const post = await fetch(`${base}/livez`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('serves under a prefix and on a separate admin port', async () => {
+    const keel = createKeel({ runtime: false, clock: createFakeClock(), endpoints: { prefix: '/ops' } });
+    open.push({ keel });
+    const admin = await keel.listen(0, '127.0.0.1');
+    const base = `http://127.0.0.1:${admin.port}`;
+    expect((await fetch(`${base}/ops/livez`)).status).toBe(200);
+    expect((await fetch(`${base}/livez`)).status).toBe(404);
+    await keel.close();
+    await expect(fetch(`${base}/ops/livez`)).rejects.toThrow();
+  });
+
+  it('serves metrics a real Prometheus accepts (promtool check metrics)', async (ctx) => {
+    const promtool = spawnSync('promtool', ['--version']);
+    if (promtool.error) {
+      // CI installs Debian's prometheus package; elsewhere this check needs it too.
+      if (process.env.CI) throw new Error('promtool is missing: apt-get install -y prometheus');
+      ctx.skip();
+    }
+    const { keel, base, clock } = await serve();
+    keel.registry.setDefaultLabels({});
+    traffic(keel, 500, { slowShare: 0.1, errorShare: 0.01 });
+    keel.recordRequest('GET', 'a "quoted" \\ route', 200, 3);
+    keel.recordQuery('SELECT', 'SELECT users WHERE id = $1', 12);
+    keel.tti.record(2500, true, '/home');
+    keel.addCheck({ name: 'postgres', check: () => true });
+    await keel.runChecks();
+    clock.advance(20_000);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const file = join(mkdtempSync(join(tmpdir(), 'keel-')), 'metrics.txt');
+    writeFileSync(file, text);
+    const result = spawnSync('sh', ['-c', `promtool check metrics < "${file}"`], { encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(text).toContain(
+      'http_server_request_duration_seconds_bucket{http_request_method="GET",http_route="/api/users/:id",http_response_status_code="200",le="0.2"}',
+    );
+    expect(text).toContain('keel_budget_state{budget="api_latency",state="breached"} 1');
+    expect(text).toMatch(/keel_budget_burn_rate\{budget="error_rate",window="5m"\} \d/);
+    expect(text).toContain(
+      'db_client_operation_duration_seconds_count{db_operation_name="SELECT",db_query_summary="SELECT users WHERE id = $1"} 1',
+    );
+  });
+});

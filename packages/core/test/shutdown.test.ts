@@ -1,0 +1,105 @@
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createKeel, GracefulShutdown, handleSignals } from '../src/index.js';
+
+function get(
+  port: number,
+  path: string,
+  agent?: import('node:http').Agent,
+): Promise<{ status: number; body: string; connection: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function start(handlerDelayMs: number) {
+  const keel = createKeel({ runtime: false });
+  const server = createServer((req, res) => {
+    if (keel.handle(req, res)) return;
+    setTimeout(() => res.end(`done ${req.url}`), handlerDelayMs);
+  });
+  const shutdown = new GracefulShutdown(keel, { preStopDelay: 50, drainTimeout: 5000 });
+  shutdown.attach(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { keel, server, shutdown, port: (server.address() as AddressInfo).port };
+}
+
+describe('graceful shutdown', () => {
+  it('drops no in-flight request under load, turns readiness off first, and closes the server', async () => {
+    const { keel, server, shutdown, port } = await start(200);
+    // Keep-alive sockets, one per request, so all 40 reach the server before it stops listening.
+    const agent = new (await import('node:http')).Agent({ keepAlive: true });
+    const order: string[] = [];
+    keel.onShutdown(() => order.push('first registered'), 'pool');
+    keel.onShutdown(() => order.push('second registered'), 'queue');
+
+    const inFlight = Array.from({ length: 40 }, (_, i) => get(port, `/work/${i}`, agent));
+    await new Promise((r) => setTimeout(r, 20));
+    const done = shutdown.shutdown();
+    expect(shutdown.shutdown()).toBe(done);
+    // During the pre-stop delay the instance still serves, but tells the load balancer to go away.
+    expect((await get(port, '/readyz')).status).toBe(503);
+    expect((await get(port, '/livez')).status).toBe(200);
+
+    const results = await Promise.all(inFlight);
+    expect(results.every((r) => r.status === 200 && r.body.startsWith('done'))).toBe(true);
+    expect(results.every((r) => r.connection === 'close')).toBe(true);
+    const report = await done;
+    expect(report.drained).toBe(true);
+    expect(report.forced).toBe(0);
+    expect(report.cleanups).toEqual([
+      { name: 'queue', ok: true, error: null },
+      { name: 'pool', ok: true, error: null },
+    ]);
+    expect(order).toEqual(['second registered', 'first registered']);
+    expect(server.listening).toBe(false);
+    expect(keel.closed).toBe(true);
+    await expect(get(port, '/livez')).rejects.toThrow();
+    agent.destroy();
+  });
+
+  it('cuts requests that outlive the drain timeout and reports failing cleanups', async () => {
+    const keel = createKeel({ runtime: false });
+    const server = createServer(() => {
+      /* never answers */
+    });
+    const shutdown = new GracefulShutdown(keel, { preStopDelay: 0, drainTimeout: 100, cleanupTimeout: 50 });
+    shutdown.attach(server);
+    keel.onShutdown(() => new Promise(() => {}), 'hangs');
+    keel.onShutdown(() => {
+      throw new Error('nope');
+    }, 'throws');
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const pending = get(port, '/stuck').catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    const report = await shutdown.shutdown();
+    expect(report).toMatchObject({ drained: false, inFlightAtClose: 1, forced: 1 });
+    expect(report.cleanups).toEqual([
+      { name: 'throws', ok: false, error: 'nope' },
+      { name: 'hangs', ok: false, error: 'timed out after 50 ms' },
+    ]);
+    expect(await pending).toBeInstanceOf(Error);
+  });
+
+  it('a signal starts the shutdown and exits 0; a second one forces exit 1', async () => {
+    const { shutdown } = await start(10);
+    const codes: number[] = [];
+    const remove = handleSignals(shutdown, { signals: ['SIGUSR2'], exit: (code) => codes.push(code) });
+    process.emit('SIGUSR2', 'SIGUSR2');
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(codes).toEqual([1]);
+    await shutdown.shutdown();
+    await new Promise((r) => setImmediate(r));
+    expect(codes).toEqual([1, 0]);
+    remove();
+  });
+});

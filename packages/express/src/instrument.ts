@@ -1,0 +1,228 @@
+import type { Server, ServerResponse } from 'node:http';
+import {
+  ABORTED_STATUS,
+  createKeel,
+  GracefulShutdown,
+  type GracefulShutdownOptions,
+  handleSignals,
+  Keel,
+  KeelError,
+  KeelErrorCode,
+  type KeelOptions,
+  type RequestContext,
+  type ShutdownReport,
+  serverTiming,
+  UNMATCHED_ROUTE,
+} from '@keel/core';
+import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
+import { REFRESH, type ResponseCacheOptions, responseCache } from './response-cache.js';
+import { routeTemplate } from './route-template.js';
+
+export interface KeelExpressOptions extends KeelOptions {
+  /** Use this Keel instead of creating one from the other options. */
+  keel?: Keel;
+  /** Mount `/livez`, `/readyz`, `/health`, `/metrics` on the app. Turn off when serving them on an admin port. @default true */
+  mountEndpoints?: boolean;
+  /** Add a `Server-Timing` header (app, db, cache) to every answer. @default true */
+  serverTiming?: boolean;
+  /** Run each request in a Keel request context (deadline, db and cache time). @default true */
+  context?: boolean;
+  /**
+   * Requests never shed under load: path prefixes (`'/api/pay'`), patterns, or a predicate.
+   * Keel's probe endpoints are never shed. @default none
+   */
+  critical?: (string | RegExp)[] | ((req: Request) => boolean);
+  /** Graceful shutdown; `signals: true` handles SIGTERM and SIGINT (then exits). @default signals off */
+  shutdown?: GracefulShutdownOptions & { signals?: boolean };
+}
+
+export interface KeelExpress {
+  readonly keel: Keel;
+  /** Tracks a server for graceful shutdown; `app.listen` does it for you. */
+  attach(server: Server): void;
+  /** Readiness 503, drain in-flight requests, run cleanups, close Keel. Idempotent. */
+  shutdown(): Promise<ShutdownReport>;
+  /** Route middleware: this route's request deadline, ms (overrides `requestDeadline`). */
+  deadline(ms: number): RequestHandler;
+  /** Route middleware: answer GET/HEAD from a cache (TTL, stale-while-revalidate, single-flight, ETag/304). */
+  cache(options?: ResponseCacheOptions): RequestHandler;
+}
+
+const START = Symbol('keel.start');
+const CONTEXT = Symbol('keel.context');
+
+type KeelResponse = ServerResponse & { [START]?: number; [CONTEXT]?: RequestContext; req: Request };
+
+/**
+ * Instruments an Express 4 or 5 app in one line: per-route recording,
+ * the health endpoints, load shedding, request context, `Server-Timing` and
+ * graceful shutdown. Call it before defining routes so its middleware runs first.
+ *
+ * @example
+ * const app = express();
+ * const { keel } = instrument(app, { service: 'api' });
+ */
+export function instrument(app: Application, options: KeelExpressOptions = {}): KeelExpress {
+  const {
+    keel: given,
+    mountEndpoints = true,
+    serverTiming: timing = true,
+    context = true,
+    critical,
+    shutdown: shutdownOptions,
+    ...keelOptions
+  } = options;
+  checkBoolean('mountEndpoints', mountEndpoints);
+  checkBoolean('serverTiming', timing);
+  checkBoolean('context', context);
+  if (given !== undefined && !(given instanceof Keel)) {
+    throw new KeelError(
+      KeelErrorCode.InvalidOption,
+      'instrument: option `keel` must be a Keel from createKeel().',
+    );
+  }
+  const keel = given ?? createKeel(keelOptions);
+  const isCritical = criticalMatcher(critical);
+  const shutdown = new GracefulShutdown(keel, shutdownOptions);
+  if (shutdownOptions?.signals) handleSignals(shutdown);
+  const { shedder, context: contexts } = keel;
+  const retryAfter = String(shedder.config.retryAfterSeconds);
+  const deadline = keel.config.requestDeadline;
+
+  // Shared by every response, so recording allocates no closure per request.
+  function recordClose(this: KeelResponse): void {
+    try {
+      const req = this.req;
+      const route = routeTemplate(req, app as never) ?? UNMATCHED_ROUTE;
+      const status = this.writableFinished ? this.statusCode : ABORTED_STATUS;
+      keel.recordRequest(req.method, route, status, performance.now() - this[START]!);
+    } catch (error) {
+      keel.reportError('express:record', error);
+    }
+  }
+
+  function keelMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (mountEndpoints && keel.handle(req, res)) return;
+    // A background refresh of a cached answer is Keel's own traffic, not a user's.
+    if ((req as { [REFRESH]?: boolean })[REFRESH]) {
+      next();
+      return;
+    }
+    if (shedder.shedding && !isCritical(req)) {
+      shedder.shed++;
+      res.statusCode = 503;
+      res.setHeader('retry-after', retryAfter);
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end('{"error":"overloaded, retry later"}');
+      return;
+    }
+    const r = res as unknown as KeelResponse;
+    r[START] = performance.now();
+    // `on`, not `once`: once wraps the listener in a new closure per call.
+    res.on('close', recordClose);
+    if (!context) {
+      next();
+      return;
+    }
+    const ctx = contexts.create(deadline);
+    r[CONTEXT] = ctx;
+    contexts.runIn(ctx, next);
+  }
+
+  if (timing) installServerTiming(app, keel);
+  app.use(keelMiddleware);
+  wrapListen(app, shutdown);
+
+  return {
+    keel,
+    attach: (server) => shutdown.attach(server),
+    shutdown: () => shutdown.shutdown(),
+    cache: (cacheOptions) => responseCache(app, keel, cacheOptions),
+    deadline(ms: number): RequestHandler {
+      if (!(Number.isInteger(ms) && ms > 0)) {
+        throw new KeelError(
+          KeelErrorCode.InvalidOption,
+          `deadline(ms): ms must be a positive integer (got ${String(ms)}).`,
+        );
+      }
+      return (_req, _res, next) => {
+        const ctx = contexts.current();
+        if (ctx) ctx.deadline = ctx.startedAt + ms;
+        next();
+      };
+    },
+  };
+}
+
+/**
+ * Sets `Server-Timing` just before the headers go out. The hook sits on this
+ * app's own response prototype (`app.response`), so nothing global changes
+ * and no closure is created per request.
+ */
+function installServerTiming(app: Application, keel: Keel): void {
+  const proto = (app as unknown as { response: { writeHead: ServerResponse['writeHead'] } }).response;
+  const original = proto.writeHead;
+  proto.writeHead = function writeHeadWithTiming(
+    this: KeelResponse,
+    ...args: Parameters<ServerResponse['writeHead']>
+  ) {
+    const start = this[START];
+    if (start !== undefined && !this.headersSent) {
+      try {
+        const ctx = this[CONTEXT];
+        const total = performance.now() - start;
+        this.setHeader('server-timing', ctx ? serverTiming(ctx, total) : `app;dur=${total.toFixed(1)}`);
+      } catch (error) {
+        keel.reportError('express:server-timing', error);
+      }
+    }
+    return original.apply(this, args);
+  } as ServerResponse['writeHead'];
+}
+
+/** `app.listen` attaches the server it creates to graceful shutdown. */
+function wrapListen(app: Application, shutdown: GracefulShutdown): void {
+  const listen = app.listen;
+  app.listen = function listenWithKeel(this: Application, ...args: unknown[]) {
+    const server = (listen as (...a: unknown[]) => Server).apply(this, args);
+    shutdown.attach(server);
+    return server;
+  } as Application['listen'];
+}
+
+function criticalMatcher(critical: KeelExpressOptions['critical']): (req: Request) => boolean {
+  if (critical === undefined) return () => false;
+  if (typeof critical === 'function') {
+    return (req) => {
+      try {
+        return critical(req) === true;
+      } catch {
+        // A throwing predicate must not fail the request; treat the route as critical so it is served.
+        return true;
+      }
+    };
+  }
+  if (!Array.isArray(critical) || !critical.every((c) => typeof c === 'string' || c instanceof RegExp)) {
+    throw new KeelError(
+      KeelErrorCode.InvalidOption,
+      'instrument: option `critical` must be an array of path prefixes / RegExps, or a function.',
+    );
+  }
+  const prefixes = critical.filter((c): c is string => typeof c === 'string');
+  const patterns = critical.filter((c): c is RegExp => c instanceof RegExp);
+  return (req) => {
+    const path = req.path;
+    for (const p of prefixes) if (path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`)) return true;
+    for (const p of patterns) if (p.test(path)) return true;
+    return false;
+  };
+}
+
+function checkBoolean(name: string, value: unknown): void {
+  if (typeof value !== 'boolean') {
+    throw new KeelError(
+      KeelErrorCode.InvalidOption,
+      `instrument: option \`${name}\` must be a boolean (got ${String(value)}).`,
+    );
+  }
+}

@@ -1,0 +1,291 @@
+import { Agent, request as httpRequest, type Server } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ABORTED_STATUS, createFakeClock, createKeel, type Keel, UNMATCHED_ROUTE } from '@keel/core';
+import express5 from 'express';
+import express4 from 'express4';
+import { afterEach, describe, expect, it } from 'vitest';
+import { instrument, type KeelExpressOptions } from '../src/index.js';
+import { get, listen, load } from './helpers.js';
+
+setFlagsFromString('--expose_gc');
+const gc = runInNewContext('gc') as () => void;
+
+const running: { server: Server; keel: Keel }[] = [];
+afterEach(async () => {
+  for (const { server, keel } of running.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await keel.close();
+  }
+});
+
+type ExpressFactory = typeof express5;
+
+async function start(
+  make: ExpressFactory,
+  options: KeelExpressOptions = {},
+  routes?: (app: ReturnType<ExpressFactory>) => void,
+) {
+  const app = make();
+  const clock = createFakeClock();
+  const k = instrument(app, { runtime: false, clock, ...options });
+  routes?.(app);
+  const server = app.listen(0, '127.0.0.1');
+  running.push({ server, keel: k.keel });
+  const port = await listen(server);
+  return { app, k, keel: k.keel, clock, server, port };
+}
+
+function nestedRoutes(make: ExpressFactory) {
+  return (app: ReturnType<ExpressFactory>) => {
+    const v1 = make.Router();
+    v1.get('/users/:id', (req, res) => {
+      res.json({ id: req.params.id });
+    });
+    v1.get('/', (_req, res) => {
+      res.send('v1 index');
+    });
+    const api = make.Router();
+    api.use('/v1', v1);
+    app.use('/api', api);
+    const tenant = make.Router();
+    tenant.get('/orders/:order', async (_req, res) => {
+      await new Promise((r) => setTimeout(r, 30));
+      res.send('order');
+    });
+    app.use('/t/:tenant', tenant);
+    app.get('/', (_req, res) => {
+      res.send('home');
+    });
+  };
+}
+
+const routesOf = (keel: Keel) =>
+  keel.http.series.map((s) => `${s.labelValues[0]} ${s.labelValues[1]} ${s.labelValues[2]}`).sort();
+
+describe.each([
+  ['Express 5', express5],
+  ['Express 4', express4 as unknown as ExpressFactory],
+])('%s', (_name, make) => {
+  it('records the full route template through nested routers and parameterised mounts', async () => {
+    const { keel, port } = await start(make, {}, nestedRoutes(make));
+    for (const path of [
+      '/api/v1/users/1',
+      '/api/v1/users/2',
+      '/api/v1',
+      '/t/acme/orders/9',
+      '/t/globex/orders/7',
+      '/',
+      '/nope',
+    ]) {
+      await get(port, path);
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(keel)).toEqual([
+      'GET / 200',
+      'GET /api/v1 200',
+      'GET /api/v1/users/:id 200',
+      'GET /t/:tenant/orders/:order 200',
+      `GET ${UNMATCHED_ROUTE} 404`,
+    ]);
+    expect(keel.errors.total()).toBe(0);
+    // The async handler's 30 ms are inside the recorded duration.
+    const orders = keel.http.series.find((s) => s.labelValues[1] === '/t/:tenant/orders/:order')!;
+    expect(orders.sum / 2).toBeGreaterThanOrEqual(25);
+  });
+});
+
+describe.each([
+  ['Express 5', express5],
+  ['Express 4', express4 as unknown as ExpressFactory],
+])('%s error path', (_name, make) => {
+  it('keeps the mount prefix when an error leaves the router and an app-level handler answers', async () => {
+    const { keel, port } = await start(make, {}, (app) => {
+      const tenant = make.Router();
+      tenant.get('/orders/:order', () => {
+        throw new Error('boom');
+      });
+      app.use('/t/:tenant', tenant);
+      app.use(
+        (
+          _err: unknown,
+          _req: unknown,
+          res: { status(n: number): { send(s: string): void } },
+          _next: unknown,
+        ) => {
+          res.status(500).send('handled');
+        },
+      );
+    });
+    expect((await get(port, '/t/acme/orders/1')).status).toBe(500);
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(keel)).toEqual(['GET /t/:tenant/orders/:order 500']);
+  });
+});
+
+describe('@keel/express', () => {
+  it('serves the endpoints and does not count probe or scrape traffic', async () => {
+    const { keel, port } = await start(express5);
+    expect((await get(port, '/livez')).status).toBe(200);
+    expect((await get(port, '/readyz')).status).toBe(200);
+    expect(JSON.parse((await get(port, '/health')).body).status).toBe('healthy');
+    expect((await get(port, '/metrics')).body).toContain('keel_health_score');
+    expect(keel.http.seriesCount).toBe(0);
+  });
+
+  it('keeps series and memory flat under 10^5 distinct random unmatched paths', async () => {
+    const { keel, port } = await start(express5);
+    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    const random = (i: number) => `/${i.toString(36)}/${Math.random().toString(36).slice(2)}`;
+    await load(20_000, 64, (i) => get(port, random(i), agent));
+    gc();
+    const heapAfterWarmup = process.memoryUsage().heapUsed;
+    await load(80_000, 64, (i) => get(port, random(i + 20_000), agent));
+    await new Promise((r) => setImmediate(r));
+    gc();
+    const growth = process.memoryUsage().heapUsed - heapAfterWarmup;
+    agent.destroy();
+    expect(keel.http.seriesCount).toBe(1);
+    expect(keel.http.series[0]!.labelValues).toEqual(['GET', UNMATCHED_ROUTE, '404']);
+    expect(keel.http.series[0]!.le.reduce((a, b) => a + b, 0)).toBe(100_000);
+    // 80,000 more requests may not leave more than a few MB behind (a series each would be hundreds of MB).
+    expect(growth).toBeLessThan(8 * 1024 * 1024);
+  }, 120_000);
+
+  it('sheds load with 503 + Retry-After, except probes and critical routes, and counts it apart from errors', async () => {
+    const { keel, port } = await start(express5, { critical: ['/pay'] }, (app) => {
+      app.get('/work', (_req, res) => {
+        res.send('work');
+      });
+      app.get('/pay/now', (_req, res) => {
+        res.send('paid');
+      });
+    });
+    keel.shedder.force('test');
+    const shed = await get(port, '/work');
+    expect(shed.status).toBe(503);
+    expect(shed.headers['retry-after']).toBe('5');
+    expect((await get(port, '/pay/now')).status).toBe(200);
+    expect((await get(port, '/livez')).status).toBe(200);
+    expect(keel.shedder.shed).toBe(1);
+    expect(routesOf(keel)).toEqual(['GET /pay/now 200']);
+    keel.shedder.force(undefined);
+    expect((await get(port, '/work')).status).toBe(200);
+  });
+
+  it('drops no request when shut down under load, and closes the server', async () => {
+    const { k, port, server } = await start(
+      express5,
+      { shutdown: { preStopDelay: 50 }, clock: undefined },
+      (app) => {
+        app.get('/slow', async (_req, res) => {
+          await new Promise((r) => setTimeout(r, 200));
+          res.send('done');
+        });
+      },
+    );
+    const agent = new Agent({ keepAlive: true });
+    const answers = Array.from({ length: 50 }, () => get(port, '/slow', agent));
+    await new Promise((r) => setTimeout(r, 30));
+    const report = k.shutdown();
+    expect((await get(port, '/readyz')).status).toBe(503);
+    const results = await Promise.all(answers);
+    expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+    expect((await report).drained).toBe(true);
+    expect(server.listening).toBe(false);
+    expect(k.keel.closed).toBe(true);
+    agent.destroy();
+  });
+
+  it('never fails a request because a user callback inside Keel throws', async () => {
+    const { keel, clock, port } = await start(
+      express5,
+      {
+        critical: () => {
+          throw new Error('bad predicate');
+        },
+        onError: () => {
+          throw new Error('bad error handler');
+        },
+      },
+      (app) => {
+        app.get('/ok', (_req, res) => {
+          res.send('ok');
+        });
+      },
+    );
+    keel.on('evaluation', () => {
+      throw new Error('bad listener');
+    });
+    keel.shedder.force('test');
+    expect((await get(port, '/ok')).status).toBe(200);
+    keel.shedder.force(undefined);
+    clock.advance(10_000);
+    expect((await get(port, '/ok')).status).toBe(200);
+  });
+
+  it('adds Server-Timing with app and db time, and carries the deadline', async () => {
+    let remaining: number | undefined;
+    const { k, keel, port, clock } = await start(express5, {}, (app) => {
+      app.get('/report', async (_req, res) => {
+        await new Promise((r) => setImmediate(r));
+        clock.advance(40);
+        remaining = keel.context.remainingMs();
+        keel.context.addDbTime(12.5);
+        res.send('ok');
+      });
+    });
+    const answer = await get(port, '/report');
+    expect(answer.headers['server-timing']).toMatch(/^app;dur=\d+\.\d, db;dur=12\.5;desc="1 queries"$/);
+    expect(remaining).toBe(160);
+    void k;
+  });
+
+  it('takes a per-route deadline', async () => {
+    let remaining: number | undefined;
+    const app = express5();
+    const k = instrument(app, { runtime: false, clock: createFakeClock() });
+    app.get('/export', k.deadline(5000), (_req, res) => {
+      remaining = k.keel.context.remainingMs();
+      res.send('ok');
+    });
+    const server = app.listen(0, '127.0.0.1');
+    running.push({ server, keel: k.keel });
+    await get(await listen(server), '/export');
+    expect(remaining).toBe(5000);
+  });
+
+  it('records a request the client aborted as 499, not as a server error', async () => {
+    const { keel, port } = await start(express5, {}, (app) => {
+      app.get('/slow', async (_req, res) => {
+        await new Promise((r) => setTimeout(r, 200));
+        res.send('late');
+      });
+    });
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/slow' });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => req.destroy(), 50);
+    });
+    await new Promise((r) => setTimeout(r, 250));
+    expect(routesOf(keel)).toEqual([`GET /slow ${ABORTED_STATUS}`]);
+  });
+
+  it('rejects bad options at setup', () => {
+    expect(() => instrument(express5(), { critical: [42 as never] })).toThrowError(
+      expect.objectContaining({ code: 'KEEL_INVALID_OPTION' }),
+    );
+    expect(() => instrument(express5(), { keel: {} as never })).toThrowError(
+      expect.objectContaining({ code: 'KEEL_INVALID_OPTION' }),
+    );
+  });
+
+  it('uses an existing Keel', async () => {
+    const keel = createKeel({ runtime: false });
+    const k = instrument(express5(), { keel });
+    expect(k.keel).toBe(keel);
+    await keel.close();
+  });
+});

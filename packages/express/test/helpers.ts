@@ -1,0 +1,43 @@
+import type { Server } from 'node:http';
+import { type Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A plain node:http GET (fetch's pooling hides connection behaviour the shutdown tests depend on). */
+export function get(port: number, path: string, agent?: Agent): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => {
+    if (server.listening) resolve((server.address() as AddressInfo).port);
+    else server.once('listening', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** Runs `count` requests with at most `concurrency` in flight. */
+export async function load(
+  count: number,
+  concurrency: number,
+  next: (i: number) => Promise<unknown>,
+): Promise<void> {
+  let i = 0;
+  const worker = async () => {
+    while (i < count) await next(i++);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}

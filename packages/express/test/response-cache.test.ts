@@ -1,0 +1,127 @@
+import { Agent, type Server } from 'node:http';
+import { createFakeClock, type FakeClock, type Keel } from '@keel/core';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { instrument, type KeelExpress } from '../src/index.js';
+import { get, listen } from './helpers.js';
+
+const running: { server: Server; keel: Keel }[] = [];
+afterEach(async () => {
+  for (const { server, keel } of running.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await keel.close();
+  }
+});
+
+async function start(routes: (app: express.Express, k: KeelExpress, clock: FakeClock) => void) {
+  const app = express();
+  const clock = createFakeClock();
+  const k = instrument(app, { runtime: false, clock });
+  routes(app, k, clock);
+  const server = app.listen(0, '127.0.0.1');
+  running.push({ server, keel: k.keel });
+  return { k, clock, port: await listen(server) };
+}
+
+describe('response cache', () => {
+  it('runs the handler once for 100 concurrent identical misses', async () => {
+    let calls = 0;
+    const { port, k } = await start((app, k) => {
+      app.get('/catalog', k.cache({ name: 'catalog', ttl: 60_000 }), async (_req, res) => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 50));
+        res.json({ items: [1, 2, 3], call: calls });
+      });
+    });
+    const agent = new Agent({ keepAlive: true });
+    const answers = await Promise.all(Array.from({ length: 100 }, () => get(port, '/catalog', agent)));
+    agent.destroy();
+    expect(calls).toBe(1);
+    expect(new Set(answers.map((a) => a.body))).toEqual(new Set(['{"items":[1,2,3],"call":1}']));
+    expect(answers.filter((a) => a.headers['x-cache'] === 'MISS')).toHaveLength(100);
+    expect(
+      answers.every(
+        (a) => a.status === 200 && a.headers['content-type']?.toString().startsWith('application/json'),
+      ),
+    ).toBe(true);
+    const hit = await get(port, '/catalog');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['cache-control']).toBe('public, max-age=60');
+    expect(calls).toBe(1);
+    expect(k.keel.caches[0]!.stats()).toMatchObject({ name: 'catalog', misses: 100, hits: 1 });
+  });
+
+  it('serves stale while revalidating, and refreshes once', async () => {
+    let version = 1;
+    let calls = 0;
+    const { port, clock } = await start((app, k) => {
+      app.get('/news', k.cache({ ttl: 1000, staleWhileRevalidate: 60_000 }), (_req, res) => {
+        calls++;
+        res.send(`news v${version}`);
+      });
+    });
+    expect((await get(port, '/news')).body).toBe('news v1');
+    version = 2;
+    clock.advance(2000);
+    const stale = await get(port, '/news');
+    expect(stale.body).toBe('news v1');
+    expect(stale.headers['x-cache']).toBe('HIT');
+    // A burst while the refresh runs: each gets v1 or (once refreshed) v2, and the handler runs once more in all.
+    const burst = await Promise.all(Array.from({ length: 20 }, () => get(port, '/news')));
+    expect(burst.map((a) => a.body).filter((b) => b !== 'news v1' && b !== 'news v2')).toEqual([]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toBe(2);
+    expect((await get(port, '/news')).body).toBe('news v2');
+    expect(calls).toBe(2);
+  });
+
+  it('answers 304 to a matching If-None-Match', async () => {
+    const { port } = await start((app, k) => {
+      app.get('/logo', k.cache(), (_req, res) => {
+        res.type('text/plain').send('logo bytes');
+      });
+    });
+    const first = await get(port, '/logo');
+    const etag = String(first.headers.etag);
+    expect(etag).toMatch(/^(W\/)?"/);
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve) => {
+      request({ host: '127.0.0.1', port, path: '/logo', headers: { 'if-none-match': etag } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).end();
+    });
+    expect(status).toBe(304);
+  });
+
+  it('keys by the vary headers and stores only cacheable answers', async () => {
+    let calls = 0;
+    const { port } = await start((app, k) => {
+      app.get('/hello', k.cache({ vary: ['accept-language'] }), (req, res) => {
+        calls++;
+        res.send(req.headers['accept-language'] === 'fr' ? 'bonjour' : 'hello');
+      });
+      app.get('/me', k.cache(), (_req, res) => {
+        calls++;
+        res.cookie('session', 'abc').send('private');
+      });
+    });
+    const { request } = await import('node:http');
+    const ask = (lang: string) =>
+      new Promise<string>((resolve) => {
+        request({ host: '127.0.0.1', port, path: '/hello', headers: { 'accept-language': lang } }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve(body));
+        }).end();
+      });
+    expect(await ask('fr')).toBe('bonjour');
+    expect(await ask('en')).toBe('hello');
+    expect(await ask('fr')).toBe('bonjour');
+    expect(calls).toBe(2);
+    await get(port, '/me');
+    await get(port, '/me');
+    expect(calls).toBe(4);
+  });
+});

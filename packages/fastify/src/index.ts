@@ -1,0 +1,7 @@
+export { keelFastify } from './keel-fastify.js';
+export type {
+  KeelFastifyOptions,
+  KeelFastifyShutdownOptions,
+  KeelRouteCacheOptions,
+  KeelRouteOptions,
+} from './options.js';

@@ -1,0 +1,131 @@
+import { request } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ABORTED_STATUS, UNMATCHED_ROUTE } from '@keel/core';
+import type { FastifyInstance } from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { build, get, recorded, sleep, start } from './helpers.js';
+
+setFlagsFromString('--expose_gc');
+const gc = runInNewContext('gc') as () => void;
+
+/**
+ * Heap in use once garbage is collectable. A tight loop of `app.inject` keeps
+ * ~9 KB per request reachable until timers have run (plain Fastify does it
+ * too), so wait a timer tick before collecting.
+ */
+async function settledHeap(): Promise<number> {
+  await sleep(300);
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+async function nested(app: FastifyInstance) {
+  await app.register(
+    async (api) => {
+      await api.register(
+        async (v1) => {
+          v1.get('/users/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+          v1.post('/users', async (_request, reply) => reply.code(201).send({ created: true }));
+          v1.get('/', async () => 'v1 index');
+        },
+        { prefix: '/v1' },
+      );
+    },
+    { prefix: '/api' },
+  );
+  app.get('/boom', async () => {
+    throw new Error('handler failed');
+  });
+}
+
+describe('recording', () => {
+  it('records the route template, with register prefixes, method, status and duration', async () => {
+    const { keel, port } = await start({}, nested);
+    for (const id of ['1', '2', '3']) expect((await get(port, `/api/v1/users/${id}`)).status).toBe(200);
+    expect((await get(port, '/api/v1/users', undefined, 'POST')).status).toBe(201);
+    expect((await get(port, '/api/v1')).status).toBe(200);
+    expect((await get(port, '/boom')).status).toBe(500);
+    expect((await get(port, '/no/such/path')).status).toBe(404);
+
+    expect(recorded(keel).sort((a, b) => a.route.localeCompare(b.route))).toEqual([
+      { method: 'GET', route: UNMATCHED_ROUTE, status: 404, count: 1 },
+      { method: 'GET', route: '/api/v1', status: 200, count: 1 },
+      { method: 'POST', route: '/api/v1/users', status: 201, count: 1 },
+      { method: 'GET', route: '/api/v1/users/:id', status: 200, count: 3 },
+      { method: 'GET', route: '/boom', status: 500, count: 1 },
+    ]);
+    // Durations come from Fastify's reply.elapsedTime: real, positive numbers.
+    expect(keel.http.series.every((s) => s.sum > 0)).toBe(true);
+  });
+
+  it("does not record Keel's own endpoints", async () => {
+    const { keel, port } = await start({}, nested);
+    for (const path of Object.values(keel.paths)) expect((await get(port, path)).status).toBe(200);
+    expect((await get(port, keel.paths.livez, undefined, 'HEAD')).status).toBe(200);
+    expect(recorded(keel)).toEqual([]);
+  });
+
+  it('keeps 10^5 random unmatched paths in one series and one group', async () => {
+    const { app, keel } = await build({}, nested);
+    await app.inject({ url: '/api/v1/users/1' });
+    const baseline = { series: keel.http.seriesCount, groups: keel.http.groups.size };
+
+    const warmup = async (n: number, seed: string) => {
+      for (let i = 0; i < n; i++) {
+        const res = await app.inject({ url: `/${seed}/${i}/${Math.random().toString(36).slice(2)}` });
+        if (res.statusCode !== 404) throw new Error(`expected 404, got ${res.statusCode}`);
+      }
+    };
+    await warmup(2_000, 'warm');
+    const heapBefore = await settledHeap();
+    await warmup(100_000, 'flood');
+    const heapAfter = await settledHeap();
+
+    // One more series (GET, __unmatched__, 404) and one more group (the route), no matter how many paths.
+    expect(keel.http.seriesCount).toBe(baseline.series + 1);
+    expect(keel.http.groups.size).toBe(baseline.groups + 1);
+    expect(keel.http.overflowed).toBe(0);
+    expect(recorded(keel).find((s) => s.route === UNMATCHED_ROUTE)?.count).toBe(102_000);
+    // Flat: nothing per path is retained (a leak of even 100 bytes per path would be 10 MB).
+    expect(heapAfter - heapBefore).toBeLessThan(5 * 1024 * 1024);
+  }, 120_000);
+
+  it('records a request the client aborted once, as 499', async () => {
+    let reached: () => void;
+    const handlerStarted = new Promise<void>((r) => (reached = r));
+    let finished: () => void;
+    const handlerDone = new Promise<void>((r) => (finished = r));
+    const { keel, port } = await start({}, (app) => {
+      app.get('/slow', async () => {
+        reached();
+        await sleep(200);
+        finished();
+        return 'too late';
+      });
+    });
+    const req = request({ host: '127.0.0.1', port, path: '/slow' });
+    req.on('error', () => {});
+    req.end();
+    await handlerStarted;
+    req.destroy();
+    await handlerDone;
+    await sleep(50);
+
+    expect(recorded(keel)).toEqual([{ method: 'GET', route: '/slow', status: ABORTED_STATUS, count: 1 }]);
+  });
+
+  it('adds Server-Timing to answers, errors and 404s included, but not to endpoints', async () => {
+    const { port, keel } = await start({}, nested);
+    for (const path of ['/api/v1/users/1', '/boom', '/nope']) {
+      expect((await get(port, path)).headers['server-timing']).toMatch(/^app;dur=\d+\.\d$/);
+    }
+    expect((await get(port, keel.paths.health)).headers['server-timing']).toBeUndefined();
+  });
+
+  it('adds no Server-Timing with serverTiming: false', async () => {
+    const { port } = await start({ serverTiming: false }, nested);
+    expect((await get(port, '/api/v1/users/1')).headers['server-timing']).toBeUndefined();
+  });
+});
