@@ -1,6 +1,13 @@
 export type { BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
 export { type CacheDeps, type CacheLoader, type CacheStats, createCache, KeelCache } from './cache/cache.js';
 export type { CacheConfig, CacheOptions } from './cache/cache-options.js';
+export {
+  type CachedResponse,
+  type CacheOwner,
+  etagMatches,
+  ResponseCache,
+  type ResponseCacheOptions,
+} from './cache/response-cache.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
 export { RequestContext, RequestContexts, serverTiming } from './context/request-context.js';
 export { type ErrorHandler, isKeelError, KeelError, KeelErrorCode } from './errors.js';

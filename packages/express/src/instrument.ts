@@ -10,12 +10,13 @@ import {
   KeelErrorCode,
   type KeelOptions,
   type RequestContext,
+  type ResponseCacheOptions,
   type ShutdownReport,
   serverTiming,
   UNMATCHED_ROUTE,
 } from '@keel/core';
 import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
-import { REFRESH, type ResponseCacheOptions, responseCache } from './response-cache.js';
+import { REFRESH, responseCache } from './response-cache.js';
 import { routeTemplate } from './route-template.js';
 
 export interface KeelExpressOptions extends KeelOptions {

@@ -1,12 +1,11 @@
 import {
   ABORTED_STATUS,
+  type CachedResponse,
   createKeel,
   type EndpointName,
   GracefulShutdown,
   handleSignals,
-  isKeelError,
   type Keel,
-  KeelError,
   type RequestContext,
   type ShutdownReport,
   serverTiming,
@@ -27,15 +26,7 @@ import {
   resolvePluginOptions,
   resolveRouteSettings,
 } from './options.js';
-import {
-  type CachedResponse,
-  type Capture,
-  captured,
-  NotCacheable,
-  RouteCache,
-  refreshToken,
-  runHandler,
-} from './response-cache.js';
+import { type Capture, NotCacheable, RouteCache, refreshToken, runHandler } from './response-cache.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -137,7 +128,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     if (settings.cache) {
       cache = caches.get(given);
       if (!cache) {
-        cache = newCache(keel, app, settings.cache, token, `${methods.join(',')} ${route.url}`);
+        cache = new RouteCache(keel, app, settings.cache, `${methods.join(',')} ${route.url}`, token);
         caches.set(given, cache);
       }
       route.handler = cachedHandler(route.handler, cache);
@@ -154,7 +145,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
    */
   function cachedHandler(original: RouteHandlerMethod, rc: RouteCache): RouteHandlerMethod {
     return function keelCachedHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-      const key = rc.keyOf(request);
+      const key = rc.keyOfRequest(request);
       if (key === undefined) return original.call(this, request, reply);
       const started = performance.now();
       const held = rc.cache.peek(key) !== undefined;
@@ -247,7 +238,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     if (pending !== null) {
       tracked[kCapture] = null;
       try {
-        const entry = captured(request, reply, payload, pending.cache.config.vary);
+        const entry = pending.cache.captured(request, reply, payload);
         if (entry) {
           pending.cache.label(reply, entry);
           pending.resolve(entry);
@@ -340,21 +331,6 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
 };
 
 /** `keel.cache` checks the cache's own options; its error gets the route added. */
-function newCache(
-  keel: Keel,
-  app: FastifyInstance,
-  options: ConstructorParameters<typeof RouteCache>[2],
-  token: string,
-  route: string,
-): RouteCache {
-  try {
-    return new RouteCache(keel, app, options, token);
-  } catch (error) {
-    if (!isKeelError(error)) throw error;
-    throw new KeelError(error.code, `@keel/fastify: route ${route}: ${error.message}`, { cause: error });
-  }
-}
-
 /**
  * The Fastify 5 plugin: records every request into Keel, mounts its
  * endpoints, sheds load, carries a request context with a deadline, adds

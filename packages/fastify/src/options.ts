@@ -1,4 +1,11 @@
-import { type GracefulShutdownOptions, Keel, KeelError, KeelErrorCode, type KeelOptions } from '@keel/core';
+import {
+  type GracefulShutdownOptions,
+  Keel,
+  KeelError,
+  KeelErrorCode,
+  type KeelOptions,
+  type ResponseCacheOptions,
+} from '@keel/core';
 
 export interface KeelFastifyShutdownOptions extends GracefulShutdownOptions {
   /**
@@ -62,30 +69,8 @@ export interface KeelRouteOptions {
   cache?: KeelRouteCacheOptions;
 }
 
-/** A route's response cache; the same options and behaviour as `@keel/express`'s `responseCache`. */
-export interface KeelRouteCacheOptions {
-  /** Cache name in metrics (`keel_cache_requests_total{cache}`); unique per Keel. @default `http` + the route path, e.g. `http_users_id` */
-  name?: string;
-  /** How long an answer is fresh, ms. @default 60000 */
-  ttl?: number;
-  /** How long after `ttl` a stale answer may still be served while one background refresh runs, ms. @default 0 */
-  staleWhileRevalidate?: number;
-  /**
-   * Request headers that select a different answer (besides the URL), e.g.
-   * `['accept-language']`. A background refresh replays the request with only
-   * these headers (and `accept`).
-   * @default []
-   */
-  vary?: string[];
-  /** Entries kept. @default 1000 */
-  max?: number;
-  /** Bytes of bodies kept. @default 50 MiB */
-  maxBytes?: number;
-  /** `Cache-Control` sent when the handler sets none; `false` sends none. @default `public, max-age=<ttl s>` */
-  cacheControl?: string | false;
-  /** Cache answers to requests that carry `Authorization`. @default false */
-  cacheAuthorized?: boolean;
-}
+/** A route's response cache: core's `ResponseCacheOptions`, the same as `@keel/express`'s `k.cache()`. */
+export type KeelRouteCacheOptions = ResponseCacheOptions;
 
 /** The plugin options after validation and defaults, frozen. */
 export interface KeelFastifyConfig {
@@ -106,35 +91,12 @@ export interface RouteSettings {
   readonly budgetMs: number | undefined;
   /** Keel's own endpoints: never shed, never recorded. */
   readonly endpoint: boolean;
-  /** The route's response cache options, validated; the plugin builds the cache. */
-  readonly cache: ResolvedRouteCache | undefined;
-}
-
-export interface ResolvedRouteCache {
-  readonly name: string;
-  readonly ttl: number;
-  readonly staleWhileRevalidate: number;
-  readonly max: number;
-  readonly maxBytes: number;
-  /** Lower-case header names. */
-  readonly vary: readonly string[];
-  readonly cacheControl: string | false;
-  readonly cacheAuthorized: boolean;
+  /** The route's response cache options; the cache checks them when the plugin builds it. */
+  readonly cache: ResponseCacheOptions | undefined;
 }
 
 const SHUTDOWN_KEYS = new Set(['preStopDelay', 'drainTimeout', 'cleanupTimeout', 'signals']);
 const ROUTE_KEYS = new Set(['critical', 'deadline', 'cache']);
-const CACHE_KEYS = new Set([
-  'name',
-  'ttl',
-  'staleWhileRevalidate',
-  'vary',
-  'max',
-  'maxBytes',
-  'cacheControl',
-  'cacheAuthorized',
-]);
-const HEADER_NAME = /^[\w-]+$/;
 /** Same ceiling as core's `requestDeadline`. */
 const MAX_DEADLINE = 3_600_000;
 
@@ -242,48 +204,7 @@ function resolveRoute(route: string, input: unknown, keel: Keel): RouteSettings 
           ? undefined
           : (deadline as number),
     endpoint: false,
-    cache: o.cache === undefined ? undefined : resolveCache(route, o.cache),
-  });
-}
-
-/** Checks what core's `keel.cache` does not (it checks `name`, `ttl`, ... itself) and applies the defaults. */
-function resolveCache(route: string, input: unknown): ResolvedRouteCache {
-  const o = plainObject('config.keel.cache', input, 'must be an object', route);
-  for (const key of Object.keys(o)) {
-    if (!CACHE_KEYS.has(key)) {
-      throw invalid(
-        `config.keel.cache.${key}`,
-        `is not a known option (known: ${[...CACHE_KEYS].join(', ')})`,
-        o[key],
-        route,
-      );
-    }
-  }
-  const vary = o.vary ?? [];
-  if (!Array.isArray(vary) || !vary.every((h) => typeof h === 'string' && HEADER_NAME.test(h))) {
-    throw invalid('config.keel.cache.vary', 'must be an array of header names', vary, route);
-  }
-  const cacheControl = o.cacheControl;
-  if (cacheControl !== undefined && cacheControl !== false && typeof cacheControl !== 'string') {
-    throw invalid('config.keel.cache.cacheControl', 'must be a string or false', cacheControl, route);
-  }
-  const ttl = (o.ttl as number | undefined) ?? 60_000;
-  const path = route.slice(route.indexOf(' ') + 1);
-  return Object.freeze({
-    name: (o.name as string | undefined) ?? `http${path.replace(/[^\w.-]+/g, '_')}`.slice(0, 64),
-    ttl,
-    staleWhileRevalidate: (o.staleWhileRevalidate as number | undefined) ?? 0,
-    max: (o.max as number | undefined) ?? 1000,
-    maxBytes: (o.maxBytes as number | undefined) ?? 50 * 1024 * 1024,
-    vary: Object.freeze(vary.map((h: string) => h.toLowerCase())),
-    // Infinity (cache until evicted) has no max-age to tell clients.
-    cacheControl:
-      cacheControl === undefined
-        ? Number.isFinite(ttl)
-          ? `public, max-age=${Math.floor(ttl / 1000)}`
-          : 'public'
-        : (cacheControl as string | false),
-    cacheAuthorized: boolean('config.keel.cache.cacheAuthorized', o.cacheAuthorized, false, route),
+    cache: o.cache as ResponseCacheOptions | undefined,
   });
 }
 

@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { KeelError, KeelErrorCode } from '../errors.js';
+import type { KeelCache } from './cache.js';
+import type { CacheOptions } from './cache-options.js';
+
+// What an HTTP adapter's response cache stores and how it answers, shared so
+// @keel/express and @keel/fastify key, store, validate and 304 alike. Each
+// adapter only captures the live answer, replays refreshes and writes the
+// cached answer in its own framework's terms.
+
+/** A route's response cache, as the adapters take it. */
+export interface ResponseCacheOptions {
+  /** Cache name in metrics (`keel_cache_requests_total{cache}`); unique per Keel. @default from the route */
+  name?: string;
+  /** How long an answer is fresh, ms. @default 60000 */
+  ttl?: number;
+  /** How long after `ttl` a stale answer may still be served while one background refresh runs, ms. @default 0 */
+  staleWhileRevalidate?: number;
+  /**
+   * Request headers that select a different answer (besides method and URL),
+   * e.g. `['accept-language']`. A background refresh replays the request with
+   * only these headers (and `accept`).
+   * @default []
+   */
+  vary?: string[];
+  /** Entries kept. @default 1000 */
+  max?: number;
+  /** Bytes of bodies kept. @default 50 MiB */
+  maxBytes?: number;
+  /** `Cache-Control` sent when the handler sets none; `false` sends none. @default `public, max-age=<ttl s>` */
+  cacheControl?: string | false;
+  /** Cache answers to requests that carry `Authorization`. @default false */
+  cacheAuthorized?: boolean;
+}
+
+/** Whatever makes caches: a Keel instance. */
+export interface CacheOwner {
+  cache<V>(options: CacheOptions<V>): KeelCache<V>;
+}
+
+/** A stored answer: a 200 with its replayable headers (ETag always set) and body. */
+export interface CachedResponse {
+  readonly headers: OutgoingHttpHeaders;
+  readonly body: Buffer;
+  readonly etag: string;
+}
+
+/** Per-request headers that must not be replayed from the cache. */
+const HOP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'date',
+  'server-timing',
+  'set-cookie',
+  'x-cache',
+  'age',
+]);
+const KNOWN = new Set([
+  'name',
+  'ttl',
+  'staleWhileRevalidate',
+  'vary',
+  'max',
+  'maxBytes',
+  'cacheControl',
+  'cacheAuthorized',
+]);
+const HEADER_NAME = /^[\w-]+$/;
+/** Longer keys (huge URLs, huge vary headers) bypass the cache instead of growing memory. */
+const MAX_KEY_LENGTH = 4096;
+/** Bookkeeping per entry on top of the body, for `maxBytes`. */
+const ENTRY_OVERHEAD = 512;
+
+/**
+ * The HTTP half of a response cache, framework-agnostic: options checked at
+ * startup, the key of a request, what may be stored, ETag and `If-None-Match`.
+ */
+export class ResponseCache {
+  readonly cache: KeelCache<CachedResponse>;
+  readonly vary: readonly string[];
+  /** Sent when the handler set no `Cache-Control`; `false` for none. */
+  readonly cacheControl: string | false;
+  readonly cacheAuthorized: boolean;
+
+  /**
+   * @param owner makes the underlying cache: the Keel instance.
+   * @param naming the default cache name, the option's path (`cache`,
+   * `config.keel.cache`) and who is asking, for error messages
+   * (`@keel/fastify: route GET /users/:id`).
+   */
+  constructor(
+    owner: CacheOwner,
+    options: ResponseCacheOptions,
+    naming: { readonly name: string; readonly option: string; readonly where: string },
+  ) {
+    const { option, where } = naming;
+    const fail = (key: string, rule: string, got: unknown) =>
+      invalid(`${where}: option \`${option}${key}\` ${rule}`, got);
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw fail('', 'must be an object', options);
+    }
+    for (const key of Object.keys(options)) {
+      if (!KNOWN.has(key)) {
+        throw fail(`.${key}`, `is not a known option (known: ${[...KNOWN].join(', ')})`, key);
+      }
+    }
+    const vary = options.vary ?? [];
+    if (!Array.isArray(vary) || !vary.every((h) => typeof h === 'string' && HEADER_NAME.test(h))) {
+      throw fail('.vary', 'must be an array of header names', vary);
+    }
+    const { cacheControl, cacheAuthorized = false } = options;
+    if (cacheControl !== undefined && cacheControl !== false && typeof cacheControl !== 'string') {
+      throw fail('.cacheControl', 'must be a string or false', cacheControl);
+    }
+    if (typeof cacheAuthorized !== 'boolean') {
+      throw fail('.cacheAuthorized', 'must be a boolean', cacheAuthorized);
+    }
+    const ttl = options.ttl ?? 60_000;
+    this.vary = Object.freeze(vary.map((h) => h.toLowerCase()));
+    this.cacheAuthorized = cacheAuthorized;
+    // Infinity (cache until evicted) has no max-age to tell clients.
+    this.cacheControl =
+      cacheControl ?? (Number.isFinite(ttl) ? `public, max-age=${Math.floor(ttl / 1000)}` : 'public');
+    try {
+      // Core's cache checks ttl, max, maxBytes and the name itself.
+      this.cache = owner.cache<CachedResponse>({
+        name: options.name ?? naming.name,
+        ttl,
+        staleWhileRevalidate: options.staleWhileRevalidate ?? 0,
+        max: options.max ?? 1000,
+        maxBytes: options.maxBytes ?? 50 * 1024 * 1024,
+        sizeOf: (entry) => entry.body.length + ENTRY_OVERHEAD,
+      });
+    } catch (error) {
+      if (!(error instanceof KeelError)) throw error;
+      throw new KeelError(error.code, `${where}: ${error.message}`, { cause: error });
+    }
+  }
+
+  /** The cache key of a request, or `undefined` when it bypasses the cache. */
+  keyOf(method: string, url: string, headers: IncomingHttpHeaders): string | undefined {
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    if (!this.cacheAuthorized && headers.authorization !== undefined) return undefined;
+    let key = url;
+    for (const h of this.vary) key += `\n${h}:${String(headers[h] ?? '')}`;
+    return key.length > MAX_KEY_LENGTH ? undefined : key;
+  }
+
+  /** The request headers a background refresh replays with. */
+  replayHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+    const out: Record<string, string> = { accept: String(headers.accept ?? '*/*') };
+    for (const h of this.vary) if (headers[h] !== undefined) out[h] = String(headers[h]);
+    return out;
+  }
+
+  /**
+   * The answer as it would be stored, or `undefined` when it must not be:
+   * not a 200, `Set-Cookie`, `private`, `no-store` or `no-cache`, or already
+   * compressed (the stored headers would lose the encoding).
+   */
+  entryOf(status: number, raw: OutgoingHttpHeaders, body: Buffer): CachedResponse | undefined {
+    if (status !== 200 || raw['set-cookie'] !== undefined || raw['content-encoding'] !== undefined) {
+      return undefined;
+    }
+    const control = String(raw['cache-control'] ?? '').toLowerCase();
+    if (/\b(no-store|private|no-cache)\b/.test(control)) return undefined;
+    const headers: OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(raw)) {
+      if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
+    }
+    const etag =
+      typeof raw.etag === 'string'
+        ? raw.etag
+        : `"${createHash('sha1').update(body).digest('base64url').slice(0, 27)}"`;
+    headers.etag = etag;
+    // Shared caches between us and the client must key on the same headers.
+    if (this.vary.length > 0 && headers.vary === undefined) headers.vary = this.vary.join(', ');
+    if (this.cacheControl && headers['cache-control'] === undefined) {
+      headers['cache-control'] = this.cacheControl;
+    }
+    return Object.freeze({ headers, body, etag });
+  }
+}
+
+/** `If-None-Match` uses weak comparison: `W/"x"` matches `"x"`. */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  const bare = etag.replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+}
+
+function invalid(message: string, got: unknown): KeelError {
+  const shown =
+    typeof got === 'string'
+      ? JSON.stringify(got)
+      : got === null || typeof got !== 'object'
+        ? String(got)
+        : Array.isArray(got)
+          ? 'an array'
+          : 'an object';
+  return new KeelError(KeelErrorCode.InvalidOption, `${message} (got ${shown}).`);
+}
