@@ -17,8 +17,16 @@ export const KeelErrorCode = {
   CallbackFailed: 'KEEL_CALLBACK_FAILED',
   /** Keel itself failed internally; reported, never rethrown into the app. */
   Internal: 'KEEL_INTERNAL',
+  /** A circuit breaker is open: the call was not made (see `keel.breaker`). */
+  CircuitOpen: 'KEEL_CIRCUIT_OPEN',
   /** The instance was closed; the call had no effect. */
   Closed: 'KEEL_CLOSED',
+  /** `@keel/pg`: PostgreSQL cancelled a query at the request's deadline (server-side `statement_timeout`). */
+  QueryDeadline: 'KEEL_QUERY_DEADLINE',
+  /** `@keel/pg`: no pooled connection became free within the wait allowed (pool saturated). */
+  AcquireTimeout: 'KEEL_POOL_ACQUIRE_TIMEOUT',
+  /** `@keel/pg`: the database could not be reached (refused, reset, terminated, connect timeout). */
+  DatabaseUnavailable: 'KEEL_DB_UNAVAILABLE',
 } as const;
 
 export type KeelErrorCode = (typeof KeelErrorCode)[keyof typeof KeelErrorCode];

@@ -1,3 +1,10 @@
+export {
+  CircuitBreaker,
+  type CircuitBreakerConfig,
+  type CircuitBreakerOptions,
+  type CircuitState,
+  type CircuitStats,
+} from './breaker/circuit-breaker.js';
 export type { BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
 export { type CacheDeps, type CacheLoader, type CacheStats, createCache, KeelCache } from './cache/cache.js';
 export type { CacheConfig, CacheOptions } from './cache/cache-options.js';

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
+import { CircuitBreaker, type CircuitBreakerOptions } from './breaker/circuit-breaker.js';
 import { type BudgetSnapshot, BudgetTracker } from './budgets/budget.js';
 import { formatBudgetReport } from './budgets/budget-report.js';
 import { createCache, type KeelCache } from './cache/cache.js';
@@ -11,7 +12,14 @@ import { ErrorReporter, KeelError, KeelErrorCode } from './errors.js';
 import { Emitter } from './events.js';
 import { DependencyCheck, type DependencyCheckOptions } from './health/checks.js';
 import { Heartbeat } from './health/heartbeat.js';
-import type { GroupStats, HealthReport, KeelEvents, Readiness, SignalStats } from './health/report.js';
+import {
+  type GroupStats,
+  type HealthReport,
+  type KeelEvents,
+  RESERVED_HEALTH_KEYS,
+  type Readiness,
+  type SignalStats,
+} from './health/report.js';
 import { budgetScore, combineScores, HEALTHY_SCORE, thresholdScore } from './health/score.js';
 import { createEndpoints, type EndpointHandler } from './http/endpoints.js';
 import {
@@ -104,6 +112,9 @@ export class Keel {
   readonly #heartbeat: Heartbeat | undefined;
   readonly #cleanups: { name: string; fn: () => unknown }[] = [];
   readonly #caches = new Map<string, KeelCache<unknown>>();
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #sections = new Map<string, () => unknown>();
+  readonly #readinessHolds = new Set<{ reason: string }>();
 
   constructor(options?: KeelOptions) {
     this.config = resolveOptions(options);
@@ -202,6 +213,7 @@ export class Keel {
     const report = this.#report;
     return {
       ...report,
+      sections: this.#sections.size === 0 ? undefined : this.#renderSections(),
       readiness: this.#readinessAt(report.score),
       dependencies: Object.freeze([...this.#checks.values()].map((c) => c.status)),
       shedding: Object.freeze({
@@ -231,6 +243,7 @@ export class Keel {
     if (this.#closed) reasons.push('closed');
     else if (this.#shuttingDown) reasons.push('shutting down');
     else if (!this.#started) reasons.push('starting');
+    for (const hold of this.#readinessHolds) reasons.push(hold.reason);
     for (const check of this.#checks.values()) {
       const s = check.status;
       if (s.critical && !s.ok) reasons.push(`dependency ${s.name}: ${s.error ?? 'failing'}`);
@@ -243,6 +256,62 @@ export class Keel {
   /** Startup is done: with `health.manualStartup`, readiness waits for this. */
   markStarted(): void {
     this.#started = true;
+  }
+
+  /**
+   * Turns readiness off (with a reason) until the returned function is called,
+   * e.g. so an orchestrator drains this instance; liveness stays 200.
+   * Unlike `beginShutdown` it can be undone.
+   */
+  holdReadiness(reason: string): () => void {
+    const hold = { reason: String(reason) };
+    this.#readinessHolds.add(hold);
+    return () => {
+      this.#readinessHolds.delete(hold);
+    };
+  }
+
+  /**
+   * Adds a top-level section to the `/health` JSON (e.g. `monitor`, `incidents`),
+   * computed on each request by `render`. A throwing `render` is reported and
+   * its section reads `null`. Returns a function that removes it.
+   */
+  addHealthSection(name: string, render: () => unknown): () => void {
+    if (typeof name !== 'string' || !/^[A-Za-z][\w]{0,63}$/.test(name) || RESERVED_HEALTH_KEYS.has(name)) {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        `addHealthSection: \`name\` must be 1-64 letters, digits or "_", starting with a letter, and not one of /health's own keys (${[...RESERVED_HEALTH_KEYS].join(', ')}).`,
+      );
+    }
+    if (typeof render !== 'function') {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        `addHealthSection(${name}): \`render\` must be a function.`,
+      );
+    }
+    if (this.#sections.has(name)) {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        `addHealthSection: a section named "${name}" is already registered.`,
+      );
+    }
+    this.#sections.set(name, render);
+    return () => {
+      if (this.#sections.get(name) === render) this.#sections.delete(name);
+    };
+  }
+
+  #renderSections(): Readonly<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const [name, render] of this.#sections) {
+      try {
+        out[name] = render();
+      } catch (error) {
+        this.errors.report(`health-section:${name}`, error, KeelErrorCode.CallbackFailed);
+        out[name] = null;
+      }
+    }
+    return Object.freeze(out);
   }
 
   /** Turns readiness off so load balancers stop sending traffic; liveness stays 200. */
@@ -422,6 +491,28 @@ export class Keel {
 
   get caches(): readonly KeelCache<unknown>[] {
     return [...this.#caches.values()];
+  }
+
+  /**
+   * A circuit breaker on this Keel's clock, for one dependency: trips on a
+   * failure ratio, probes half-open, and can be held open by the monitor.
+   * A call slower than the request deadline counts as slow unless `slowCallMs`
+   * says otherwise. Names are unique per instance.
+   */
+  breaker(options: CircuitBreakerOptions): CircuitBreaker {
+    if (typeof options?.name === 'string' && this.#breakers.has(options.name)) {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        `keel.breaker: option \`name\` must be unique; "${options.name}" is taken.`,
+      );
+    }
+    const breaker = new CircuitBreaker(this.config.clock, options, this.config.requestDeadline ?? 1000);
+    this.#breakers.set(breaker.name, breaker);
+    return breaker;
+  }
+
+  get breakers(): readonly CircuitBreaker[] {
+    return [...this.#breakers.values()];
   }
 
   /**

@@ -77,7 +77,9 @@ export class KeelCache<V> {
   readonly #clock: Clock;
   readonly #reportError: CacheDeps['reportError'];
   readonly #ttl: number;
-  readonly #servable: number;
+  readonly #baseServable: number;
+  // ttl + staleWhileRevalidate, plus the extension while `serveStale` is on.
+  #servable: number;
   readonly #refreshWhere: string;
   readonly #sizeWhere: string;
   readonly #keyWhere: string;
@@ -101,7 +103,8 @@ export class KeelCache<V> {
     this.#reportError = deps.reportError;
     const { name, max, maxBytes, ttl, staleWhileRevalidate } = this.config;
     this.#ttl = ttl;
-    this.#servable = ttl + staleWhileRevalidate;
+    this.#baseServable = ttl + staleWhileRevalidate;
+    this.#servable = this.#baseServable;
     this.#refreshWhere = `cache-refresh:${name}`;
     this.#sizeWhere = `cache-size:${name}`;
     this.#keyWhere = `cache-key:${name}`;
@@ -197,6 +200,29 @@ export class KeelCache<V> {
       }
       return this.#read(key, fn, args);
     };
+  }
+
+  /**
+   * Degraded mode, for an incident (the monitor's "serve stale cache"
+   * mitigation): entries stay servable `extendMs` longer than
+   * `ttl + staleWhileRevalidate`, answered at once while one background
+   * refresh per key runs, so users stop waiting on a slow or failing loader.
+   * `false` (or 0) returns to normal. Only entries still held can be served.
+   */
+  serveStale(extendMs: number | false): void {
+    const extra = extendMs === false ? 0 : extendMs;
+    if (!(extra >= 0)) {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        `cache "${this.config.name}": serveStale needs a number of ms >= 0 or false.`,
+      );
+    }
+    this.#servable = this.#baseServable + extra;
+  }
+
+  /** How much longer than normal entries are served, ms (0 unless `serveStale` is on). */
+  get staleExtension(): number {
+    return this.#servable - this.#baseServable;
   }
 
   /** Entries held now, including expired ones not yet read or pruned. */
@@ -317,7 +343,7 @@ export class KeelCache<V> {
 
   #store(key: string, value: V): void {
     // With `ttl` and `staleWhileRevalidate` both 0 nothing could ever be served: keep nothing.
-    if (this.#servable === 0) return;
+    if (this.#baseServable === 0) return;
     let size = 1;
     const { sizeOf } = this.config;
     if (sizeOf !== undefined) {

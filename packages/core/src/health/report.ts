@@ -55,6 +55,8 @@ export interface HealthReport {
   readonly shedding: { readonly active: boolean; readonly reason: string; readonly shed: number };
   readonly evaluatedAt: number;
   readonly startedAt: number;
+  /** Sections added with `keel.addHealthSection`, rendered when `health()` is called. */
+  readonly sections?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface BudgetChangeEvent {
@@ -119,8 +121,29 @@ export function healthJson(report: HealthReport) {
     shedding: report.shedding,
     evaluatedAt: iso(report.evaluatedAt),
     uptimeSeconds: Math.round((report.evaluatedAt - report.startedAt) / 1000),
+    ...report.sections,
   };
 }
+
+/** Keys of the `/health` JSON a section added with `keel.addHealthSection` may not take. */
+export const RESERVED_HEALTH_KEYS: ReadonlySet<string> = new Set([
+  'service',
+  'status',
+  'score',
+  'healthy',
+  'stable',
+  'stableSince',
+  'ready',
+  'readinessReasons',
+  'budgets',
+  'components',
+  'dependencies',
+  'runtime',
+  'signals',
+  'shedding',
+  'evaluatedAt',
+  'uptimeSeconds',
+]);
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
