@@ -85,3 +85,18 @@ export {
 } from './shutdown/graceful-shutdown.js';
 export { type LabelValue, OVERFLOW_LABEL } from './signals/labels.js';
 export type { Signal, SignalDefinition } from './signals/signal.js';
+export {
+  checkBeacon,
+  type VitalsBeacon,
+  VitalsCollector,
+  type VitalsRejection,
+  type VitalsSink,
+  type VitalsStats,
+} from './vitals/collector.js';
+export {
+  VITAL_METRICS,
+  type VitalMetric,
+  type VitalName,
+  type VitalsConfig,
+  type VitalsOptions,
+} from './vitals/vitals-options.js';

@@ -37,6 +37,7 @@ import { RuntimeSampler, type RuntimeSnapshot } from './runtime/runtime-sampler.
 import type { LabelValue } from './signals/labels.js';
 import { Signal } from './signals/signal.js';
 import type { WindowSummary } from './signals/window.js';
+import { VitalsCollector } from './vitals/collector.js';
 
 /** The single label every request that matched no route shares, so random 404 paths cannot create series. */
 export const UNMATCHED_ROUTE = '__unmatched__';
@@ -87,6 +88,8 @@ export class Keel {
   readonly context: RequestContexts;
   /** Whether new requests should be shed right now; adapters read `shedder.shedding`. */
   readonly shedder: LoadShedder;
+  /** The `@keel/web-vitals` beacon collector the adapters mount, or `undefined` with `vitals: false`. */
+  readonly vitals: VitalsCollector | undefined;
 
   readonly #signals = new Map<string, Signal>();
   readonly #trackers: BudgetTracker[] = [];
@@ -142,6 +145,8 @@ export class Keel {
       const signal = this.#signals.get(budget.signal)!;
       this.#trackers.push(new BudgetTracker(budget, signal.definition, this.config, now));
     }
+
+    this.vitals = this.config.vitals ? new VitalsCollector(this, this.config.vitals) : undefined;
 
     const endpoints = createEndpoints(this);
     this.handlers = Object.freeze(endpoints.handlers);

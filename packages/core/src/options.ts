@@ -4,6 +4,12 @@ import { type ErrorHandler, invalidOption } from './errors.js';
 import type { SheddingConfig } from './pressure/load-shedder.js';
 import { isValidLabelName, isValidSignalName } from './signals/labels.js';
 import type { SignalDefinition } from './signals/signal.js';
+import {
+  resolveVitalsOptions,
+  VITAL_METRICS,
+  type VitalsConfig,
+  type VitalsOptions,
+} from './vitals/vitals-options.js';
 
 export type BudgetKind = 'latency' | 'error_rate' | 'availability';
 
@@ -28,7 +34,15 @@ export interface BudgetOptions {
   description?: string;
 }
 
-export type DefaultBudgetName = 'availability' | 'api_latency' | 'page_load' | 'error_rate' | 'db_latency';
+export type DefaultBudgetName =
+  | 'availability'
+  | 'api_latency'
+  | 'page_load'
+  | 'error_rate'
+  | 'db_latency'
+  | 'lcp'
+  | 'inp'
+  | 'cls';
 
 /** A default budget can be tuned or switched off; any other name defines a new one. */
 export type BudgetsOption = { [K in DefaultBudgetName]?: Partial<BudgetOptions> | false } & {
@@ -172,6 +186,12 @@ export interface KeelOptions {
    * Adapters accept a per-route value. @default the `api_latency` target (200), if that budget is on
    */
   requestDeadline?: number | false;
+  /**
+   * The collector for `@keel/web-vitals` beacons (TTI, LCP, INP, CLS, FCP,
+   * TTFB), mounted by the adapters; `false` switches it off.
+   * @default on, at `/keel/vitals`, same-site pages only
+   */
+  vitals?: VitalsOptions | false;
   /** A prom-client registry whose metrics `/metrics` serves after Keel's own. @default a new Registry */
   registry?: Registry;
   /** Receives every failure Keel caught after setup. @default log once per place */
@@ -225,6 +245,8 @@ export interface KeelConfig {
   readonly onError: ErrorHandler | undefined;
   readonly shedding: SheddingConfig;
   readonly requestDeadline: number | undefined;
+  /** The web-vitals collector, or `null` when off. */
+  readonly vitals: VitalsConfig | null;
 }
 
 export const HTTP_SIGNAL = 'http.server.request.duration';
@@ -256,6 +278,38 @@ const BUILT_IN_SIGNALS: Record<string, SignalOptions> = {
     groupBy: 'page_group',
     boundaries: PAGE_LOAD_BOUNDARIES,
   },
+  // Boundaries include Google's "good" and "poor" thresholds of each metric.
+  [VITAL_METRICS.LCP.signal]: {
+    description: 'Largest Contentful Paint measured in real browsers.',
+    labels: ['page_group'],
+    groupBy: 'page_group',
+    boundaries: PAGE_LOAD_BOUNDARIES,
+  },
+  [VITAL_METRICS.FCP.signal]: {
+    description: 'First Contentful Paint measured in real browsers.',
+    labels: ['page_group'],
+    groupBy: 'page_group',
+    boundaries: [...PAGE_LOAD_BOUNDARIES, 1800].sort((a, b) => a - b),
+  },
+  [VITAL_METRICS.TTFB.signal]: {
+    description: 'Time To First Byte of the page, measured in real browsers.',
+    labels: ['page_group'],
+    groupBy: 'page_group',
+    boundaries: [100, 200, 400, 800, 1200, 1800, 2500, 5000, 10000],
+  },
+  [VITAL_METRICS.INP.signal]: {
+    description: 'Interaction to Next Paint measured in real browsers.',
+    labels: ['page_group'],
+    groupBy: 'page_group',
+    boundaries: [25, 50, 100, 200, 300, 500, 750, 1000, 2000, 5000],
+  },
+  [VITAL_METRICS.CLS.signal]: {
+    description: 'Cumulative Layout Shift measured in real browsers (unitless).',
+    unit: '1',
+    labels: ['page_group'],
+    groupBy: 'page_group',
+    boundaries: [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
+  },
 };
 
 const DEFAULT_BUDGETS: Record<DefaultBudgetName, BudgetOptions> = {
@@ -264,6 +318,10 @@ const DEFAULT_BUDGETS: Record<DefaultBudgetName, BudgetOptions> = {
   page_load: { kind: 'latency', signal: TTI_SIGNAL, percentile: 75, target: 3000 },
   error_rate: { kind: 'error_rate', signal: HTTP_SIGNAL, target: 0.1 },
   db_latency: { kind: 'latency', signal: DB_SIGNAL, percentile: 95, target: 100 },
+  // Google's "good" thresholds, judged at p75 like the Chrome UX Report.
+  lcp: { kind: 'latency', signal: VITAL_METRICS.LCP.signal, percentile: 75, target: 2500 },
+  inp: { kind: 'latency', signal: VITAL_METRICS.INP.signal, percentile: 75, target: 200 },
+  cls: { kind: 'latency', signal: VITAL_METRICS.CLS.signal, percentile: 75, target: 0.1 },
 };
 
 const MINUTE = 60_000;
@@ -336,6 +394,7 @@ const KNOWN_KEYS = new Set([
   'onError',
   'shedding',
   'requestDeadline',
+  'vitals',
 ]);
 
 /** Validates options and applies every default in one place; the result is frozen. */
@@ -504,7 +563,10 @@ export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
     'must be false or an integer number of ms from 1 to 3600000',
   );
 
+  const vitals = resolveVitalsOptions(options.vitals);
+
   return Object.freeze({
+    vitals,
     shedding,
     requestDeadline: requestDeadline === false ? undefined : requestDeadline,
     service,

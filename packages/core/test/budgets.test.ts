@@ -21,6 +21,11 @@ describe('budgets', () => {
     for (let i = 0; i < 200; i++) keel.recordQuery('SELECT', 'SELECT users', 5);
     keel.tti.record(1200, true, '/home');
     for (let i = 0; i < 20; i++) keel.tti.record(1500, true, '/home');
+    for (let i = 0; i < 20; i++) {
+      keel.signal('web_vitals.lcp').record(1800, true, '/home');
+      keel.signal('web_vitals.inp').record(80, true, '/home');
+      keel.signal('web_vitals.cls').record(i % 2 ? 0 : 0.02, true, '/home');
+    }
     step(2);
     const report = keel.health();
     expect(report.budgets.map((b) => [b.name, b.state])).toEqual([
@@ -29,6 +34,9 @@ describe('budgets', () => {
       ['page_load', 'ok'],
       ['error_rate', 'ok'],
       ['db_latency', 'ok'],
+      ['lcp', 'ok'],
+      ['inp', 'ok'],
+      ['cls', 'ok'],
     ]);
     expect(report.score).toBeGreaterThanOrEqual(9);
     expect(report.status).toBe('healthy');

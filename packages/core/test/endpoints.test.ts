@@ -49,6 +49,9 @@ describe('endpoints over real HTTP', () => {
       'page_load',
       'error_rate',
       'db_latency',
+      'lcp',
+      'inp',
+      'cls',
     ]);
     expect(body.budgets[1]).toMatchObject({
       name: 'api_latency',

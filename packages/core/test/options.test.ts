@@ -21,6 +21,9 @@ describe('options', () => {
       'page_load',
       'error_rate',
       'db_latency',
+      'lcp',
+      'inp',
+      'cls',
     ]);
     await keel.close();
   });

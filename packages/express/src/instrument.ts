@@ -24,6 +24,8 @@ export interface KeelExpressOptions extends KeelOptions {
   keel?: Keel;
   /** Mount `/livez`, `/readyz`, `/health`, `/metrics` on the app. Turn off when serving them on an admin port. @default true */
   mountEndpoints?: boolean;
+  /** Take `@keel/web-vitals` beacons at `keel.vitals.path` (`/keel/vitals`); off when core's `vitals` is `false`. @default true */
+  mountVitals?: boolean;
   /** Add a `Server-Timing` header (app, db, cache) to every answer. @default true */
   serverTiming?: boolean;
   /** Run each request in a Keel request context (deadline, db and cache time). @default true */
@@ -67,6 +69,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
   const {
     keel: given,
     mountEndpoints = true,
+    mountVitals = true,
     serverTiming: timing = true,
     context = true,
     critical,
@@ -74,6 +77,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     ...keelOptions
   } = options;
   checkBoolean('mountEndpoints', mountEndpoints);
+  checkBoolean('mountVitals', mountVitals);
   checkBoolean('serverTiming', timing);
   checkBoolean('context', context);
   if (given !== undefined && !(given instanceof Keel)) {
@@ -102,7 +106,14 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     }
   }
 
+  // Beacons are the browser's traffic to Keel, not the app's: neither shed nor recorded.
+  const vitals = mountVitals ? keel.vitals : undefined;
+
   function keelMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (vitals?.matches(req.url)) {
+      vitals.handle(req, res);
+      return;
+    }
     if (mountEndpoints && keel.handle(req, res)) return;
     // A background refresh of a cached answer is Keel's own traffic, not a user's.
     if ((req as { [REFRESH]?: boolean })[REFRESH]) {

@@ -315,6 +315,22 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     }
   }
 
+  const vitals = config.mountVitals ? keel.vitals : undefined;
+  if (vitals) {
+    app.route({
+      method: ['POST', 'OPTIONS'],
+      url: vitals.path,
+      config: { [kState]: ENDPOINT } as RouteOptions['config'],
+      // Answered before Fastify parses the body: the collector reads it itself, bounded in size and time.
+      async onRequest(request, reply) {
+        reply.hijack();
+        vitals.handle(request.raw, reply.raw);
+        return reply;
+      },
+      handler() {},
+    });
+  }
+
   // The server exists from `Fastify()` on, so requests are tracked from the first one.
   // HTTP/2 servers have no keep-alive sockets to drain; shutdown then still runs its other steps.
   if (typeof app.server.closeIdleConnections === 'function') shutdown.attach(app.server);

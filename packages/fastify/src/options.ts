@@ -35,6 +35,13 @@ export interface KeelFastifyOptions extends KeelOptions {
    */
   mountEndpoints?: boolean;
   /**
+   * Take `@keel/web-vitals` beacons (`POST`, and CORS preflights) at
+   * `keel.vitals.path` (`/keel/vitals`). Nothing is mounted when core's
+   * `vitals` option is `false`.
+   * @default true
+   */
+  mountVitals?: boolean;
+  /**
    * Add a `Server-Timing` header (app time, plus db and cache time when used)
    * to every answer.
    * @default true
@@ -79,6 +86,7 @@ export interface KeelFastifyConfig {
   /** Options for the instance the plugin creates. */
   readonly keelOptions: KeelOptions;
   readonly mountEndpoints: boolean;
+  readonly mountVitals: boolean;
   readonly serverTiming: boolean;
   readonly shutdown: Readonly<GracefulShutdownOptions>;
   readonly signals: boolean;
@@ -108,6 +116,7 @@ export function resolvePluginOptions(input: unknown): KeelFastifyConfig {
   const {
     keel,
     mountEndpoints,
+    mountVitals,
     serverTiming,
     shutdown: shutdownInput,
     ...keelOptions
@@ -148,6 +157,7 @@ export function resolvePluginOptions(input: unknown): KeelFastifyConfig {
     keel,
     keelOptions,
     mountEndpoints: boolean('mountEndpoints', mountEndpoints, true),
+    mountVitals: boolean('mountVitals', mountVitals, true),
     serverTiming: boolean('serverTiming', serverTiming, true),
     shutdown: Object.freeze(durations),
     signals: boolean('shutdown.signals', signals, false),

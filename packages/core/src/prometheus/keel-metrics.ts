@@ -1,6 +1,7 @@
 import { renderCacheMetrics } from '../cache/cache-metrics.js';
 import type { Keel } from '../keel.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
+import { renderVitalsMetrics } from '../vitals/collector.js';
 import { type GaugeSample, renderHistogram, renderMetric } from './exposition.js';
 
 const STATES = ['ok', 'at_risk', 'breached', 'no_data'] as const;
@@ -87,6 +88,7 @@ export function renderKeelMetrics(keel: Keel, runtime: RuntimeSnapshot | null): 
     keel.signals.map((s) => [{ signal: s.definition.name }, s.rejected]),
   );
   out += renderCacheMetrics(keel.caches);
+  if (keel.vitals) out += renderVitalsMetrics(keel.vitals);
   out += renderMetric('keel_shedding', 'gauge', '1 while new requests are being shed (503 + Retry-After).', [
     [null, keel.shedder.shedding ? 1 : 0],
   ]);

@@ -116,6 +116,25 @@ export class Signal {
     series.group.ring.current.add(bucket, boundary, value, ok);
   }
 
+  /**
+   * Records one sample straight into the overflow series, for callers that
+   * cap a label's values themselves (the vitals collector caps page groups).
+   */
+  recordOverflow(value: number, ok: boolean): void {
+    if (!(value >= 0) || value === Number.POSITIVE_INFINITY) {
+      this.rejected++;
+      return;
+    }
+    this.overflowed++;
+    const series = this.#overflowSeries;
+    const bucket = bucketOf(value);
+    let boundary = this.#boundaryTable[bucket + 1]!;
+    if (boundary < 0) boundary = boundaryIndexOf(this.#boundaries, value);
+    series.le[boundary]!++;
+    series.sum += value;
+    series.group.ring.current.add(bucket, boundary, value, ok);
+  }
+
   /** Closes the current interval of every group; returns nothing, readers use the rings. */
   rotate(onClosed?: (group: Group, slot: Slot) => void): void {
     for (const group of this.#allGroups()) {
