@@ -1,0 +1,359 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HealthReport } from '@keel/core';
+import { type Measurement, measure } from '../measure.js';
+import type { Dispatcher } from '../notify/dispatcher.js';
+import type { IncidentNotification, NotificationType } from '../notify/notifier.js';
+import {
+  assessSeverity,
+  type BudgetImpact,
+  type Incident,
+  type IncidentAction,
+  moreSevere,
+  type TimelineKind,
+} from './incident.js';
+import { renderPostMortem } from './post-mortem.js';
+
+export interface IncidentManagerDeps {
+  readonly service: string;
+  readonly httpSignal: string;
+  readonly healthyScore: number;
+  readonly recoveryWindow: number;
+  /** Evaluations in a budget window: how far back "before" looks. */
+  readonly windowIntervals: number;
+  /** Resolved incidents kept in memory besides the open one. */
+  readonly keepResolved: number;
+  readonly dir: string | null;
+  readonly dispatcher: Dispatcher;
+  now(): number;
+  persist(incident: Incident): void;
+  emit(incident: Incident, change: string): void;
+  report(where: string, error: unknown): void;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * Opens, escalates and resolves incidents from the evaluations: one open at a
+ * time (a second breach joins it), severity only ever raised while open,
+ * resolved once its triggers have stayed recovered for `recoveryWindow`.
+ */
+export class IncidentManager {
+  readonly #deps: IncidentManagerDeps;
+  readonly #incidents: Incident[] = [];
+  #open: Incident | null = null;
+  // The healthy streak before an incident, about one budget window long: its oldest is the "before".
+  readonly #healthy: Measurement[] = [];
+  #recoveredSince: number | null = null;
+  readonly #communicated = new Set<string>();
+  readonly #pendingWrites = new Set<Promise<void>>();
+
+  constructor(deps: IncidentManagerDeps) {
+    this.#deps = deps;
+  }
+
+  get open(): Incident | null {
+    return this.#open;
+  }
+
+  /** Open first, then the most recently resolved. */
+  list(): readonly Incident[] {
+    return [...this.#incidents].sort((a, b) =>
+      a.status === b.status ? b.openedAt - a.openedAt : a.status === 'open' ? -1 : 1,
+    );
+  }
+
+  get(id: string): Incident | undefined {
+    return this.#incidents.find((i) => i.id === id);
+  }
+
+  /** Takes back incidents a previous run recorded; an open one carries on. */
+  restore(incidents: readonly Incident[], at: number): void {
+    for (const incident of incidents) {
+      this.#incidents.push(incident);
+      if (incident.status === 'open') {
+        this.#open = incident;
+        this.#entry(incident, 'note', at, 'monitor restarted: incident reloaded from the journal');
+        this.#deps.persist(incident);
+      }
+    }
+    this.#trim();
+  }
+
+  /** Resolves when post-mortem files being written are on disk. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#pendingWrites]);
+  }
+
+  observe(report: HealthReport, counts: Record<string, { total: number; bad: number }> | null): void {
+    const now = report.evaluatedAt;
+    const breached = report.budgets.filter((b) => b.state === 'breached');
+    const unhealthy = report.score < this.#deps.healthyScore;
+    const m = measure(report, this.#deps.httpSignal);
+    const open = this.#open;
+    if (!open) {
+      if (breached.length === 0 && !unhealthy) {
+        this.#healthy.push(m);
+        if (this.#healthy.length > this.#deps.windowIntervals + 1) this.#healthy.shift();
+        return;
+      }
+      this.#openIncident(report, m);
+      return;
+    }
+
+    if (counts) this.#account(open, report, counts);
+    if (open.during === null || m.score < open.during.score) open.during = m;
+    let changed = false;
+    const joined = breached.filter((b) => !open.triggers.includes(b.name));
+    if (joined.length) {
+      open.triggers.push(...joined.map((b) => b.name));
+      this.#entry(open, 'note', now, `${joined.map((b) => b.name).join(', ')} breached too`);
+      changed = true;
+    }
+    const { severity, reason } = assessSeverity(report);
+    if (moreSevere(severity, open.severity)) {
+      open.severity = severity;
+      open.severityReason = reason;
+      this.#entry(open, 'assessed', now, `escalated to ${severity}: ${reason}`);
+      this.#notify(open, 'incident.escalated', report.score, now);
+      changed = true;
+    }
+
+    const recovered =
+      !unhealthy &&
+      open.triggers.every((t) => report.budgets.find((b) => b.name === t)?.state !== 'breached');
+    if (!recovered) {
+      if (this.#recoveredSince !== null) {
+        this.#entry(open, 'note', now, `relapsed: score ${report.score}`);
+        changed = true;
+      }
+      this.#recoveredSince = null;
+    } else if (this.#recoveredSince === null) {
+      this.#recoveredSince = now;
+      this.#entry(
+        open,
+        'note',
+        now,
+        `budgets recovered (score ${report.score}); resolving if they stay recovered for ${Math.round(this.#deps.recoveryWindow / 60_000)} min`,
+      );
+      changed = true;
+    } else if (now - this.#recoveredSince >= this.#deps.recoveryWindow) {
+      this.#resolve(open, report, m);
+      return;
+    }
+    if (changed) this.#persist(open, 'updated');
+  }
+
+  /** Records (or updates) a mitigation step on the open incident. */
+  action(action: IncidentAction): void {
+    const open = this.#open;
+    if (!open) return;
+    const existing = open.actions.findIndex(
+      (a) => a.mitigation === action.mitigation && a.appliedAt === action.appliedAt,
+    );
+    if (existing >= 0) open.actions[existing] = action;
+    else open.actions.push(action);
+    const at = action.validatedAt ?? action.appliedAt;
+    const effect =
+      action.after === null
+        ? `score ${action.before.score}`
+        : `score ${action.before.score} → ${action.after.score}`;
+    this.#entry(
+      open,
+      'action',
+      at,
+      `${action.mitigation}: ${action.outcome} (${effect})${action.detail ? `; ${action.detail}` : ''}`,
+    );
+    if (action.outcome === 'kept' && !open.timeline.some((e) => e.kind === 'mitigated')) {
+      this.#entry(open, 'mitigated', at, `${action.mitigation} helped: ${effect}`);
+      this.#notify(open, 'incident.mitigated', action.after?.score ?? null, at);
+    }
+    this.#persist(open, 'action');
+  }
+
+  /** A notifier delivered a message: the first delivery per incident is "communicated". */
+  delivered(message: IncidentNotification, notifier: string, at: number): void {
+    const incident = this.get(message.incident.id);
+    if (!incident || this.#communicated.has(incident.id)) return;
+    if (incident.timeline.some((e) => e.kind === 'communicated')) return;
+    this.#communicated.add(incident.id);
+    this.#entry(incident, 'communicated', at, `${message.type} delivered to ${notifier}`);
+    this.#persist(incident, 'communicated');
+  }
+
+  #openIncident(report: HealthReport, m: Measurement): void {
+    const now = report.evaluatedAt;
+    const breached = report.budgets.filter((b) => b.state === 'breached');
+    const triggers = breached.length ? breached.map((b) => b.name) : ['score'];
+    const title = breached.length
+      ? `${triggers.join(', ')} breached`
+      : `health score dropped to ${report.score}`;
+    const { severity, reason } = assessSeverity(report);
+    const stamp = new Date(now)
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    const incident: Incident = {
+      id: `${this.#deps.service}-${stamp}-${Math.random().toString(16).slice(2, 6)}`,
+      service: this.#deps.service,
+      title,
+      status: 'open',
+      severity,
+      severityReason: reason,
+      triggers,
+      openedAt: now,
+      resolvedAt: null,
+      timeline: [],
+      actions: [],
+      before: this.#before() ?? m,
+      during: m,
+      after: null,
+      impact: {},
+      postMortem: null,
+      postMortemPath: null,
+    };
+    const details = breached.map((b) =>
+      b.value === null
+        ? `${b.name} no data`
+        : `${b.name} ${round(b.value)} ${b.unit} vs ${b.target} ${b.unit}`,
+    );
+    this.#entry(
+      incident,
+      'detected',
+      now,
+      `${title}${details.length ? ` (${details.join('; ')})` : ''}, score ${report.score}`,
+    );
+    this.#entry(incident, 'assessed', now, `${severity}: ${reason}`);
+    if (this.#deps.dispatcher.size === 0)
+      this.#entry(incident, 'communicated', now, 'no notifier configured: visible in /health only');
+    this.#open = incident;
+    this.#recoveredSince = null;
+    this.#incidents.push(incident);
+    this.#trim();
+    this.#persist(incident, 'opened');
+    this.#notify(incident, 'incident.opened', report.score, now);
+  }
+
+  /** The oldest of the healthy streak that already judged every budget the newest one judges. */
+  #before(): Measurement | undefined {
+    const newest = this.#healthy.at(-1);
+    if (!newest) return undefined;
+    const judged = Object.keys(newest.budgets).filter((k) => newest.budgets[k]!.state !== 'no_data');
+    return this.#healthy.find((h) => judged.every((k) => h.budgets[k] && h.budgets[k].state !== 'no_data'));
+  }
+
+  #account(
+    open: Incident,
+    report: HealthReport,
+    counts: Record<string, { total: number; bad: number }>,
+  ): void {
+    for (const name of open.triggers) {
+      const c = counts[name];
+      const b = report.budgets.find((x) => x.name === name);
+      if (!c || !b) continue;
+      const prev = open.impact[name] ?? {
+        total: 0,
+        bad: 0,
+        peakErrorBudgetUsed: null,
+        errorBudgetConsumed: null,
+      };
+      const total = prev.total + c.total;
+      const bad = prev.bad + c.bad;
+      const allowed = total * (1 - b.objective);
+      const impact: BudgetImpact = {
+        total,
+        bad,
+        peakErrorBudgetUsed:
+          b.errorBudgetUsed === null
+            ? prev.peakErrorBudgetUsed
+            : Math.max(prev.peakErrorBudgetUsed ?? 0, round(b.errorBudgetUsed)),
+        errorBudgetConsumed: allowed > 0 ? round(bad / allowed) : null,
+      };
+      open.impact[name] = impact;
+    }
+  }
+
+  #resolve(open: Incident, report: HealthReport, m: Measurement): void {
+    const now = report.evaluatedAt;
+    open.status = 'resolved';
+    open.resolvedAt = now;
+    open.after = m;
+    this.#open = null;
+    this.#recoveredSince = null;
+    this.#healthy.length = 0;
+    this.#entry(
+      open,
+      'resolved',
+      now,
+      `${open.triggers.join(', ')} recovered and stayed recovered for ${Math.round(this.#deps.recoveryWindow / 60_000)} min; score ${report.score}`,
+    );
+    const dir = this.#deps.dir;
+    const path = dir === null ? null : join(dir, 'postmortems', `${open.id}.md`);
+    open.postMortemPath = path;
+    this.#entry(open, 'post-mortem', now, path ? `written to ${path}` : 'kept in the incident record');
+    open.postMortem = renderPostMortem(open);
+    if (path && dir) {
+      const text = open.postMortem;
+      const write = mkdir(join(dir, 'postmortems'), { recursive: true })
+        .then(() => writeFile(path, text))
+        .catch((error) => this.#deps.report('post-mortem', error))
+        .finally(() => this.#pendingWrites.delete(write));
+      this.#pendingWrites.add(write);
+    }
+    this.#persist(open, 'resolved');
+    this.#notify(open, 'incident.resolved', report.score, now);
+  }
+
+  #notify(incident: Incident, type: NotificationType, score: number | null, at: number): void {
+    if (this.#deps.dispatcher.size === 0) return;
+    const trigger = incident.during?.budgets[incident.triggers[0] ?? ''];
+    const detail =
+      type === 'incident.resolved'
+        ? `resolved after ${Math.round(((incident.resolvedAt ?? at) - incident.openedAt) / 60_000)} min`
+        : trigger && trigger.value !== null
+          ? `${incident.triggers[0]} ${round(trigger.value)} ${trigger.unit} vs ${trigger.target} ${trigger.unit}`
+          : incident.severityReason;
+    const message: IncidentNotification = {
+      deliveryId: `${incident.id}:${type}:${at}`,
+      type,
+      service: incident.service,
+      at: new Date(at).toISOString(),
+      incident: {
+        id: incident.id,
+        title: incident.title,
+        severity: incident.severity,
+        severityReason: incident.severityReason,
+        status: incident.status,
+        triggers: [...incident.triggers],
+        openedAt: iso(incident.openedAt)!,
+        resolvedAt: iso(incident.resolvedAt),
+        score,
+      },
+      text: `[${incident.severity}] ${incident.service}: ${incident.title} — ${detail}${score === null ? '' : ` (score ${score})`}`,
+      ...(type === 'incident.resolved' && incident.postMortem ? { postMortem: incident.postMortem } : {}),
+    };
+    this.#deps.dispatcher.send(message);
+  }
+
+  #entry(incident: Incident, kind: TimelineKind, at: number, detail: string): void {
+    incident.timeline.push({ kind, at, detail });
+  }
+
+  #persist(incident: Incident, change: string): void {
+    this.#deps.persist(incident);
+    this.#deps.emit(incident, change);
+  }
+
+  #trim(): void {
+    const resolved = this.#incidents.filter((i) => i.status === 'resolved');
+    const extra = resolved.length - this.#deps.keepResolved;
+    if (extra <= 0) return;
+    const drop = new Set(resolved.sort((a, b) => a.openedAt - b.openedAt).slice(0, extra));
+    for (let i = this.#incidents.length - 1; i >= 0; i--)
+      if (drop.has(this.#incidents[i]!)) this.#incidents.splice(i, 1);
+  }
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

@@ -1,0 +1,126 @@
+import type { BudgetSnapshot, HealthReport } from '@keel/core';
+import type { Measurement } from '../measure.js';
+
+export type Severity = 'SEV1' | 'SEV2' | 'SEV3' | 'SEV4';
+
+/** The incident protocol's steps, plus `action` (a mitigation's record) and `note`. */
+export type TimelineKind =
+  | 'detected'
+  | 'assessed'
+  | 'communicated'
+  | 'mitigated'
+  | 'resolved'
+  | 'post-mortem'
+  | 'action'
+  | 'note';
+
+export interface TimelineEntry {
+  readonly kind: TimelineKind;
+  /** Epoch ms, from the Keel clock. */
+  readonly at: number;
+  readonly detail: string;
+}
+
+/** A mitigation taken while the incident was open, with what it measurably did. */
+export interface IncidentAction {
+  readonly mitigation: string;
+  readonly appliedAt: number;
+  readonly validatedAt: number | null;
+  /** `kept` (it helped), `rolled-back`, `not-helpful` (irreversible), `failed`, `released`, `pending`. */
+  readonly outcome: string;
+  readonly before: Measurement;
+  readonly after: Measurement | null;
+  readonly detail: string;
+}
+
+export interface BudgetImpact {
+  /** Events in the budget's signal while the incident was open. */
+  readonly total: number;
+  /** Of those, bad by the budget's definition (over the latency target, or an error). */
+  readonly bad: number;
+  /** Highest share of the window's error budget used, seen while open (1 = all of it). */
+  readonly peakErrorBudgetUsed: number | null;
+  /** `bad` as a share of the error budget `total` events allow (bad / (total × (1 − objective))). */
+  readonly errorBudgetConsumed: number | null;
+}
+
+export interface Incident {
+  readonly id: string;
+  readonly service: string;
+  readonly title: string;
+  status: 'open' | 'resolved';
+  severity: Severity;
+  /** Why this severity, in words. */
+  severityReason: string;
+  /** Budgets (or `score`) that opened or joined the incident. */
+  readonly triggers: string[];
+  readonly openedAt: number;
+  resolvedAt: number | null;
+  readonly timeline: TimelineEntry[];
+  readonly actions: IncidentAction[];
+  before: Measurement | null;
+  /** The worst evaluation while open. */
+  during: Measurement | null;
+  after: Measurement | null;
+  impact: Record<string, BudgetImpact>;
+  /** The Markdown post-mortem, once resolved. */
+  postMortem: string | null;
+  /** Where the post-mortem was written, when the monitor has a `dir`. */
+  postMortemPath: string | null;
+}
+
+/** The share of traffic a breached budget says is affected (0..1), from its own numbers. */
+export function affectedShare(b: BudgetSnapshot): number {
+  if (b.value === null) return 0;
+  if (b.kind === 'error_rate') return b.value / 100;
+  if (b.kind === 'availability') return 1 - b.value / 100;
+  return (b.errorBudgetUsed ?? 0) * (1 - b.objective);
+}
+
+/**
+ * Severity from scope and user impact:
+ *
+ * | SEV1 | not ready, or availability breached with >= 5 % affected, or >= 50 % of traffic affected, or score < 2 |
+ * | SEV2 | >= 20 % affected, or two or more budgets breached, or a budget 4× over (latency) / its error budget 4× spent, or score < 5 |
+ * | SEV3 | one budget breached |
+ * | SEV4 | the score dropped below the trigger with no budget breached (runtime, a dependency) |
+ */
+export function assessSeverity(report: HealthReport): { severity: Severity; reason: string } {
+  const breached = report.budgets.filter((b) => b.state === 'breached');
+  const shares = breached.map((b) => ({ b, share: affectedShare(b) }));
+  const top = shares.reduce<{ b: BudgetSnapshot; share: number } | null>(
+    (a, x) => (a === null || x.share > a.share ? x : a),
+    null,
+  );
+  const pct = (v: number) => `${Math.round(v * 1000) / 10} %`;
+  const over = (b: BudgetSnapshot) =>
+    b.kind === 'latency' && b.value !== null && b.target > 0 ? b.value / b.target : (b.errorBudgetUsed ?? 0);
+  const names = breached.map((b) => b.name).join(', ');
+
+  if (!report.readiness.ready)
+    return { severity: 'SEV1', reason: 'instance not ready: no traffic is served' };
+  const availability = shares.find((x) => x.b.kind === 'availability' && x.share >= 0.05);
+  if (availability)
+    return {
+      severity: 'SEV1',
+      reason: `availability breached, ${pct(availability.share)} of requests failing`,
+    };
+  if (top && top.share >= 0.5)
+    return { severity: 'SEV1', reason: `${top.b.name} breached, ${pct(top.share)} of traffic affected` };
+  if (report.score < 2) return { severity: 'SEV1', reason: `health score ${report.score}` };
+  if (top && top.share >= 0.2)
+    return { severity: 'SEV2', reason: `${top.b.name} breached, ${pct(top.share)} of traffic affected` };
+  if (breached.length >= 2)
+    return { severity: 'SEV2', reason: `${breached.length} budgets breached: ${names}` };
+  const far = breached.find((b) => over(b) >= 4);
+  if (far) return { severity: 'SEV2', reason: `${far.name} ${Math.round(over(far) * 10) / 10}× over target` };
+  if (report.score < 5) return { severity: 'SEV2', reason: `health score ${report.score}` };
+  if (top)
+    return { severity: 'SEV3', reason: `${top.b.name} breached, ${pct(top.share)} of traffic affected` };
+  return { severity: 'SEV4', reason: `health score ${report.score} with no budget breached` };
+}
+
+/** SEV1 is the most severe. */
+export function moreSevere(a: Severity, b: Severity): boolean {
+  return a < b;
+}

@@ -1,0 +1,201 @@
+import type { Clock, TimerHandle } from '@keel/core';
+import type { IncidentNotification, Notifier } from './notifier.js';
+
+export interface DeliveryConfig {
+  /** Messages waiting per notifier; past it the oldest is dropped (and counted). */
+  readonly maxQueue: number;
+  /** Attempts per message, the first included. */
+  readonly maxAttempts: number;
+  /** Wait before the first retry, doubled each time up to `maxBackoff`, ms. */
+  readonly backoff: number;
+  readonly maxBackoff: number;
+  /** An attempt that has not settled by then is abandoned (and its signal aborted), ms. */
+  readonly timeout: number;
+}
+
+export interface NotifierStats {
+  readonly name: string;
+  readonly sent: number;
+  /** Attempts that failed or timed out (each retry counts). */
+  readonly failedAttempts: number;
+  /** Messages given up on after `maxAttempts`. */
+  readonly exhausted: number;
+  /** Messages pushed out of a full queue. */
+  readonly overflowed: number;
+  /** exhausted + overflowed: what never arrived. */
+  readonly dropped: number;
+  readonly queued: number;
+  readonly lastError: string | null;
+}
+
+interface Lane {
+  readonly notifier: Notifier;
+  readonly queue: { message: IncidentNotification; attempts: number }[];
+  busy: boolean;
+  timer: TimerHandle | undefined;
+  sent: number;
+  failedAttempts: number;
+  exhausted: number;
+  overflowed: number;
+  lastError: string | null;
+}
+
+/**
+ * Delivers each message to every notifier, in order per notifier, one attempt
+ * in flight per notifier. Nothing here can block or throw into the app: an
+ * attempt is abandoned after `timeout` even if the notifier ignores its
+ * signal, retries back off on the Keel clock, and the queue is bounded.
+ */
+export class Dispatcher {
+  readonly #lanes: Lane[];
+  readonly #clock: Clock;
+  readonly #config: DeliveryConfig;
+  readonly #report: (where: string, error: unknown) => void;
+  readonly #onDelivered: (message: IncidentNotification, notifier: string) => void;
+  #closed = false;
+  readonly #idle = new Set<() => void>();
+
+  constructor(
+    notifiers: readonly Notifier[],
+    clock: Clock,
+    config: DeliveryConfig,
+    report: (where: string, error: unknown) => void,
+    onDelivered: (message: IncidentNotification, notifier: string) => void,
+  ) {
+    this.#lanes = notifiers.map((notifier) => ({
+      notifier,
+      queue: [],
+      busy: false,
+      timer: undefined,
+      sent: 0,
+      failedAttempts: 0,
+      exhausted: 0,
+      overflowed: 0,
+      lastError: null,
+    }));
+    this.#clock = clock;
+    this.#config = config;
+    this.#report = report;
+    this.#onDelivered = onDelivered;
+  }
+
+  get size(): number {
+    return this.#lanes.length;
+  }
+
+  send(message: IncidentNotification): void {
+    if (this.#closed) return;
+    for (const lane of this.#lanes) {
+      if (lane.queue.length >= this.#config.maxQueue) {
+        lane.queue.shift();
+        lane.overflowed++;
+      }
+      lane.queue.push({ message, attempts: 0 });
+      this.#pump(lane);
+    }
+  }
+
+  stats(): NotifierStats[] {
+    return this.#lanes.map((l) => ({
+      name: l.notifier.name,
+      sent: l.sent,
+      failedAttempts: l.failedAttempts,
+      exhausted: l.exhausted,
+      overflowed: l.overflowed,
+      dropped: l.exhausted + l.overflowed,
+      queued: l.queue.length,
+      lastError: l.lastError,
+    }));
+  }
+
+  /** Resolves when nothing is queued or in flight (tests, and a last chance before exit). */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.add(resolve));
+  }
+
+  /** Stops retries; messages still queued are dropped (counted as exhausted). */
+  close(): void {
+    this.#closed = true;
+    for (const lane of this.#lanes) {
+      if (lane.timer !== undefined) this.#clock.clearTimeout(lane.timer);
+      lane.timer = undefined;
+      lane.exhausted += lane.queue.length;
+      lane.queue.length = 0;
+    }
+    this.#checkIdle();
+  }
+
+  #isIdle(): boolean {
+    return this.#lanes.every((l) => l.queue.length === 0 && !l.busy);
+  }
+
+  #checkIdle(): void {
+    if (!this.#isIdle()) return;
+    for (const resolve of this.#idle) resolve();
+    this.#idle.clear();
+  }
+
+  #pump(lane: Lane): void {
+    if (lane.busy || lane.timer !== undefined || this.#closed) return;
+    const item = lane.queue[0];
+    if (!item) {
+      this.#checkIdle();
+      return;
+    }
+    lane.busy = true;
+    item.attempts++;
+    const controller = new AbortController();
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = this.#clock.setTimeout(() => {
+        const error = new Error(`no answer within ${this.#config.timeout} ms`);
+        controller.abort(error);
+        reject(error);
+      }, this.#config.timeout);
+    });
+    let attempt: Promise<unknown>;
+    try {
+      attempt = Promise.resolve(lane.notifier.send(item.message, controller.signal));
+    } catch (error) {
+      attempt = Promise.reject(error);
+    }
+    Promise.race([attempt, timedOut])
+      .then(
+        () => {
+          lane.sent++;
+          lane.queue.shift();
+          try {
+            this.#onDelivered(item.message, lane.notifier.name);
+          } catch (error) {
+            this.#report('notify-delivered', error);
+          }
+        },
+        (error: unknown) => {
+          lane.failedAttempts++;
+          lane.lastError = error instanceof Error ? error.message : String(error);
+          if (item.attempts >= this.#config.maxAttempts) {
+            lane.queue.shift();
+            lane.exhausted++;
+            this.#report(
+              `notifier:${lane.notifier.name}`,
+              new Error(`gave up on ${item.message.type} after ${item.attempts} attempts: ${lane.lastError}`),
+            );
+            return;
+          }
+          const wait = Math.min(this.#config.backoff * 2 ** (item.attempts - 1), this.#config.maxBackoff);
+          lane.timer = this.#clock.setTimeout(() => {
+            lane.timer = undefined;
+            this.#pump(lane);
+          }, wait);
+        },
+      )
+      .finally(() => {
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
+        // A notifier that ignored the abort may still settle later; nothing waits for it.
+        attempt.catch(() => {});
+        lane.busy = false;
+        this.#pump(lane);
+      });
+  }
+}

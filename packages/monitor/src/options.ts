@@ -1,0 +1,190 @@
+import { KeelError, KeelErrorCode } from '@keel/core';
+import type {
+  GracefulRestartOptions,
+  OpenCircuitOptions,
+  ServeStaleOptions,
+} from './mitigations/built-ins.js';
+import type { Mitigation } from './mitigations/mitigation.js';
+import type { DeliveryConfig } from './notify/dispatcher.js';
+import type { Notifier } from './notify/notifier.js';
+
+export interface BuiltInMitigations {
+  /** @default true */
+  serveStale?: boolean | ServeStaleOptions;
+  /** @default true */
+  openCircuit?: boolean | OpenCircuitOptions;
+  /** @default true */
+  shedLoad?: boolean;
+  /** Opt-in: a fleet-wide cause would drain every instance. @default false */
+  readinessOff?: boolean;
+  /** Opt-in, irreversible. @default false */
+  gracefulRestart?: boolean | GracefulRestartOptions;
+}
+
+export interface MonitorOptions {
+  /** A cycle runs this often even without a breach, ms; `false` for breach-triggered only. @default 14400000 (4 h) */
+  schedule?: number | false;
+  /** How long after applying a mitigation its effect is measured, ms. @default 600000 (10 min) */
+  validateAfter?: number;
+  /** How long the score must hold >= `healthyScore` for a cycle to end "stable", ms. @default the Keel's `health.stabilityWindow` (30 min) */
+  stabilityWindow?: number;
+  /** A score below this triggers a cycle and an incident. @default 8 */
+  healthyScore?: number;
+  /** A mitigation is kept when it raised the score by at least this (or brought it back to healthy). @default 0.25 */
+  minImprovement?: number;
+  /** After a mitigation was applied it is not applied again for this long, ms (each mitigation may override). @default 1800000 (30 min) */
+  cooldown?: number;
+  /** Actions (applies) allowed per rolling hour. @default 6 */
+  maxActionsPerHour?: number;
+  /** Only recommend: analyse and record the mitigation it would apply, never apply it. @default false */
+  dryRun?: boolean;
+  /** Once stable, roll kept mitigations back one at a time, re-applying one the score still needs. @default true */
+  releaseWhenStable?: boolean;
+  /** The built-in mitigations. */
+  builtIns?: BuiltInMitigations;
+  /** Your own mitigations (and `resizePool(...)`, `recyclePool(...)`), tried by `priority`. */
+  mitigations?: Mitigation[];
+  /** Where incident news goes: `webhookNotifier`, `slackNotifier`, `functionNotifier`. @default none */
+  notifiers?: Notifier[];
+  /** Retries and bounds of notification delivery. */
+  delivery?: Partial<DeliveryConfig>;
+  /** An incident resolves once its budgets have stayed recovered this long, ms. @default `stabilityWindow` */
+  recoveryWindow?: number;
+  /** Directory for the durable record (`monitor.jsonl`) and post-mortems (`postmortems/<id>.md`). @default none: kept in memory */
+  dir?: string;
+  /** Journal size before rotation, bytes. @default 10485760 (10 MiB) */
+  maxFileBytes?: number;
+  /** Rotated journals kept. @default 3 */
+  maxFiles?: number;
+  /** Steps and resolved incidents kept in memory (and reloaded). @default 200 steps, 20 incidents */
+  keepSteps?: number;
+  keepIncidents?: number;
+  /** Adds `monitor` and `incidents` to `/health`. @default true */
+  healthSections?: boolean;
+}
+
+export interface MonitorConfig {
+  readonly schedule: number | false;
+  readonly validateAfter: number;
+  readonly stabilityWindow: number;
+  readonly healthyScore: number;
+  readonly minImprovement: number;
+  readonly cooldown: number;
+  readonly maxActionsPerHour: number;
+  readonly dryRun: boolean;
+  readonly releaseWhenStable: boolean;
+  readonly builtIns: Readonly<BuiltInMitigations>;
+  readonly mitigations: readonly Mitigation[];
+  readonly notifiers: readonly Notifier[];
+  readonly delivery: DeliveryConfig;
+  readonly recoveryWindow: number;
+  readonly dir: string | undefined;
+  readonly maxFileBytes: number;
+  readonly maxFiles: number;
+  readonly keepSteps: number;
+  readonly keepIncidents: number;
+  readonly healthSections: boolean;
+}
+
+const KNOWN = new Set([
+  'schedule',
+  'validateAfter',
+  'stabilityWindow',
+  'healthyScore',
+  'minImprovement',
+  'cooldown',
+  'maxActionsPerHour',
+  'dryRun',
+  'releaseWhenStable',
+  'builtIns',
+  'mitigations',
+  'notifiers',
+  'delivery',
+  'recoveryWindow',
+  'dir',
+  'maxFileBytes',
+  'maxFiles',
+  'keepSteps',
+  'keepIncidents',
+  'healthSections',
+]);
+// Node clamps longer timer delays to 1 ms: a typo'd schedule would fire constantly.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function invalid(path: string, rule: string): KeelError {
+  return new KeelError(KeelErrorCode.InvalidOption, `createMonitor: option \`${path}\` ${rule}.`);
+}
+
+function duration(path: string, value: unknown, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!(Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= MAX_TIMER_MS))
+    throw invalid(path, `must be an integer number of ms from ${min} to ${MAX_TIMER_MS}`);
+  return value as number;
+}
+
+/** Validates and applies the defaults; the only place defaults live. */
+export function resolveMonitorOptions(
+  options: MonitorOptions | undefined,
+  keelStability: number,
+): MonitorConfig {
+  const o = options ?? {};
+  if (typeof o !== 'object' || Array.isArray(o)) throw invalid('', 'must be an object');
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) throw invalid(key, `is not a known option (known: ${[...KNOWN].join(', ')})`);
+  }
+  const schedule = o.schedule === false ? false : duration('schedule', o.schedule, 4 * 3_600_000, 1000);
+  const stabilityWindow = duration('stabilityWindow', o.stabilityWindow, keelStability, 0);
+  const healthyScore = o.healthyScore ?? 8;
+  if (!(typeof healthyScore === 'number' && healthyScore > 0 && healthyScore <= 10))
+    throw invalid('healthyScore', 'must be a number in (0, 10]');
+  const minImprovement = o.minImprovement ?? 0.25;
+  if (!(typeof minImprovement === 'number' && minImprovement >= 0 && minImprovement <= 10))
+    throw invalid('minImprovement', 'must be a number from 0 to 10');
+  const maxActionsPerHour = o.maxActionsPerHour ?? 6;
+  if (!(Number.isSafeInteger(maxActionsPerHour) && maxActionsPerHour >= 1))
+    throw invalid('maxActionsPerHour', 'must be an integer >= 1');
+  for (const key of ['mitigations', 'notifiers'] as const) {
+    if (o[key] !== undefined && !Array.isArray(o[key])) throw invalid(key, 'must be an array');
+  }
+  for (const [i, n] of (o.notifiers ?? []).entries()) {
+    if (typeof n?.send !== 'function' || typeof n.name !== 'string')
+      throw invalid(`notifiers[${i}]`, 'must have a `name` and a `send` function (see webhookNotifier)');
+  }
+  if (o.dir !== undefined && (typeof o.dir !== 'string' || o.dir.length === 0))
+    throw invalid('dir', 'must be a directory path');
+  const d = o.delivery ?? {};
+  const positiveInt = (path: string, v: unknown, fallback: number) => {
+    if (v === undefined) return fallback;
+    if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw invalid(path, 'must be an integer >= 1');
+    return v as number;
+  };
+  const delivery: DeliveryConfig = Object.freeze({
+    maxQueue: positiveInt('delivery.maxQueue', d.maxQueue, 100),
+    maxAttempts: positiveInt('delivery.maxAttempts', d.maxAttempts, 5),
+    backoff: duration('delivery.backoff', d.backoff, 1000),
+    maxBackoff: duration('delivery.maxBackoff', d.maxBackoff, 60_000),
+    timeout: duration('delivery.timeout', d.timeout, 5000),
+  });
+  return Object.freeze({
+    schedule,
+    validateAfter: duration('validateAfter', o.validateAfter, 600_000),
+    stabilityWindow,
+    healthyScore,
+    minImprovement,
+    cooldown: duration('cooldown', o.cooldown, 1_800_000, 0),
+    maxActionsPerHour,
+    dryRun: o.dryRun === true,
+    releaseWhenStable: o.releaseWhenStable !== false,
+    builtIns: Object.freeze({ ...o.builtIns }),
+    mitigations: Object.freeze([...(o.mitigations ?? [])]),
+    notifiers: Object.freeze([...(o.notifiers ?? [])]),
+    delivery,
+    recoveryWindow: duration('recoveryWindow', o.recoveryWindow, stabilityWindow, 0),
+    dir: o.dir,
+    maxFileBytes: positiveInt('maxFileBytes', o.maxFileBytes, 10 * 1024 * 1024),
+    maxFiles: o.maxFiles === undefined ? 3 : positiveInt('maxFiles', o.maxFiles, 3),
+    keepSteps: positiveInt('keepSteps', o.keepSteps, 200),
+    keepIncidents: positiveInt('keepIncidents', o.keepIncidents, 20),
+    healthSections: o.healthSections !== false,
+  });
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  minify: false,
+  target: 'node20',
+  external: ['@keel/core'],
+  tsconfig: 'tsconfig.build.json',
+});
