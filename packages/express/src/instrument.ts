@@ -149,7 +149,11 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     keel,
     attach: (server) => shutdown.attach(server),
     shutdown: () => shutdown.shutdown(),
-    cache: (cacheOptions) => responseCache(app, keel, cacheOptions),
+    cache: (cacheOptions) => {
+      // Cache time reaches Server-Timing through the request context.
+      if (context) contexts.use();
+      return responseCache(app, keel, cacheOptions);
+    },
     deadline(ms: number): RequestHandler {
       if (!(Number.isInteger(ms) && ms > 0)) {
         throw new KeelError(
@@ -157,8 +161,8 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
           `deadline(ms): ms must be a positive integer (got ${String(ms)}).`,
         );
       }
-      return (_req, _res, next) => {
-        const ctx = contexts.current();
+      return (_req, res, next) => {
+        const ctx = (res as unknown as KeelResponse)[CONTEXT];
         if (ctx) ctx.deadline = ctx.startedAt + ms;
         next();
       };

@@ -236,6 +236,8 @@ describe('@keel/express', () => {
         res.send('ok');
       });
     });
+    // As an app does whose own code reads the context (the pg pool does this itself).
+    keel.context.use();
     const answer = await get(port, '/report');
     expect(answer.headers['server-timing']).toMatch(/^app;dur=\d+\.\d, db;dur=12\.5;desc="1 queries"$/);
     expect(remaining).toBe(160);
@@ -246,6 +248,7 @@ describe('@keel/express', () => {
     let remaining: number | undefined;
     const app = express5();
     const k = instrument(app, { runtime: false, clock: createFakeClock() });
+    k.keel.context.use();
     app.get('/export', k.deadline(5000), (_req, res) => {
       remaining = k.keel.context.remainingMs();
       res.send('ok');

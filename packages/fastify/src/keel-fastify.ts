@@ -129,6 +129,8 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       cache = caches.get(given);
       if (!cache) {
         cache = new RouteCache(keel, app, settings.cache, `${methods.join(',')} ${route.url}`, token);
+        // Cache time reaches Server-Timing through the request context.
+        keel.context.use();
         caches.set(given, cache);
       }
       route.handler = cachedHandler(route.handler, cache);
@@ -346,7 +348,6 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
   });
 };
 
-/** `keel.cache` checks the cache's own options; its error gets the route added. */
 /**
  * The Fastify 5 plugin: records every request into Keel, mounts its
  * endpoints, sheds load, carries a request context with a deadline, adds

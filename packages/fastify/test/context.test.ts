@@ -5,6 +5,7 @@ describe('request context', () => {
   it('carries the route deadline through awaits in the handler, and it runs down', async () => {
     const seen: (number | undefined)[] = [];
     const { app, keel, clock } = await build({}, (app) => {
+      app.keel.context.use();
       app.get('/users/:id', { config: { keel: { deadline: 500 } } }, async () => {
         seen.push(keel.context.remainingMs());
         await sleep(5);
@@ -23,6 +24,7 @@ describe('request context', () => {
   it('uses requestDeadline by default (the api_latency target), none with deadline: false', async () => {
     const seen: Record<string, number | undefined> = {};
     const { app, keel } = await build({}, (app) => {
+      app.keel.context.use();
       app.get('/default', async () => {
         await sleep(1);
         seen.default = keel.context.remainingMs();
@@ -43,6 +45,7 @@ describe('request context', () => {
 
   it('keeps concurrent requests apart over real HTTP, bodies and keep-alive included', async () => {
     const { keel, port } = await start({ requestDeadline: 1000 }, (app) => {
+      app.keel.context.use();
       const handler = async (request: { params: unknown }) => {
         const before = keel.context.current();
         await sleep(Math.random() * 30);
@@ -78,5 +81,33 @@ describe('request context', () => {
         params: { n: String(n) },
       });
     }
+  });
+
+  it('propagates through async code only once something asks, so apps that never read it never pay for it', async () => {
+    const seen: (number | undefined)[] = [];
+    const { app, keel } = await build({}, (app) => {
+      app.get('/read', async () => {
+        await sleep(1);
+        seen.push(keel.context.remainingMs());
+        return 'ok';
+      });
+    });
+    expect(keel.context.propagating).toBe(false);
+    const first = await app.inject({ url: '/read' });
+    // Server-Timing never needs propagation: the plugin keeps each request's context itself.
+    expect(first.headers['server-timing']).toMatch(/^app;dur=\d+\.\d$/);
+    await app.inject({ url: '/read' });
+    expect(seen).toEqual([undefined, 200]);
+    expect(keel.context.propagating).toBe(true);
+  });
+
+  it('switches propagation on for a route cache, so cache time reaches Server-Timing', async () => {
+    const { app, keel } = await build({}, (app) => {
+      app.get('/cached', { config: { keel: { cache: {} } } }, async () => 'ok');
+    });
+    expect(keel.context.propagating).toBe(true);
+    await app.inject({ url: '/cached' });
+    const hit = await app.inject({ url: '/cached' });
+    expect(hit.headers['server-timing']).toMatch(/cache;dur=[\d.]+;desc="1 hit, 0 miss"/);
   });
 });

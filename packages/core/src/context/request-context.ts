@@ -26,17 +26,40 @@ export class RequestContext {
   ) {}
 }
 
+/**
+ * The request contexts of one Keel instance.
+ *
+ * Propagating a context through async calls needs AsyncLocalStorage, and on
+ * Node 20 its first use turns on promise hooks for the whole process, which
+ * costs more per request than everything else Keel does. So propagation is
+ * switched on only once something needs it: `use()` at setup (the pg pool,
+ * response caches, per-route deadlines do), or the first call that reads the
+ * context from async code (`current`, `remainingMs`, `addDbTime`,
+ * `addCacheTime`; that first call finds no context). Until then adapters still
+ * create a context per request and keep it themselves, for `Server-Timing`.
+ */
 export class RequestContexts {
   readonly #storage = new AsyncLocalStorage<RequestContext>();
   readonly #clock: Clock;
+  #propagating = false;
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
+  /** Propagates contexts through async calls from the next request on (see the class comment). */
+  use(): void {
+    this.#propagating = true;
+  }
+
+  /** Whether contexts propagate through async calls: `use()` was called, or a reader asked. */
+  get propagating(): boolean {
+    return this.#propagating;
+  }
+
   /** Starts a context for a request with `budgetMs` to answer; runs `fn` inside it. */
   run<T>(budgetMs: number | undefined, fn: () => T): T {
-    return this.#storage.run(this.create(budgetMs), fn);
+    return this.runIn(this.create(budgetMs), fn);
   }
 
   /** A new context starting now, for `runIn`; adapters keep it to build `Server-Timing`. */
@@ -47,7 +70,7 @@ export class RequestContexts {
 
   /** Runs `fn` inside an existing context. */
   runIn<T>(context: RequestContext, fn: () => T): T {
-    return this.#storage.run(context, fn);
+    return this.#propagating ? this.#storage.run(context, fn) : fn();
   }
 
   /**
@@ -57,12 +80,13 @@ export class RequestContexts {
    */
   enter(budgetMs: number | undefined): RequestContext {
     const context = this.create(budgetMs);
-    this.#storage.enterWith(context);
+    if (this.#propagating) this.#storage.enterWith(context);
     return context;
   }
 
   /** The context of the request being handled, if any. */
   current(): RequestContext | undefined {
+    this.#propagating = true;
     return this.#storage.getStore();
   }
 
@@ -71,14 +95,14 @@ export class RequestContexts {
    * or `undefined` outside a request or without a deadline.
    */
   remainingMs(): number | undefined {
-    const context = this.#storage.getStore();
+    const context = this.current();
     if (context?.deadline === undefined) return undefined;
     return Math.max(0, context.deadline - this.#clock.now());
   }
 
   /** Adds database time to the current request, if there is one. */
   addDbTime(ms: number): void {
-    const context = this.#storage.getStore();
+    const context = this.current();
     if (!context) return;
     context.dbMs += ms;
     context.dbCalls++;
@@ -86,7 +110,7 @@ export class RequestContexts {
 
   /** Adds cache time to the current request, if there is one. */
   addCacheTime(ms: number, hit: boolean): void {
-    const context = this.#storage.getStore();
+    const context = this.current();
     if (!context) return;
     context.cacheMs += ms;
     if (hit) context.cacheHits++;
