@@ -811,7 +811,17 @@ export class Monitor {
   }
 
   #reload(journal: Journal<JournalRecord>): void {
-    const { records, skipped } = journal.load();
+    let loaded: ReturnType<typeof journal.load>;
+    try {
+      loaded = journal.load();
+    } catch (error) {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        `createMonitor: option \`dir\` (${journal.config.dir}) cannot be used: ${error instanceof Error ? error.message : String(error)}.`,
+        { cause: error },
+      );
+    }
+    const { records, skipped } = loaded;
     if (skipped > 0)
       this.keel.reportError(
         'monitor-journal',

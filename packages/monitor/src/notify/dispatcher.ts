@@ -32,6 +32,8 @@ interface Lane {
   readonly notifier: Notifier;
   readonly queue: { message: IncidentNotification; attempts: number }[];
   busy: boolean;
+  /** The message being attempted (out of the queue, so overflow cannot drop it mid-flight). */
+  current: { message: IncidentNotification; attempts: number } | undefined;
   timer: TimerHandle | undefined;
   sent: number;
   failedAttempts: number;
@@ -66,6 +68,7 @@ export class Dispatcher {
       notifier,
       queue: [],
       busy: false,
+      current: undefined,
       timer: undefined,
       sent: 0,
       failedAttempts: 0,
@@ -103,7 +106,7 @@ export class Dispatcher {
       exhausted: l.exhausted,
       overflowed: l.overflowed,
       dropped: l.exhausted + l.overflowed,
-      queued: l.queue.length,
+      queued: l.queue.length + (l.current ? 1 : 0),
       lastError: l.lastError,
     }));
   }
@@ -120,14 +123,15 @@ export class Dispatcher {
     for (const lane of this.#lanes) {
       if (lane.timer !== undefined) this.#clock.clearTimeout(lane.timer);
       lane.timer = undefined;
-      lane.exhausted += lane.queue.length;
+      lane.exhausted += lane.queue.length + (lane.current && !lane.busy ? 1 : 0);
       lane.queue.length = 0;
+      if (!lane.busy) lane.current = undefined;
     }
     this.#checkIdle();
   }
 
   #isIdle(): boolean {
-    return this.#lanes.every((l) => l.queue.length === 0 && !l.busy);
+    return this.#lanes.every((l) => l.queue.length === 0 && !l.busy && l.current === undefined);
   }
 
   #checkIdle(): void {
@@ -138,7 +142,9 @@ export class Dispatcher {
 
   #pump(lane: Lane): void {
     if (lane.busy || lane.timer !== undefined || this.#closed) return;
-    const item = lane.queue[0];
+    // A message waiting for its retry is `current`; otherwise take the oldest queued.
+    const item = lane.current ?? lane.queue.shift();
+    lane.current = item;
     if (!item) {
       this.#checkIdle();
       return;
@@ -164,7 +170,7 @@ export class Dispatcher {
       .then(
         () => {
           lane.sent++;
-          lane.queue.shift();
+          lane.current = undefined;
           try {
             this.#onDelivered(item.message, lane.notifier.name);
           } catch (error) {
@@ -174,8 +180,8 @@ export class Dispatcher {
         (error: unknown) => {
           lane.failedAttempts++;
           lane.lastError = error instanceof Error ? error.message : String(error);
-          if (item.attempts >= this.#config.maxAttempts) {
-            lane.queue.shift();
+          if (item.attempts >= this.#config.maxAttempts || this.#closed) {
+            lane.current = undefined;
             lane.exhausted++;
             this.#report(
               `notifier:${lane.notifier.name}`,

@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createFakeClock, createKeel } from '@keel/core';
+import { describe, expect, it } from 'vitest';
+import { createMonitor } from '../src/index.js';
+import { Journal } from '../src/store/journal.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/crash-mid-incident.ts', import.meta.url));
+
+describe('durability', () => {
+  it('a process killed mid-incident reloads the open incident on restart (torn last line skipped)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-crash-'));
+    // tsx is a devDependency of this package; the root tsconfig maps @keel/* to the sources.
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir], {
+      cwd: join(root, 'packages', 'monitor'),
+      env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const id = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /OPEN (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(id).toMatch(/^crashy-/);
+    // A write torn by the crash: half a record, no newline.
+    appendFileSync(join(dir, 'monitor.jsonl'), '{"t":"step","at":1,"step":{"kind":"appl');
+
+    const errors: string[] = [];
+    const keel = createKeel({
+      clock: createFakeClock(Date.UTC(2026, 0, 1, 1)),
+      runtime: false,
+      service: 'crashy',
+      onError: (_e, where) => errors.push(where),
+    });
+    const monitor = createMonitor(keel, { dir, schedule: false });
+    const open = monitor.incidents.open!;
+    expect(open.id).toBe(id);
+    expect(open.status).toBe('open');
+    expect(open.timeline.map((e) => e.kind).slice(0, 2)).toEqual(['detected', 'assessed']);
+    expect(open.timeline.at(-1)!.detail).toContain('reloaded');
+    expect(errors).toEqual(['monitor-journal']); // the torn line was reported, not fatal
+    expect(monitor.steps().some((s) => s.kind === 'cycle-started')).toBe(true);
+
+    // Appends after the torn line start on a line of their own and reload cleanly.
+    monitor.trigger('manual');
+    await monitor.close();
+    await keel.close();
+    const lines = readFileSync(join(dir, 'monitor.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('{"t":"step","at":1,"step":{"kind":"appl')).length).toBe(1);
+    const unreadable = lines.filter((l) => {
+      try {
+        JSON.parse(l);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(unreadable).toHaveLength(1);
+  });
+
+  it('rotation bounds the size and carries open incidents into the new file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-rotate-'));
+    let open = [{ id: 'inc-1', status: 'open' }];
+    const journal = new Journal<Record<string, unknown>>(
+      { dir, maxBytes: 2000, maxFiles: 2 },
+      () => open.map((incident) => ({ t: 'incident', incident })),
+      (where, error) => {
+        throw new Error(`${where}: ${error}`);
+      },
+    );
+    journal.load();
+    for (let i = 0; i < 200; i++) journal.append({ t: 'step', i, pad: 'x'.repeat(80) });
+    await journal.flush();
+    const files = readdirSync(dir).sort();
+    expect(files).toEqual(['monitor.1.jsonl', 'monitor.2.jsonl', 'monitor.jsonl']);
+    for (const f of files) expect(readFileSync(join(dir, f)).length).toBeLessThan(2000 + 200);
+    const current = new Journal<Record<string, unknown>>(
+      { dir, maxBytes: 2000, maxFiles: 2 },
+      () => [],
+      () => {},
+    );
+    const { records } = current.load();
+    expect(records[0]).toEqual({ t: 'incident', incident: { id: 'inc-1', status: 'open' } });
+    expect(records.at(-1)).toMatchObject({ t: 'step', i: 199 });
+    open = [];
+    await journal.close();
+  });
+
+  it('fails fast at startup when the directory cannot be used', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'keel-bad-')), 'a-file');
+    writeFileSync(file, 'x');
+    const keel = createKeel({ clock: createFakeClock(), runtime: false });
+    expect(() => createMonitor(keel, { dir: join(file, 'sub') })).toThrow(
+      expect.objectContaining({ code: 'KEEL_INVALID_OPTION' }),
+    );
+  });
+});
