@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createKeel, type KeelOptions } from '@keel/core';
 import { createApp, ROUTES } from './app.js';
+import { monitorOptionsFromEnv, startMonitor } from './monitor.js';
 
 /**
  * Reads an optional integer from the environment. Range checks are left to
@@ -21,9 +22,12 @@ const options: KeelOptions = {
   window: { interval: envInt('KEEL_INTERVAL_MS'), length: envInt('KEEL_WINDOW_MS') },
   minSamples: envInt('KEEL_MIN_SAMPLES'),
   hysteresis: envInt('KEEL_HYSTERESIS'),
+  health: { stabilityWindow: envInt('KEEL_STABILITY_MS') },
 };
 
 const keel = createKeel(options);
+// The health monitoring cycle and incident response (see src/monitor.ts and the README).
+startMonitor(keel, monitorOptionsFromEnv());
 // SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;
 // a second signal exits at once. Behind Kubernetes keep a pre-stop delay (KEEL_PRESTOP_MS,
 // e.g. 5000) so the endpoint is removed before the server stops accepting connections.

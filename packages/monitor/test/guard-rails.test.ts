@@ -1,6 +1,6 @@
 import { createFakeClock, createKeel, KeelErrorCode } from '@keel/core';
 import { describe, expect, it } from 'vitest';
-import { createMonitor, gracefulRestart, type Mitigation, readinessOff, resizePool } from '../src/index.js';
+import { createMonitor, gracefulRestart, type Mitigation, resizePool } from '../src/index.js';
 
 const MIN = 60_000;
 

@@ -1,0 +1,63 @@
+import type { Keel } from '@keel/core';
+import {
+  createMonitor,
+  type Monitor,
+  type MonitorOptions,
+  type Notifier,
+  slackNotifier,
+  webhookNotifier,
+} from '@keel/monitor';
+
+function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got "${raw}"`);
+  return value;
+}
+
+/**
+ * The monitor's settings from the environment. The defaults are production
+ * ones (validate after 10 min, a cycle every 4 h); for a demo shorten them,
+ * e.g. KEEL_MONITOR_VALIDATE_MS=20000 KEEL_MONITOR_RECOVERY_MS=30000.
+ */
+export function monitorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): MonitorOptions {
+  const notifiers: Notifier[] = [];
+  if (env.KEEL_WEBHOOK_URL)
+    notifiers.push(
+      webhookNotifier({ url: env.KEEL_WEBHOOK_URL, secret: env.KEEL_WEBHOOK_SECRET || undefined }),
+    );
+  if (env.KEEL_SLACK_WEBHOOK_URL) notifiers.push(slackNotifier({ url: env.KEEL_SLACK_WEBHOOK_URL }));
+  return {
+    // Incidents, the action record and post-mortems survive restarts here.
+    dir: env.KEEL_MONITOR_DIR || '.keel',
+    validateAfter: int(env, 'KEEL_MONITOR_VALIDATE_MS'),
+    recoveryWindow: int(env, 'KEEL_MONITOR_RECOVERY_MS'),
+    stabilityWindow: int(env, 'KEEL_MONITOR_STABILITY_MS'),
+    schedule: int(env, 'KEEL_MONITOR_SCHEDULE_MS'),
+    dryRun: env.KEEL_MONITOR_DRY_RUN === '1',
+    notifiers,
+  };
+}
+
+/**
+ * Starts the monitoring cycle and incident response: a breach of a budget
+ * opens an incident (in /health under `incidents`), the monitor tries the
+ * built-in mitigations (serve the users cache stale, shed load), keeps what
+ * measurably helps, and a post-mortem is written when the budgets recover.
+ */
+export function startMonitor(keel: Keel, options: MonitorOptions = {}): Monitor {
+  const monitor = createMonitor(keel, options);
+  monitor.on('incident', ({ incident, change }) => {
+    if (change === 'opened')
+      console.log(`incident ${incident.id} opened: ${incident.severity} ${incident.title}`);
+    if (change === 'resolved')
+      console.log(
+        `incident ${incident.id} resolved; post-mortem: ${incident.postMortemPath ?? '(in /health)'}`,
+      );
+  });
+  monitor.on('step', (step) => {
+    if (step.mitigation) console.log(`monitor: ${step.kind} ${step.mitigation}: ${step.detail}`);
+  });
+  return monitor;
+}
