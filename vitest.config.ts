@@ -11,6 +11,7 @@ export default defineConfig({
       '@keel/core': source('core'),
       '@keel/fastify': source('fastify'),
       '@keel/express': source('express'),
+      '@keel/web-vitals': source('web-vitals'),
       '@keel/monitor': source('monitor'),
       '@keel/pg': source('pg'),
     },
