@@ -1,6 +1,7 @@
 import { type HealthReport, type Keel, KeelError, KeelErrorCode, type TimerHandle } from '@keel/core';
 import type { Incident, IncidentAction } from './incidents/incident.js';
 import { IncidentManager } from './incidents/incident-manager.js';
+import { formatDuration } from './incidents/post-mortem.js';
 import { type Analysis, analyse, IntervalCounter, type Measurement, measure } from './measure.js';
 import { gracefulRestart, openCircuit, readinessOff, serveStale, shedLoad } from './mitigations/built-ins.js';
 import { checkMitigation, type Mitigation, type MitigationContext } from './mitigations/mitigation.js';
@@ -524,7 +525,7 @@ export class Monitor {
       this.#step(
         'stabilizing',
         null,
-        `score ${report.score}; stable after ${Math.round(this.config.stabilityWindow / 60_000)} min`,
+        `score ${report.score}; stable after ${formatDuration(this.config.stabilityWindow)}`,
         null,
         measure(report, this.#http),
       );
@@ -668,7 +669,7 @@ export class Monitor {
     this.#step(
       'stable',
       null,
-      `score >= ${this.config.healthyScore} for ${Math.round(this.config.stabilityWindow / 60_000)} min`,
+      `score >= ${this.config.healthyScore} for ${formatDuration(this.config.stabilityWindow)}`,
       cycle.baseline,
       measure(this.#latest, this.#http),
     );
@@ -710,7 +711,7 @@ export class Monitor {
     this.#step(
       'release-trial',
       m.name,
-      `rolled back on trial; re-measured in ${Math.round(this.config.validateAfter / 60_000)} min`,
+      `rolled back on trial; re-measured in ${formatDuration(this.config.validateAfter)}`,
       before,
       null,
     );

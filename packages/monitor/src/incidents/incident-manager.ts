@@ -12,7 +12,7 @@ import {
   moreSevere,
   type TimelineKind,
 } from './incident.js';
-import { renderPostMortem } from './post-mortem.js';
+import { formatDuration, renderPostMortem } from './post-mortem.js';
 
 export interface IncidentManagerDeps {
   readonly service: string;
@@ -134,7 +134,7 @@ export class IncidentManager {
         open,
         'note',
         now,
-        `budgets recovered (score ${report.score}); resolving if they stay recovered for ${Math.round(this.#deps.recoveryWindow / 60_000)} min`,
+        `budgets recovered (score ${report.score}); resolving if they stay recovered for ${formatDuration(this.#deps.recoveryWindow)}`,
       );
       changed = true;
     } else if (now - this.#recoveredSince >= this.#deps.recoveryWindow) {
@@ -285,7 +285,7 @@ export class IncidentManager {
       open,
       'resolved',
       now,
-      `${open.triggers.join(', ')} recovered and stayed recovered for ${Math.round(this.#deps.recoveryWindow / 60_000)} min; score ${report.score}`,
+      `${open.triggers.join(', ')} recovered and stayed recovered for ${formatDuration(this.#deps.recoveryWindow)}; score ${report.score}`,
     );
     const dir = this.#deps.dir;
     const path = dir === null ? null : join(dir, 'postmortems', `${open.id}.md`);
@@ -309,7 +309,7 @@ export class IncidentManager {
     const trigger = incident.during?.budgets[incident.triggers[0] ?? ''];
     const detail =
       type === 'incident.resolved'
-        ? `resolved after ${Math.round(((incident.resolvedAt ?? at) - incident.openedAt) / 60_000)} min`
+        ? `resolved after ${formatDuration((incident.resolvedAt ?? at) - incident.openedAt)}`
         : trigger && trigger.value !== null
           ? `${incident.triggers[0]} ${round(trigger.value)} ${trigger.unit} vs ${trigger.target} ${trigger.unit}`
           : incident.severityReason;
