@@ -47,13 +47,22 @@ export function isKeelError(value: unknown): value is KeelError {
 
 /** Builds the `KEEL_INVALID_OPTION` error: names the option and the rule it broke. */
 export function invalidOption(path: string, rule: string, got: unknown): KeelError {
+  return invalidOptionOf('createKeel', path, rule, got);
+}
+
+/**
+ * The `KEEL_INVALID_OPTION` error of any Keel API, worded alike everywhere:
+ * `<who>: option \`<path>\` <rule> (got <value>).`
+ */
+export function invalidOptionOf(who: string, path: string, rule: string, got: unknown): KeelError {
   return new KeelError(
     KeelErrorCode.InvalidOption,
-    `createKeel: option \`${path}\` ${rule} (got ${describe(got)}).`,
+    `${who}: option \`${path}\` ${rule} (got ${describeValue(got)}).`,
   );
 }
 
-function describe(value: unknown): string {
+/** A short, safe rendering of a bad option value for an error message. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);

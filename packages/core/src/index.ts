@@ -17,7 +17,13 @@ export {
 } from './cache/response-cache.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
 export { RequestContext, RequestContexts, serverTiming } from './context/request-context.js';
-export { type ErrorHandler, isKeelError, KeelError, KeelErrorCode } from './errors.js';
+export {
+  type ErrorHandler,
+  invalidOptionOf,
+  isKeelError,
+  KeelError,
+  KeelErrorCode,
+} from './errors.js';
 export type { DependencyCheckOptions, DependencyStatus } from './health/checks.js';
 export type {
   BudgetChangeEvent,

@@ -1,8 +1,8 @@
 import {
   type GracefulShutdownOptions,
+  invalidOptionOf,
   Keel,
-  KeelError,
-  KeelErrorCode,
+  type KeelError,
   type KeelOptions,
   type ResponseCacheOptions,
 } from '@keel/core';
@@ -230,19 +230,12 @@ function boolean(path: string, value: unknown, fallback: boolean, route?: string
   return value;
 }
 
-/** The option, the route it belongs to (if any) and the rule it broke, like core's `createKeel` errors. */
+/** The option, the route it belongs to (if any) and the rule it broke, worded like core's errors. */
 function invalid(path: string, rule: string, got: unknown, route?: string): KeelError {
-  const shown =
-    typeof got === 'string'
-      ? JSON.stringify(got)
-      : got === null || typeof got !== 'object'
-        ? String(got)
-        : Array.isArray(got)
-          ? 'an array'
-          : 'an object';
-  const where = route === undefined ? '' : ` of route ${route}`;
-  return new KeelError(
-    KeelErrorCode.InvalidOption,
-    `@keel/fastify: option \`${path}\`${where} ${rule} (got ${shown}).`,
+  return invalidOptionOf(
+    route === undefined ? '@keel/fastify' : `@keel/fastify: route ${route}`,
+    path,
+    rule,
+    got,
   );
 }

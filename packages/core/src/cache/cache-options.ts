@@ -1,4 +1,4 @@
-import { KeelError, KeelErrorCode } from '../errors.js';
+import { invalidOptionOf, type KeelError } from '../errors.js';
 
 export interface CacheOptions<V> {
   /** Names the cache in metrics, reports and errors: 1-64 letters, digits, "_", "." or "-". */
@@ -130,15 +130,5 @@ export function defaultSizeOf(value: unknown): number {
 
 function invalid(option: string, rule: string, got: unknown): KeelError {
   const path = option ? `cache.${option}` : 'cache';
-  return new KeelError(
-    KeelErrorCode.InvalidOption,
-    `keel.cache: option \`${path}\` ${rule} (got ${describe(got)}).`,
-  );
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  return invalidOptionOf('keel.cache', path, rule, got);
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { KeelError, KeelErrorCode } from '../errors.js';
+import { invalidOptionOf, KeelError } from '../errors.js';
 import type { KeelCache } from './cache.js';
 import type { CacheOptions } from './cache-options.js';
 
@@ -98,7 +98,7 @@ export class ResponseCache {
   ) {
     const { option, where } = naming;
     const fail = (key: string, rule: string, got: unknown) =>
-      invalid(`${where}: option \`${option}${key}\` ${rule}`, got);
+      invalidOptionOf(where, `${option}${key}`, rule, got);
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw fail('', 'must be an object', options);
     }
@@ -191,16 +191,4 @@ export function etagMatches(ifNoneMatch: string | undefined, etag: string): bool
   if (ifNoneMatch.trim() === '*') return true;
   const bare = etag.replace(/^W\//, '');
   return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
-}
-
-function invalid(message: string, got: unknown): KeelError {
-  const shown =
-    typeof got === 'string'
-      ? JSON.stringify(got)
-      : got === null || typeof got !== 'object'
-        ? String(got)
-        : Array.isArray(got)
-          ? 'an array'
-          : 'an object';
-  return new KeelError(KeelErrorCode.InvalidOption, `${message} (got ${shown}).`);
 }
