@@ -12,4 +12,15 @@ export default defineConfig([
     external: ['@keel/core', 'pg'],
     tsconfig: 'tsconfig.build.json',
   },
+  {
+    // The `keel-pg` command: one ESM file with a shebang, not part of the exports map.
+    entry: { cli: 'src/cli.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    minify: false,
+    target: 'node20',
+    external: ['@keel/core', 'pg'],
+    tsconfig: 'tsconfig.build.json',
+    banner: { js: '#!/usr/bin/env node' },
+  },
 ]);

@@ -1,3 +1,15 @@
+export {
+  type AdviseOptions,
+  type AdvisorReport,
+  type AdvisorTarget,
+  type AdvisorThresholds,
+  advise,
+  type Finding,
+  type FindingKind,
+  type Severity,
+  type StatementStats,
+} from './advisor/advisor.js';
+export { exitCode, type FailOn, formatReport } from './advisor/report.js';
 export type {
   ClientHeldEvent,
   DirtyReleaseEvent,
@@ -7,6 +19,13 @@ export type {
 } from './events.js';
 export { explainGeneric, type PlanNode, type PlanSummary } from './explain.js';
 export { type Fingerprint, fingerprint } from './fingerprint.js';
+export {
+  createMaintenance,
+  type MaintenanceOptions,
+  type MaintenancePass,
+  type MaintenanceRun,
+  type MaintenanceRunner,
+} from './maintenance.js';
 export {
   describeEvent,
   type HealthCheckOptions,

@@ -87,6 +87,9 @@ export class KeelPool {
     this.keel = keel;
     this.config = resolvePoolOptions(keel, options);
     this.name = this.config.name;
+    // Deadlines, routes in the slow-query log and Server-Timing's db time all read the
+    // request context, so contexts must propagate through the app's async calls.
+    keel.context.use();
     const given = options?.pg;
     this.inner = isPool(given)
       ? given

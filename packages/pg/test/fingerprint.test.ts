@@ -19,7 +19,9 @@ describe('fingerprint', () => {
 
   it('collapses lists so their length makes no new shape', () => {
     expect(fp('SELECT * FROM t WHERE id IN (1, 2, 3)')).toBe(fp('SELECT * FROM t WHERE id IN ($1)'));
-    expect(fp('INSERT INTO t (a, b) VALUES (1, 2), (3, 4), (5, 6)')).toBe(fp('INSERT INTO t (a, b) VALUES ($1, $2)'));
+    expect(fp('INSERT INTO t (a, b) VALUES (1, 2), (3, 4), (5, 6)')).toBe(
+      fp('INSERT INTO t (a, b) VALUES ($1, $2)'),
+    );
     expect(fp('SELECT ARRAY[1, 2, 3]')).toBe(fp('SELECT ARRAY[$1]'));
   });
 
@@ -38,14 +40,19 @@ describe('fingerprint', () => {
   });
 
   it('keeps quoted identifiers exactly and names the operation', () => {
-    expect(fingerprint('SELECT "CamelCase" FROM t')).toEqual({ text: 'select "CamelCase" from t', operation: 'SELECT' });
+    expect(fingerprint('SELECT "CamelCase" FROM t')).toEqual({
+      text: 'select "CamelCase" from t',
+      operation: 'SELECT',
+    });
     expect(fingerprint('WITH x AS (SELECT 1) UPDATE t SET a = 2 FROM x').operation).toBe('UPDATE');
     expect(fingerprint('insert into t values (1)').operation).toBe('INSERT');
     expect(fingerprint('').operation).toBe('UNKNOWN');
   });
 
   it('never keeps a value, even in odd literal forms', () => {
-    const text = fp("SELECT B'1010', X'ff', U&'d\\0061t', 0x1F, 1_000, .5, 'secret' FROM t WHERE k = $$secret$$");
+    const text = fp(
+      "SELECT B'1010', X'ff', U&'d\\0061t', 0x1F, 1_000, .5, 'secret' FROM t WHERE k = $$secret$$",
+    );
     expect(text).not.toMatch(/secret|1010|ff|0061|1F|1_000|\.5/);
   });
 });
