@@ -5,6 +5,7 @@
 // Exit code: 0 whatever the numbers say; 1 only if a benchmark crashed.
 
 import { cpus } from 'node:os';
+import { benchBreaker } from './breaker.mjs';
 import { benchMemory } from './memory.mjs';
 import { benchRecord } from './record.mjs';
 import { benchRender } from './render.mjs';
@@ -27,6 +28,7 @@ async function main() {
   const record = await benchRecord();
   const render = await benchRender();
   await benchMemory();
+  await benchBreaker();
 
   const goals = { ...record.goals, ...render.goals };
   const missed = Object.entries(goals)
