@@ -1,6 +1,7 @@
 import type { Keel } from '@keel/core';
 import { instrument, type KeelExpressOptions } from '@keel/express';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { mountVitalsDemo } from './vitals.js';
 
 /** The longest delay `/demo/slow` accepts, ms. */
 export const MAX_SLOW_MS = 30_000;
@@ -26,6 +27,7 @@ export const ROUTES = [
   'GET /api/users/:id',
   'GET /demo/slow?ms=N',
   'GET /demo/error',
+  'GET /vitals-demo',
 ] as const;
 
 /** Thrown by `/demo/error` on purpose, so the error handler knows not to log it. */
@@ -74,6 +76,9 @@ export function createApp(keel: Keel, shutdown?: KeelExpressOptions['shutdown'])
   app.get('/', (_req, res) => {
     res.json({ service: keel.config.service, routes: ROUTES, endpoints: keel.paths });
   });
+
+  // A page that beacons Web Vitals and TTI to /keel/vitals (mounted by instrument): the page_load budget.
+  mountVitalsDemo(app);
 
   app.use('/api', usersRouter(k.cache({ name: 'users', ttl: 5000, staleWhileRevalidate: 60_000 })));
 
