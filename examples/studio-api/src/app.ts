@@ -1,6 +1,8 @@
 import type { Keel } from '@keel/core';
 import { instrument, type KeelExpressOptions } from '@keel/express';
+import type { KeelPool } from '@keel/pg';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { DB_ROUTES, mountDatabaseRoutes } from './db.js';
 import { mountVitalsDemo } from './vitals.js';
 
 /** The longest delay `/demo/slow` accepts, ms. */
@@ -26,6 +28,7 @@ export const ROUTES = [
   'GET /api/users',
   'GET /api/users/:id',
   'GET /demo/slow?ms=N',
+  ...DB_ROUTES,
   'GET /demo/error',
   'GET /vitals-demo',
 ] as const;
@@ -62,7 +65,7 @@ function usersRouter(cached: RequestHandler): express.Router {
  * The studio API. Takes the Keel instance instead of creating one, so tests
  * can pass one driven by a fake clock and start the app on port 0.
  */
-export function createApp(keel: Keel, shutdown?: KeelExpressOptions['shutdown']): Express {
+export function createApp(keel: Keel, shutdown?: KeelExpressOptions['shutdown'], db?: KeelPool): Express {
   const app = express();
   app.disable('x-powered-by');
   // One line: per-route recording, /livez /readyz /health /metrics, load
@@ -96,6 +99,9 @@ export function createApp(keel: Keel, shutdown?: KeelExpressOptions['shutdown'])
   app.get('/demo/error', () => {
     throw new DemoError('this endpoint always fails, to show the error_rate budget');
   });
+
+  // PostgreSQL through Keel's pool (src/db.ts): a lookup, and a slow query for the db_latency budget.
+  if (db) mountDatabaseRoutes(app, db);
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createKeel, type KeelOptions } from '@keel/core';
 import { createApp, ROUTES } from './app.js';
+import { createDatabase, startDatabase } from './db.js';
 import { monitorOptionsFromEnv, startMonitor } from './monitor.js';
 
 /**
@@ -26,12 +27,17 @@ const options: KeelOptions = {
 };
 
 const keel = createKeel(options);
+// PostgreSQL: DATABASE_URL, else an embedded server (src/db.ts). Its stop is registered
+// first so it runs last on shutdown, after the pool has closed.
+const database = await startDatabase();
+keel.onShutdown(() => database.stop(), 'embedded-postgres');
+const db = await createDatabase(keel, database.url);
 // The health monitoring cycle and incident response (see src/monitor.ts and the README).
 startMonitor(keel, monitorOptionsFromEnv());
 // SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;
 // a second signal exits at once. Behind Kubernetes keep a pre-stop delay (KEEL_PRESTOP_MS,
 // e.g. 5000) so the endpoint is removed before the server stops accepting connections.
-const app = createApp(keel, { signals: true, preStopDelay: envInt('KEEL_PRESTOP_MS') ?? 0 });
+const app = createApp(keel, { signals: true, preStopDelay: envInt('KEEL_PRESTOP_MS') ?? 0 }, db);
 const port = envInt('PORT') ?? 3000;
 
 const server = app.listen(port, (error?: Error) => {
@@ -44,6 +50,9 @@ const server = app.listen(port, (error?: Error) => {
   const url = `http://localhost:${(server.address() as AddressInfo).port}`;
   const { interval, windowIntervals, hysteresis, minSamples } = keel.config;
   console.log(`studio-api listening on ${url}`);
+  console.log(
+    `postgres: ${database.source === 'embedded' ? 'embedded (no DATABASE_URL set)' : 'DATABASE_URL'}`,
+  );
   console.log('routes:');
   for (const route of ROUTES) console.log(`  ${route}`);
   console.log('keel endpoints:');
