@@ -36,7 +36,7 @@ async function freePort(): Promise<number> {
  * nothing downloaded at run time), in a temporary directory deleted on stop.
  * PostgreSQL refuses to run as root: started by root, the package runs it as
  * the `postgres` system user (creating that user if it is missing). See
- * docs/decisions/0008-pg-pool-and-advisor.md.
+ * docs/decisions/0009-pg-pool-and-advisor.md.
  */
 export async function startDatabase(env: NodeJS.ProcessEnv = process.env): Promise<Database> {
   const url = env.DATABASE_URL?.trim();

@@ -51,7 +51,7 @@ const server = app.listen(port, (error?: Error) => {
   const { interval, windowIntervals, hysteresis, minSamples } = keel.config;
   console.log(`studio-api listening on ${url}`);
   console.log(
-    `postgres: ${database.source === 'embedded' ? 'embedded (no DATABASE_URL set)' : 'DATABASE_URL'}`,
+    `postgres: ${database.source === 'embedded' ? `embedded (no DATABASE_URL set) at ${database.url}` : 'DATABASE_URL'}`,
   );
   console.log('routes:');
   for (const route of ROUTES) console.log(`  ${route}`);
