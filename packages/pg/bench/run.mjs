@@ -16,7 +16,7 @@ import { createPool } from '@keel/pg';
 import pg from 'pg';
 import { benchDatabase } from './database.mjs';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 3000);
 const GOAL = 0.97;
 const gc = globalThis.gc ?? (() => {});

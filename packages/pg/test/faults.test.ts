@@ -148,6 +148,9 @@ describe('pg_terminate_backend', () => {
     const second = await failure(held.query('SELECT 1'));
     expect(second.code).toBe(KeelErrorCode.DatabaseUnavailable);
     held.release();
+    // Every dead connection (the idle one of the readiness check too) leaves the pool by itself...
+    await vi.waitFor(() => expect(pool.totalCount).toBe(0));
+    // ...and the next query connects again.
     await expect(pool.query('SELECT 1 AS ok')).resolves.toMatchObject({ rows: [{ ok: 1 }] });
   });
 });
