@@ -13,7 +13,7 @@ export default defineConfig([
     tsconfig: 'tsconfig.build.json',
   },
   {
-    // The `keel-pg` command: one ESM file with a shebang, not part of the exports map.
+    // The `keel-pg` command (bin/keel-pg.js imports it): one ESM file, not part of the exports map.
     entry: { cli: 'src/cli.ts' },
     format: ['esm'],
     sourcemap: true,
@@ -21,6 +21,5 @@ export default defineConfig([
     target: 'node20',
     external: ['@keel/core', 'pg'],
     tsconfig: 'tsconfig.build.json',
-    banner: { js: '#!/usr/bin/env node' },
   },
 ]);
