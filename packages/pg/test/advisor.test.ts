@@ -152,6 +152,9 @@ describe('advise', () => {
       expect(statement).toBeDefined();
       expect(statement!.calls).toBeGreaterThanOrEqual(5);
       expect(statement!.inProcess?.calls).toBe(5);
+      // Only the app's reads and writes: not the setup's DDL, nor the advisor's own catalog queries.
+      expect(report.statements.map((s) => s.fingerprint.split(' ')[0])).not.toContain('create');
+      expect(JSON.stringify(report.statements)).not.toMatch(/pg_get_indexdef|pg_stat_user_tables/);
       // The statement came from pg_stat_statements, so its missing index is found without being named.
       expect(of(report, 'missing-index').some((f) => f.fix?.includes('(customer_id)'))).toBe(true);
     } finally {

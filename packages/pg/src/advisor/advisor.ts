@@ -76,6 +76,8 @@ export interface AdvisorThresholds {
   slowStatementMs?: number;
   /** Statements read from pg_stat_statements. @default 20 */
   topStatements?: number;
+  /** A statement is judged slow only after this many calls (one-off scripts are not the app). @default 5 */
+  minCalls?: number;
 }
 
 export interface AdviseOptions {
@@ -101,7 +103,11 @@ const DEFAULTS: Required<AdvisorThresholds> = {
   connectionRatio: 0.8,
   slowStatementMs: 100,
   topStatements: 20,
+  minCalls: 5,
 };
+
+/** Statements the report lists and judges: the app's reads and writes. */
+const STATEMENT_OPERATIONS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'VALUES', 'TABLE']);
 
 function clientConfig(target: AdvisorTarget): ClientConfig {
   if (typeof target === 'string') return { connectionString: target };
@@ -138,6 +144,8 @@ export async function advise(target: AdvisorTarget, options: AdviseOptions = {})
     );
   }
   try {
+    // The advisor's own catalog queries stay out of pg_stat_statements (superusers only; else ignored).
+    await client.query('SET pg_stat_statements.track = none').catch(() => {});
     // A table locked by a migration must not hang the advisor (index sizes need a lock).
     await client.query("SET lock_timeout = '5s'; SET statement_timeout = '60s'");
     const run: RunSql = (sql) => client.query(sql);
@@ -184,9 +192,14 @@ export async function advise(target: AdvisorTarget, options: AdviseOptions = {})
           { calls: f.calls, meanMs: f.meanMs },
         ]),
       );
-      const rows = (await client.query(statementsSql(quoteIdent(pss!.schema!)), [t.topStatements])).rows;
+      // Read more than shown: utility statements among them are skipped.
+      const rows = (await client.query(statementsSql(quoteIdent(pss!.schema!)), [t.topStatements * 3])).rows;
       for (const r of rows) {
-        const fp = fingerprint(r.query as string).text;
+        if (statements.length >= t.topStatements) break;
+        const parsed = fingerprint(r.query as string);
+        // Migrations, SETs and other utility statements are not the app's queries.
+        if (!STATEMENT_OPERATIONS.has(parsed.operation)) continue;
+        const fp = parsed.text;
         const stats: StatementStats = {
           fingerprint: fp,
           calls: r.calls,
@@ -197,12 +210,12 @@ export async function advise(target: AdvisorTarget, options: AdviseOptions = {})
         };
         statements.push(stats);
         if (isExplainable(r.query)) candidates.add(r.query);
-        if (stats.meanMs >= t.slowStatementMs) {
+        if (stats.meanMs >= t.slowStatementMs && stats.calls >= t.minCalls) {
           findings.push({
             kind: 'slow-statement',
             severity: 'warning',
             object: null,
-            message: `${stats.meanMs} ms on average over ${stats.calls} calls: ${fp}`,
+            message: `${stats.meanMs.toFixed(1)} ms on average over ${stats.calls} calls: ${fp}`,
             fix: null,
             evidence: { calls: stats.calls, meanMs: stats.meanMs, totalMs: stats.totalMs },
           });

@@ -48,10 +48,11 @@ export function formatReport(report: AdvisorReport): string {
       ),
       '',
     );
-    const fixes = report.findings.filter((f) => f.fix);
+    // One index can be both unused and a duplicate: its DROP is listed once.
+    const fixes = [...new Set(report.findings.map((f) => f.fix).filter((fix) => fix !== null))];
     if (fixes.length > 0) {
       out.push('suggested statements (review before running; none was run):');
-      for (const f of fixes) out.push(`  ${f.fix}`);
+      for (const fix of fixes) out.push(`  ${fix}`);
       out.push('');
     }
   } else {
