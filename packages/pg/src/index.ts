@@ -17,7 +17,7 @@ export type {
   SlowQueryEvent,
   SlowQueryRecord,
 } from './events.js';
-export { explainGeneric, type PlanNode, type PlanSummary } from './explain.js';
+export { explainGeneric, type PlanNode, type PlanSummary, type RunSql } from './explain.js';
 export { type Fingerprint, fingerprint } from './fingerprint.js';
 export {
   createMaintenance,

@@ -75,7 +75,7 @@ type QueryArg = string | QueryConfig;
  */
 export class KeelPool {
   readonly name: string;
-  /** The wrapped node-postgres pool. Queries sent straight to it are not instrumented. */
+  /** The wrapped node-postgres pool. Queries sent straight to it are not recorded (clients Keel handed out stay instrumented). */
   readonly inner: Pool;
   readonly keel: Keel;
   readonly config: PoolConfigResolved;
