@@ -1,15 +1,7 @@
 import { defineConfig } from 'tsup';
+import { keelPackage } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  minify: false,
+export default defineConfig(
   // Browsers, not Node: the code is shipped to users' pages through the app's bundler.
-  target: 'es2020',
-  platform: 'browser',
-  external: ['web-vitals'],
-  tsconfig: 'tsconfig.build.json',
-});
+  keelPackage({ target: 'es2020', platform: 'browser' }),
+);
