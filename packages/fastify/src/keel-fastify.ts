@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import {
   ABORTED_STATUS,
   type CachedResponse,
@@ -58,8 +59,7 @@ interface RouteState {
 const kState = Symbol('keel.route');
 /**
  * The request's context while it is being recorded; `null` for requests Keel
- * does not record (its endpoints, shed requests, cache refreshes) and once it
- * has been recorded, so an aborted request that later finishes is not counted twice.
+ * does not record (its endpoints, shed requests, cache refreshes).
  */
 const kContext = Symbol('keel.context');
 /** Set while a cache miss waits for this request's own answer; `onSend` settles it. */
@@ -70,6 +70,10 @@ type Tracked = FastifyRequest & {
   [kCapture]: (Capture & { readonly cache: RouteCache }) | null;
 };
 type WithState = { [kState]?: RouteState };
+/** The reply whose response this is, until it has been recorded. */
+const kReply = Symbol('keel.reply');
+const kStart = Symbol('keel.start');
+type RecordedResponse = ServerResponse & { [kReply]?: FastifyReply; [kStart]?: number };
 
 const ENDPOINT: RouteState = Object.freeze({
   critical: true,
@@ -200,6 +204,23 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     });
   }
 
+  /** Records a request when its response closes: finished, or cut off by the client (499). */
+  function recordOnClose(this: RecordedResponse): void {
+    const reply = this[kReply];
+    this[kReply] = undefined;
+    const context = reply && (reply.request as Tracked)[kContext];
+    if (!context) return;
+    try {
+      // `writableEnded`, not `writableFinished`: app.inject()'s responses never report finished.
+      const status = this.writableEnded ? this.statusCode : ABORTED_STATUS;
+      // Fastify's `reply.elapsedTime` is no longer kept once the response has closed.
+      const duration = performance.now() - this[kStart]!;
+      keel.recordRequest(reply.request.method, context.route ?? UNMATCHED_ROUTE, status, duration);
+    } catch (error) {
+      report('record', error);
+    }
+  }
+
   app.addHook('onRequest', (request, reply, done) => {
     try {
       // `routeOptions` builds a fresh object on every read: read it once.
@@ -226,6 +247,12 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       const context = keel.context.enter(state.budgetMs);
       context.route = route.url ?? UNMATCHED_ROUTE;
       (request as Tracked)[kContext] = context;
+      const raw = reply.raw as RecordedResponse;
+      raw[kReply] = reply;
+      raw[kStart] = performance.now();
+      // One shared listener records the answer, or the abort, when the response closes:
+      // cheaper per request than Fastify's onResponse and onRequestAbort hooks together.
+      raw.on('close', recordOnClose);
     } catch (error) {
       report('onRequest', error);
     }
@@ -262,42 +289,6 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       }
     }
     done(null, payload);
-  });
-
-  app.addHook('onResponse', (request, reply, done) => {
-    const tracked = request as Tracked;
-    const context = tracked[kContext];
-    if (context) {
-      tracked[kContext] = null;
-      try {
-        keel.recordRequest(
-          request.method,
-          context.route ?? UNMATCHED_ROUTE,
-          reply.statusCode,
-          reply.elapsedTime,
-        );
-      } catch (error) {
-        report('onResponse', error);
-      }
-    }
-    done();
-  });
-
-  // The client went away before the answer was sent: 499, once; onResponse then skips it.
-  app.addHook('onRequestAbort', (request, done) => {
-    const tracked = request as Tracked;
-    const context = tracked[kContext];
-    if (context) {
-      tracked[kContext] = null;
-      try {
-        // The reply is out of reach here; Keel's clock measures from the request's start.
-        const duration = keel.config.clock.now() - context.startedAt;
-        keel.recordRequest(request.method, context.route ?? UNMATCHED_ROUTE, ABORTED_STATUS, duration);
-      } catch (error) {
-        report('onRequestAbort', error);
-      }
-    }
-    done();
   });
 
   if (config.mountEndpoints) {

@@ -82,17 +82,23 @@ export class GracefulShutdown {
     if (this.#servers.some((s) => s.server === server)) return;
     const tracked: Tracked = { server, inFlight: new Set(), closed: Promise.resolve() };
     this.#servers.push(tracked);
+    // One listener per server, not a closure per request: this runs on every request.
+    const responseClosed = (res: ServerResponse) => {
+      tracked.inFlight.delete(res);
+      if (!this.#closing) return;
+      // The socket this answer used is idle now: let it go.
+      server.closeIdleConnections();
+      if (this.inFlight === 0) this.#drained?.();
+    };
+    function onResponseClose(this: ServerResponse): void {
+      responseClosed(this);
+    }
     // Prepended so the header is set before the app can write its answer.
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
       tracked.inFlight.add(res);
       if (this.#closing) res.setHeader('connection', 'close');
-      res.once('close', () => {
-        tracked.inFlight.delete(res);
-        if (!this.#closing) return;
-        // The socket this answer used is idle now: let it go.
-        server.closeIdleConnections();
-        if (this.inFlight === 0) this.#drained?.();
-      });
+      // `on`, not `once`: once wraps the listener in a new closure per call.
+      res.on('close', onResponseClose);
     });
   }
 
