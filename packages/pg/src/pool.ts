@@ -111,13 +111,12 @@ export class KeelPool {
     );
 
     // An idle client whose connection dies makes the pool emit `error`; without a
-    // listener that event would crash the app.
-    const onPoolError = (error: Error) => {
+    // listener that event would crash the app. It stays after `end()`: idle clients
+    // can still die while the pool is closing (the database shutting down with the app).
+    this.inner.on('error', (error: Error) => {
       this.counters.connectionErrors++;
       this.keel.reportError(`pg.pool.${this.name}`, error);
-    };
-    this.inner.on('error', onPoolError);
-    this.#cleanups.push(() => this.inner.off('error', onPoolError));
+    });
     this.#cleanups.push(registerPoolMetrics(keel.registry, this));
 
     const check = this.config.healthCheck;

@@ -153,4 +153,15 @@ describe('pg_terminate_backend', () => {
     // ...and the next query connects again.
     await expect(pool.query('SELECT 1 AS ok')).resolves.toMatchObject({ rows: [{ ok: 1 }] });
   });
+
+  it('an idle connection dying while the pool closes is reported, never crashes the app', async () => {
+    const { keel, pool } = setup(false);
+    await pool.query('SELECT 1');
+    await pool.end();
+    // pg-pool re-emits an idle client's error on the pool: what a database shutting
+    // down together with the app (the example's embedded one) does to closing connections.
+    const late = new Error('terminating connection due to administrator command');
+    expect(() => pool.inner.emit('error', late)).not.toThrow();
+    expect(keel.errors.counts.get(`pg.pool.${pool.name}`)).toBe(1);
+  });
 });
