@@ -107,7 +107,10 @@ export class Signal {
       this.rejected++;
       return;
     }
-    const series = this.#depth === 0 ? (this.#root as Series) : this.#find(a, b, c, d);
+    this.#add(this.#depth === 0 ? (this.#root as Series) : this.#find(a, b, c, d), value, ok);
+  }
+
+  #add(series: Series, value: number, ok: boolean): void {
     const bucket = bucketOf(value);
     let boundary = this.#boundaryTable[bucket + 1]!;
     if (boundary < 0) boundary = boundaryIndexOf(this.#boundaries, value);
@@ -126,13 +129,7 @@ export class Signal {
       return;
     }
     this.overflowed++;
-    const series = this.#overflowSeries;
-    const bucket = bucketOf(value);
-    let boundary = this.#boundaryTable[bucket + 1]!;
-    if (boundary < 0) boundary = boundaryIndexOf(this.#boundaries, value);
-    series.le[boundary]!++;
-    series.sum += value;
-    series.group.ring.current.add(bucket, boundary, value, ok);
+    this.#add(this.#overflowSeries, value, ok);
   }
 
   /** Closes the current interval of every group; returns nothing, readers use the rings. */
