@@ -32,6 +32,7 @@ import {
   TTI_SIGNAL,
 } from './options.js';
 import { LoadShedder } from './pressure/load-shedder.js';
+import { MetricsWriter } from './prometheus/exposition.js';
 import { renderKeelMetrics } from './prometheus/keel-metrics.js';
 import { RuntimeSampler, type RuntimeSnapshot } from './runtime/runtime-sampler.js';
 import type { LabelValue } from './signals/labels.js';
@@ -115,6 +116,8 @@ export class Keel {
   readonly #heartbeat: Heartbeat | undefined;
   readonly #cleanups: { name: string; fn: () => unknown }[] = [];
   readonly #caches = new Map<string, KeelCache<unknown>>();
+  /** Size of the last `/metrics` text, bytes: where the next render's buffer starts. */
+  #metricsBytes = 64 * 1024;
   readonly #breakers = new Map<string, CircuitBreaker>();
   readonly #sections = new Map<string, () => unknown>();
   readonly #readinessHolds = new Set<{ reason: string }>();
@@ -441,9 +444,19 @@ export class Keel {
 
   /** Prometheus text: Keel's metrics, then the registry's. */
   async metrics(): Promise<string> {
-    const own = renderKeelMetrics(this, this.#runtime?.last ?? null);
+    return (await this.metricsBuffer()).toString('utf8');
+  }
+
+  /** The same as `metrics()`, as the UTF-8 bytes `/metrics` sends (no string to build and flatten). */
+  async metricsBuffer(): Promise<Buffer> {
+    const out = new MetricsWriter(this.#metricsBytes);
+    renderKeelMetrics(out, this, this.#runtime?.last ?? null);
     const others = await this.registry.metrics();
-    return others ? `${own}${others.endsWith('\n') ? others : `${others}\n`}` : own;
+    if (others) out.text(others.endsWith('\n') ? others : `${others}\n`);
+    const bytes = out.toBuffer();
+    // Room for some growth next time; bounded by what the series caps allow.
+    this.#metricsBytes = Math.ceil(bytes.length * 1.1) + 1024;
+    return bytes;
   }
 
   /** Serves the endpoints on their own port (the admin port). `port` 0 picks a free one. */

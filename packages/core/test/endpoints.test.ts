@@ -149,6 +149,23 @@ describe('endpoints over real HTTP', () => {
     await expect(fetch(`${base}/ops/livez`)).rejects.toThrow();
   });
 
+  it('serves /metrics as exact UTF-8 bytes: non-ASCII labels intact, content-length right, same text as metrics()', async () => {
+    const { keel, base } = await serve();
+    keel.recordRequest('GET', '/café/:id', 200, 12);
+    keel.recordRequest('GET', '/日本/"quoted"\\path', 500, 7);
+    for (let i = 0; i < 3000; i++) keel.recordRequest('GET', `/r/${i % 900}`, 200, i % 250);
+    const res = await fetch(`${base}/metrics`);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(Number(res.headers.get('content-length'))).toBe(bytes.length);
+    const text = bytes.toString('utf8');
+    expect(text).toBe(await keel.metrics());
+    expect(text).toContain('http_route="/café/:id"');
+    expect(text).toContain('http_route="/日本/\\"quoted\\"\\\\path"');
+    expect(text).toMatch(
+      /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="\/café\/:id",http_response_status_code="200"\} 1$/m,
+    );
+  });
+
   it('serves metrics a real Prometheus accepts (promtool check metrics)', async (ctx) => {
     const promtool = spawnSync('promtool', ['--version']);
     if (promtool.error) {

@@ -8,7 +8,7 @@ export interface EndpointSource {
   readonly config: KeelConfig;
   readiness(): Readiness;
   health(): HealthReport;
-  metrics(): Promise<string>;
+  metricsBuffer(): Promise<Buffer>;
   reportError(where: string, error: unknown): void;
 }
 
@@ -76,7 +76,7 @@ export function createEndpoints(source: EndpointSource): {
       );
     }),
     metrics: guard('metrics', (req, res) => {
-      source.metrics().then(
+      source.metricsBuffer().then(
         (text) => send(res, 200, PROMETHEUS_CONTENT_TYPE, text, undefined, req),
         (error) => {
           source.reportError('endpoint:metrics', error);
@@ -112,7 +112,7 @@ function send(
   res: ServerResponse,
   status: number,
   type: string,
-  body: string,
+  body: string | Buffer,
   headers?: Record<string, string>,
   req?: IncomingMessage,
 ): void {
@@ -120,7 +120,7 @@ function send(
   res.statusCode = status;
   res.setHeader('content-type', type);
   res.setHeader('cache-control', 'no-store');
-  res.setHeader('content-length', Buffer.byteLength(body));
+  res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
   if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.end(req?.method === 'HEAD' ? undefined : body);
 }
