@@ -1,15 +1,7 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  ABORTED_STATUS,
-  createFakeClock,
-  createKeel,
-  type FakeClock,
-  type Keel,
-  UNMATCHED_ROUTE,
-} from '@keel/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp, parseDelay } from '../src/app.js';
+import { ABORTED_STATUS, UNMATCHED_ROUTE } from '@keel/core';
+import { describe, expect, it } from 'vitest';
+import { parseDelay } from '../src/app.js';
+import { serveApp } from './serve.js';
 
 interface BudgetJson {
   name: string;
@@ -24,27 +16,9 @@ interface HealthJson {
   dependencies: { name: string; ok: boolean }[];
 }
 
-let clock: FakeClock;
-let keel: Keel;
-let server: Server;
-let base: string;
+const t = serveApp();
 
-beforeEach(async () => {
-  clock = createFakeClock();
-  keel = createKeel({ service: 'studio-api-test', clock, runtime: false });
-  const app = createApp(keel);
-  server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(s)));
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterEach(async () => {
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-  await keel.close();
-});
-
-const get = (path: string) => fetch(`${base}${path}`);
+const get = (path: string) => fetch(`${t.base}${path}`);
 
 async function health(): Promise<HealthJson> {
   const res = await get('/health');
@@ -60,12 +34,12 @@ function budget(report: HealthJson, name: string): BudgetJson {
 
 /** Two evaluations: the default hysteresis adopts a new state on the second. */
 function evaluateTwice(): void {
-  clock.advance(10_000);
-  clock.advance(10_000);
+  t.clock.advance(10_000);
+  t.clock.advance(10_000);
 }
 
 /** The `http_route` label of every series of the HTTP signal. */
-const routes = () => keel.http.series.map((s) => s.labelValues[1]);
+const routes = () => t.keel.http.series.map((s) => s.labelValues[1]);
 
 describe('studio-api', () => {
   it('serves the probes from core', async () => {
@@ -80,7 +54,7 @@ describe('studio-api', () => {
   it('does not record its own endpoints', async () => {
     for (const path of ['/livez', '/readyz', '/health', '/metrics'])
       expect((await get(path)).status).toBe(200);
-    expect(keel.http.series).toHaveLength(0);
+    expect(t.keel.http.series).toHaveLength(0);
   });
 
   it('lists its routes and the endpoints at /', async () => {
@@ -103,7 +77,7 @@ describe('studio-api', () => {
     expect((await get('/api/users/2')).status).toBe(200);
     expect((await get('/api/users')).status).toBe(200);
 
-    const users = keel.http.series.filter((s) => s.labelValues[1] === '/api/users/:id');
+    const users = t.keel.http.series.filter((s) => s.labelValues[1] === '/api/users/:id');
     expect(users).toHaveLength(1);
     expect(users[0]!.labelValues).toEqual(['GET', '/api/users/:id', '200']);
     expect(routes()).toContain('/api/users');
@@ -116,7 +90,7 @@ describe('studio-api', () => {
   it('records an unknown user under the route template too', async () => {
     const res = await get('/api/users/999');
     expect(res.status).toBe(404);
-    expect(keel.http.series.map((s) => s.labelValues)).toEqual([['GET', '/api/users/:id', '404']]);
+    expect(t.keel.http.series.map((s) => s.labelValues)).toEqual([['GET', '/api/users/:id', '404']]);
   });
 
   it('gives unmatched paths a single series', async () => {
@@ -124,9 +98,9 @@ describe('studio-api', () => {
       Array.from({ length: 50 }, () => get(`/scan/${Math.random().toString(36).slice(2)}`)),
     );
     expect(responses.every((r) => r.status === 404)).toBe(true);
-    expect(keel.http.series.filter((s) => s.labelValues[1] === UNMATCHED_ROUTE)).toHaveLength(1);
-    expect(keel.http.series).toHaveLength(1);
-    expect(keel.http.overflowed).toBe(0);
+    expect(t.keel.http.series.filter((s) => s.labelValues[1] === UNMATCHED_ROUTE)).toHaveLength(1);
+    expect(t.keel.http.series).toHaveLength(1);
+    expect(t.keel.http.overflowed).toBe(0);
   });
 
   it('rejects an invalid delay with 400', async () => {
@@ -141,12 +115,12 @@ describe('studio-api', () => {
 
   it('records a request the client gave up on as aborted, not as a server error', async () => {
     const controller = new AbortController();
-    const pending = fetch(`${base}/demo/slow?ms=5000`, { signal: controller.signal });
+    const pending = fetch(`${t.base}/demo/slow?ms=5000`, { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
     await expect(pending).rejects.toThrow();
-    for (let i = 0; i < 100 && keel.http.series.length === 0; i++)
+    for (let i = 0; i < 100 && t.keel.http.series.length === 0; i++)
       await new Promise((r) => setTimeout(r, 10));
-    expect(keel.http.series.map((s) => s.labelValues)).toEqual([
+    expect(t.keel.http.series.map((s) => s.labelValues)).toEqual([
       ['GET', '/demo/slow', String(ABORTED_STATUS)],
     ]);
   });
@@ -169,7 +143,7 @@ describe('studio-api', () => {
     expect(budget(after, 'error_rate').state).toBe('ok');
     expect(after.score).toBeLessThan(8);
     // The fake clock jumped past the check's timeout while its promise was pending; run it for real.
-    await keel.runChecks();
+    await t.keel.runChecks();
     expect((await health()).dependencies).toMatchObject([{ name: 'downstream', ok: true }]);
     expect(routes()).toEqual(['/demo/slow']);
   });
@@ -184,11 +158,11 @@ describe('studio-api', () => {
     expect(budget(after, 'error_rate')).toMatchObject({ state: 'breached', value: 100 });
     expect(budget(after, 'api_latency').state).toBe('ok');
     expect(after.score).toBeLessThan(8);
-    expect(keel.http.series.map((s) => s.labelValues)).toEqual([['GET', '/demo/error', '500']]);
+    expect(t.keel.http.series.map((s) => s.labelValues)).toEqual([['GET', '/demo/error', '500']]);
   });
 
   it('turns /readyz to 503 on shutdown while /livez stays 200', async () => {
-    keel.beginShutdown();
+    t.keel.beginShutdown();
     expect((await get('/readyz')).status).toBe(503);
     expect((await get('/livez')).status).toBe(200);
   });

@@ -1,34 +1,12 @@
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createFakeClock, createKeel, type FakeClock, type Keel } from '@keel/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
+import { serveApp } from './serve.js';
 
-let clock: FakeClock;
-let keel: Keel;
-let server: Server;
-let base: string;
-
-beforeEach(async () => {
-  clock = createFakeClock();
-  keel = createKeel({ service: 'studio-api-test', clock, runtime: false });
-  const app = createApp(keel);
-  server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(s)));
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterEach(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await keel.close();
-});
+const t = serveApp();
 
 describe('studio-api web vitals demo', () => {
   it('serves a page that loads @keel/web-vitals and web-vitals from the app itself', async () => {
-    const page = await fetch(`${base}/vitals-demo`);
+    const page = await fetch(`${t.base}/vitals-demo`);
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain("import { collectVitals } from '/assets/keel-web-vitals.js'");
@@ -40,7 +18,7 @@ describe('studio-api web vitals demo', () => {
       ['/assets/keel-web-vitals.js', 'collectVitals'],
       ['/assets/web-vitals.js', 'largest-contentful-paint'],
     ]) {
-      const res = await fetch(`${base}${path}`);
+      const res = await fetch(`${t.base}${path}`);
       expect(res.status, path).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/javascript/);
       expect(await res.text()).toContain(marker);
@@ -49,16 +27,16 @@ describe('studio-api web vitals demo', () => {
 
   it('takes the page beacons at /keel/vitals: slow TTIs breach page_load in /health', async () => {
     for (let i = 0; i < 12; i++) {
-      const res = await fetch(`${base}/keel/vitals`, {
+      const res = await fetch(`${t.base}/keel/vitals`, {
         method: 'POST',
         headers: { 'content-type': 'text/plain;charset=UTF-8' },
         body: JSON.stringify({ page: '/vitals-demo', metrics: [{ name: 'TTI', value: 4500 }] }),
       });
       expect(res.status).toBe(204);
     }
-    clock.advance(10_000);
-    clock.advance(10_000);
-    const health = (await (await fetch(`${base}/health`)).json()) as {
+    t.clock.advance(10_000);
+    t.clock.advance(10_000);
+    const health = (await (await fetch(`${t.base}/health`)).json()) as {
       budgets: { name: string; state: string; target: number }[];
     };
     expect(health.budgets.find((b) => b.name === 'page_load')).toMatchObject({
