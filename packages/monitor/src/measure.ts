@@ -46,7 +46,8 @@ export interface Analysis {
   }[];
 }
 
-const round = (v: number) => Math.round(v * 1000) / 1000;
+/** Three decimals: enough for ratios and ms, short in JSON and prose. */
+export const round = (v: number) => Math.round(v * 1000) / 1000;
 
 export function measure(report: HealthReport, httpSignal: string): Measurement {
   const budgets: Record<string, Measurement['budgets'][string]> = {};

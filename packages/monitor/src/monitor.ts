@@ -180,11 +180,10 @@ export class Monitor {
     if (c.dir !== undefined) {
       this.#journal = new Journal<JournalRecord>(
         { dir: c.dir, maxBytes: c.maxFileBytes, maxFiles: c.maxFiles },
-        () =>
-          this.incidents
-            .list()
-            .filter((i) => i.status === 'open')
-            .map((incident) => ({ t: 'incident' as const, at: this.#now(), incident })),
+        () => {
+          const incident = this.incidents.open;
+          return incident ? [{ t: 'incident' as const, at: this.#now(), incident }] : [];
+        },
         (where, error) => keel.reportError(where, error),
       );
       this.#reload(this.#journal);
@@ -502,11 +501,15 @@ export class Monitor {
       .catch((error) => this.keel.reportError('monitor', error));
   }
 
-  #context(report: HealthReport, reason: string): MitigationContext {
+  #context(
+    report: HealthReport,
+    reason: string,
+    analysis = analyse(report, this.#scores, this.config.healthyScore),
+  ): MitigationContext {
     return {
       keel: this.keel,
       report,
-      analysis: analyse(report, this.#scores, this.config.healthyScore),
+      analysis,
       reason,
       flush: async () => {
         await this.#journal?.flush();
@@ -533,7 +536,7 @@ export class Monitor {
     }
     const now = this.#now();
     while (this.#appliedTimes.length && now - this.#appliedTimes[0]! >= HOUR) this.#appliedTimes.shift();
-    const ctx = this.#context(report, cycle.trigger);
+    const ctx = this.#context(report, cycle.trigger, cycle.analysis);
     const candidates = this.#mitigations.filter((m) => {
       if (cycle.tried.includes(m.name) || this.#active.some((a) => a.mitigation === m)) return false;
       const last = this.#lastApplied.get(m.name);
@@ -604,16 +607,28 @@ export class Monitor {
     this.#step('applied', m.name, text, before, null);
     this.incidents.action(this.#action(m.name, appliedAt, null, 'pending', before, null, text));
     cycle.phase = 'validating';
+    this.#validateLater(cycle, m.name, appliedAt, before, text, () => this.#validate(m));
+  }
+
+  /** Records what is on trial and measures it `validateAfter` later. */
+  #validateLater(
+    cycle: CycleState,
+    mitigation: string,
+    appliedAt: number,
+    before: Measurement,
+    detail: string,
+    check: () => Promise<void>,
+  ): void {
     cycle.current = {
-      mitigation: m.name,
+      mitigation,
       appliedAt,
       validateAt: appliedAt + this.config.validateAfter,
       before,
-      detail: text,
+      detail,
     };
     this.#validateTimer = this.keel.config.clock.setTimeout(() => {
       this.#validateTimer = undefined;
-      this.#enqueue(() => this.#validate(m));
+      this.#enqueue(check);
     }, this.config.validateAfter);
   }
 
@@ -630,36 +645,29 @@ export class Monitor {
     const improved =
       gain >= this.config.minImprovement || (healthyNow && before.score < this.config.healthyScore);
     const effect = `score ${before.score} → ${after.score} (${gain >= 0 ? '+' : ''}${gain}), p95 ${before.p95 ?? '—'} → ${after.p95 ?? '—'} ms`;
+    // The step kind doubles as the incident action's outcome.
+    let kind: StepKind;
+    let text: string;
     if (improved) {
       this.#active.push({ mitigation: m, appliedAt, before });
-      this.#step('kept', m.name, effect, before, after);
-      this.incidents.action(this.#action(m.name, appliedAt, this.#now(), 'kept', before, after, detail));
+      kind = 'kept';
+      text = effect;
     } else if (m.rollback) {
       try {
         await m.rollback(this.#context(this.#latest, cycle.trigger));
-        this.#step('rolled-back', m.name, `did not help: ${effect}`, before, after);
-        this.incidents.action(
-          this.#action(m.name, appliedAt, this.#now(), 'rolled-back', before, after, detail),
-        );
+        kind = 'rolled-back';
+        text = `did not help: ${effect}`;
       } catch (error) {
         this.keel.reportError(`mitigation:${m.name}`, error);
-        this.#step(
-          'rollback-failed',
-          m.name,
-          error instanceof Error ? error.message : String(error),
-          before,
-          after,
-        );
-        this.incidents.action(
-          this.#action(m.name, appliedAt, this.#now(), 'rollback-failed', before, after, detail),
-        );
+        kind = 'rollback-failed';
+        text = error instanceof Error ? error.message : String(error);
       }
     } else {
-      this.#step('not-helpful', m.name, `did not help and cannot be undone: ${effect}`, before, after);
-      this.incidents.action(
-        this.#action(m.name, appliedAt, this.#now(), 'not-helpful', before, after, detail),
-      );
+      kind = 'not-helpful';
+      text = `did not help and cannot be undone: ${effect}`;
     }
+    this.#step(kind, m.name, text, before, after);
+    this.incidents.action(this.#action(m.name, appliedAt, this.#now(), kind, before, after, detail));
     await this.#act();
   }
 
@@ -707,7 +715,6 @@ export class Monitor {
       this.#end('stable');
       return;
     }
-    const at = this.#now();
     this.#step(
       'release-trial',
       m.name,
@@ -715,17 +722,7 @@ export class Monitor {
       before,
       null,
     );
-    cycle.current = {
-      mitigation: m.name,
-      appliedAt: at,
-      validateAt: at + this.config.validateAfter,
-      before,
-      detail: '',
-    };
-    this.#validateTimer = this.keel.config.clock.setTimeout(() => {
-      this.#validateTimer = undefined;
-      this.#enqueue(() => this.#checkRelease(entry!));
-    }, this.config.validateAfter);
+    this.#validateLater(cycle, m.name, this.#now(), before, '', () => this.#checkRelease(entry!));
   }
 
   async #checkRelease(entry: Active): Promise<void> {

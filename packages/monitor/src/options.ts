@@ -1,4 +1,4 @@
-import { KeelError, KeelErrorCode } from '@keel/core';
+import { invalidOptionOf, type KeelError } from '@keel/core';
 import type {
   GracefulRestartOptions,
   OpenCircuitOptions,
@@ -111,14 +111,14 @@ const KNOWN = new Set([
 // Node clamps longer timer delays to 1 ms: a typo'd schedule would fire constantly.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function invalid(path: string, rule: string): KeelError {
-  return new KeelError(KeelErrorCode.InvalidOption, `createMonitor: option \`${path}\` ${rule}.`);
+function invalid(path: string, rule: string, got: unknown): KeelError {
+  return invalidOptionOf('createMonitor', path, rule, got);
 }
 
 function duration(path: string, value: unknown, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!(Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= MAX_TIMER_MS))
-    throw invalid(path, `must be an integer number of ms from ${min} to ${MAX_TIMER_MS}`);
+    throw invalid(path, `must be an integer number of ms from ${min} to ${MAX_TIMER_MS}`, value);
   return value as number;
 }
 
@@ -128,34 +128,39 @@ export function resolveMonitorOptions(
   keelStability: number,
 ): MonitorConfig {
   const o = options ?? {};
-  if (typeof o !== 'object' || Array.isArray(o)) throw invalid('', 'must be an object');
+  if (typeof o !== 'object' || Array.isArray(o)) throw invalid('', 'must be an object', o);
   for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) throw invalid(key, `is not a known option (known: ${[...KNOWN].join(', ')})`);
+    if (!KNOWN.has(key))
+      throw invalid(
+        key,
+        `is not a known option (known: ${[...KNOWN].join(', ')})`,
+        o[key as keyof MonitorOptions],
+      );
   }
   const schedule = o.schedule === false ? false : duration('schedule', o.schedule, 4 * 3_600_000, 1000);
   const stabilityWindow = duration('stabilityWindow', o.stabilityWindow, keelStability, 0);
   const healthyScore = o.healthyScore ?? 8;
   if (!(typeof healthyScore === 'number' && healthyScore > 0 && healthyScore <= 10))
-    throw invalid('healthyScore', 'must be a number in (0, 10]');
+    throw invalid('healthyScore', 'must be a number in (0, 10]', healthyScore);
   const minImprovement = o.minImprovement ?? 0.25;
   if (!(typeof minImprovement === 'number' && minImprovement >= 0 && minImprovement <= 10))
-    throw invalid('minImprovement', 'must be a number from 0 to 10');
+    throw invalid('minImprovement', 'must be a number from 0 to 10', minImprovement);
   const maxActionsPerHour = o.maxActionsPerHour ?? 6;
   if (!(Number.isSafeInteger(maxActionsPerHour) && maxActionsPerHour >= 1))
-    throw invalid('maxActionsPerHour', 'must be an integer >= 1');
+    throw invalid('maxActionsPerHour', 'must be an integer >= 1', maxActionsPerHour);
   for (const key of ['mitigations', 'notifiers'] as const) {
-    if (o[key] !== undefined && !Array.isArray(o[key])) throw invalid(key, 'must be an array');
+    if (o[key] !== undefined && !Array.isArray(o[key])) throw invalid(key, 'must be an array', o[key]);
   }
   for (const [i, n] of (o.notifiers ?? []).entries()) {
     if (typeof n?.send !== 'function' || typeof n.name !== 'string')
-      throw invalid(`notifiers[${i}]`, 'must have a `name` and a `send` function (see webhookNotifier)');
+      throw invalid(`notifiers[${i}]`, 'must have a `name` and a `send` function (see webhookNotifier)', n);
   }
   if (o.dir !== undefined && (typeof o.dir !== 'string' || o.dir.length === 0))
-    throw invalid('dir', 'must be a directory path');
+    throw invalid('dir', 'must be a directory path', o.dir);
   const d = o.delivery ?? {};
   const positiveInt = (path: string, v: unknown, fallback: number) => {
     if (v === undefined) return fallback;
-    if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw invalid(path, 'must be an integer >= 1');
+    if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw invalid(path, 'must be an integer >= 1', v);
     return v as number;
   };
   const delivery: DeliveryConfig = Object.freeze({
@@ -182,7 +187,7 @@ export function resolveMonitorOptions(
     recoveryWindow: duration('recoveryWindow', o.recoveryWindow, stabilityWindow, 0),
     dir: o.dir,
     maxFileBytes: positiveInt('maxFileBytes', o.maxFileBytes, 10 * 1024 * 1024),
-    maxFiles: o.maxFiles === undefined ? 3 : positiveInt('maxFiles', o.maxFiles, 3),
+    maxFiles: positiveInt('maxFiles', o.maxFiles, 3),
     keepSteps: positiveInt('keepSteps', o.keepSteps, 200),
     keepIncidents: positiveInt('keepIncidents', o.keepIncidents, 20),
     healthSections: o.healthSections !== false,

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HealthReport } from '@keel/core';
-import { type Measurement, measure } from '../measure.js';
+import { type Measurement, measure, round } from '../measure.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import type { IncidentNotification, NotificationType } from '../notify/notifier.js';
 import {
@@ -45,7 +45,6 @@ export class IncidentManager {
   // The healthy streak before an incident, about one budget window long: its oldest is the "before".
   readonly #healthy: Measurement[] = [];
   #recoveredSince: number | null = null;
-  readonly #communicated = new Set<string>();
   readonly #pendingWrites = new Set<Promise<void>>();
 
   constructor(deps: IncidentManagerDeps) {
@@ -174,9 +173,7 @@ export class IncidentManager {
   /** A notifier delivered a message: the first delivery per incident is "communicated". */
   delivered(message: IncidentNotification, notifier: string, at: number): void {
     const incident = this.get(message.incident.id);
-    if (!incident || this.#communicated.has(incident.id)) return;
-    if (incident.timeline.some((e) => e.kind === 'communicated')) return;
-    this.#communicated.add(incident.id);
+    if (!incident || incident.timeline.some((e) => e.kind === 'communicated')) return;
     this.#entry(incident, 'communicated', at, `${message.type} delivered to ${notifier}`);
     this.#persist(incident, 'communicated');
   }
@@ -352,8 +349,4 @@ export class IncidentManager {
     for (let i = this.#incidents.length - 1; i >= 0; i--)
       if (drop.has(this.#incidents[i]!)) this.#incidents.splice(i, 1);
   }
-}
-
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000;
 }
