@@ -1,4 +1,4 @@
-import { fingerprint } from './fingerprint.js';
+import type { Fingerprint } from './fingerprint.js';
 
 /** One node of a plan, flattened; conditions with every value replaced (`$n` or `?`). */
 export interface PlanNode {
@@ -22,12 +22,23 @@ export interface PlanSummary {
 /** Runs one SQL text on one connection and returns its rows. */
 export type RunSql = (sql: string) => Promise<{ rows: Record<string, unknown>[] }>;
 
-const EXPLAINABLE = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'VALUES', 'TABLE']);
+/** The app's reads and writes: the statements worth a plan (and the advisor's report). */
+export const DML_OPERATIONS: ReadonlySet<string> = new Set([
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'MERGE',
+  'VALUES',
+  'TABLE',
+]);
 
-/** Whether `EXPLAIN` (without `ANALYZE`) of this text is safe and meaningful: one plain DML statement. */
-export function isExplainable(sql: string): boolean {
-  const fp = fingerprint(sql);
-  return EXPLAINABLE.has(fp.operation) && !fp.text.includes(';') && !/^explain\b/.test(fp.text);
+/**
+ * Whether `EXPLAIN` (without `ANALYZE`) of a text is safe and meaningful: one
+ * plain DML statement. Takes the text's fingerprint, which callers already have.
+ */
+export function isExplainable(fp: Fingerprint): boolean {
+  return DML_OPERATIONS.has(fp.operation) && !fp.text.includes(';') && !/^explain\b/.test(fp.text);
 }
 
 /** Highest `$n` outside quoted strings, identifiers and comments. */

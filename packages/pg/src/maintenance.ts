@@ -1,4 +1,4 @@
-import { HTTP_SIGNAL, KeelError, KeelErrorCode, type TimerHandle } from '@keel/core';
+import { HTTP_SIGNAL, invalidOptionOf, type TimerHandle } from '@keel/core';
 import type { PoolClient } from 'pg';
 import {
   type AdvisorThresholds,
@@ -61,34 +61,20 @@ const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
 function minutesOf(path: string, value: unknown): number {
   const m = typeof value === 'string' ? HHMM.exec(value) : null;
-  if (!m) {
-    throw new KeelError(
-      KeelErrorCode.InvalidOption,
-      `createMaintenance: option \`${path}\` must be "HH:MM" (24 h) (got ${JSON.stringify(value)}).`,
-    );
-  }
+  if (!m) throw invalidOptionOf('createMaintenance', path, 'must be "HH:MM" (24 h)', value);
   return Number(m[1]) * 60 + Number(m[2]);
 }
 
 function positive(path: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new KeelError(
-      KeelErrorCode.InvalidOption,
-      `createMaintenance: option \`${path}\` must be a positive number (got ${String(value)}).`,
-    );
-  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw invalidOptionOf('createMaintenance', path, 'must be a positive number', value);
   return value;
 }
 
-/** Minutes since midnight of `epochMs` in `timeZone`. */
-function minuteOfDay(epochMs: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(epochMs));
+/** Minutes since midnight of `epochMs` in the formatter's time zone. */
+function minuteOfDay(epochMs: number, format: Intl.DateTimeFormat): number {
+  const parts = format.formatToParts(new Date(epochMs));
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
   return get('hour') * 60 + get('minute');
 }
@@ -105,13 +91,16 @@ export function createMaintenance(pool: KeelPool, options: MaintenanceOptions = 
   const start = minutesOf('window.start', window.start);
   const end = minutesOf('window.end', window.end);
   const timeZone = window.timeZone ?? 'UTC';
+  let format: Intl.DateTimeFormat;
   try {
-    minuteOfDay(0, timeZone);
+    format = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
   } catch {
-    throw new KeelError(
-      KeelErrorCode.InvalidOption,
-      `createMaintenance: option \`window.timeZone\` must be an IANA time zone (got ${JSON.stringify(timeZone)}).`,
-    );
+    throw invalidOptionOf('createMaintenance', 'window.timeZone', 'must be an IANA time zone', timeZone);
   }
   const maxRate = positive('maxRequestsPerSecond', options.maxRequestsPerSecond, 5);
   const lockTimeoutMs = Math.round(positive('lockTimeoutMs', options.lockTimeoutMs, 5000));
@@ -125,7 +114,7 @@ export function createMaintenance(pool: KeelPool, options: MaintenanceOptions = 
   let stopped = true;
 
   const inWindow = () => {
-    const now = minuteOfDay(clock.now(), timeZone);
+    const now = minuteOfDay(clock.now(), format);
     return start <= end ? now >= start && now < end : now >= start || now < end;
   };
   const requestRate = () => {

@@ -1,4 +1,4 @@
-import { DB_SIGNAL, type Keel, KeelError, KeelErrorCode } from '@keel/core';
+import { DB_SIGNAL, invalidOptionOf, type Keel } from '@keel/core';
 import type { Pool, PoolConfig } from 'pg';
 import type { PgEvent } from './events.js';
 
@@ -81,9 +81,7 @@ export interface PoolConfigResolved {
 }
 
 function fail(path: string, rule: string, got: unknown): never {
-  const shown =
-    typeof got === 'string' ? JSON.stringify(got) : typeof got === 'object' ? typeof got : String(got);
-  throw new KeelError(KeelErrorCode.InvalidOption, `createPool: option \`${path}\` ${rule} (got ${shown}).`);
+  throw invalidOptionOf('createPool', path, rule, got);
 }
 
 function positiveInt(path: string, value: unknown, fallback: number): number {

@@ -169,7 +169,7 @@ export class KeelPool {
     values?: unknown[],
   ): Promise<QueryResult<R>> {
     return new Promise<QueryResult<R>>((resolve, reject) => {
-      const fp = this.#fingerprint(textOf(query)); // a bad argument throws here, which rejects
+      const fp = this.#fingerprints.get(textOf(query)); // a bad argument throws here, which rejects
       this.#acquireThen(undefined, this.config.deadlines, (error, client) => {
         if (client === undefined) {
           reject(error);
@@ -267,10 +267,6 @@ export class KeelPool {
 
   // ---- internals ------------------------------------------------------------
 
-  #fingerprint(text: string): Fingerprinted {
-    return this.#fingerprints.get(text);
-  }
-
   /** `#acquireThen` as a promise, for the paths that are not per query. */
   #acquire(limitMs?: number, deadline = this.config.deadlines): Promise<Tracked> {
     return new Promise<Tracked>((resolve, reject) =>
@@ -367,7 +363,7 @@ export class KeelPool {
         return (rawQuery as unknown as (...args: unknown[]) => unknown).call(client, query, values, callback);
       }
       return new Promise<QueryResult>((resolve, reject) => {
-        const fp = this.#fingerprint(textOf(query as QueryArg));
+        const fp = this.#fingerprints.get(textOf(query as QueryArg));
         this.#run(client, state, query as QueryArg, values as unknown[] | undefined, fp, (error, result) =>
           error === null ? resolve(result!) : reject(error),
         );
@@ -387,6 +383,7 @@ export class KeelPool {
     done: Done<QueryResult>,
   ): void {
     const context = this.keel.context.current();
+    let deadlineMs: number | undefined;
     if (this.config.deadlines && context?.deadline !== undefined) {
       const remaining = context.deadline - this.keel.config.clock.now();
       if (remaining <= 0) {
@@ -394,19 +391,15 @@ export class KeelPool {
         done(this.#deadlineError(`the request deadline had passed; not sent: ${fp.label}`));
         return;
       }
-      const deadlineMs = Math.ceil(remaining);
-      this.#setTimeout(client, state, deadlineMs, (error) => {
-        if (error === null) this.#send(client, state, query, values, fp, context, deadlineMs, done);
-        else done(this.#queryError(error, undefined, fp, client));
-      });
-    } else if (state.timeoutMs !== null) {
-      this.#setTimeout(client, state, null, (error) => {
-        if (error === null) this.#send(client, state, query, values, fp, context, undefined, done);
-        else done(this.#queryError(error, undefined, fp, client));
-      });
-    } else {
+      deadlineMs = Math.ceil(remaining);
+    } else if (state.timeoutMs === null) {
       this.#send(client, state, query, values, fp, context, undefined, done);
+      return;
     }
+    this.#setTimeout(client, state, deadlineMs ?? null, (error) => {
+      if (error === null) this.#send(client, state, query, values, fp, context, deadlineMs, done);
+      else done(this.#queryError(error, undefined, fp, client));
+    });
   }
 
   #send(
@@ -630,7 +623,7 @@ export class KeelPool {
       rows,
       suppressed,
     });
-    if (slow.explain && now - entry.planAt >= slow.intervalMs && isExplainable(sql)) {
+    if (slow.explain && now - entry.planAt >= slow.intervalMs && isExplainable(fp)) {
       entry.planAt = now;
       if (this.#explainQueue.length >= MAX_EXPLAIN_QUEUE) this.explainsDropped++;
       else {
@@ -755,7 +748,7 @@ export class KeelPool {
   }
 }
 
-function isPool(value: unknown): value is Pool {
+export function isPool(value: unknown): value is Pool {
   return (
     typeof value === 'object' &&
     value !== null &&

@@ -1,8 +1,15 @@
 import { KeelError, KeelErrorCode } from '@keel/core';
 import pg, { type ClientConfig, type Pool } from 'pg';
-import { explainGeneric, isExplainable, type PlanNode, type PlanSummary, type RunSql } from '../explain.js';
+import {
+  DML_OPERATIONS,
+  explainGeneric,
+  isExplainable,
+  type PlanNode,
+  type PlanSummary,
+  type RunSql,
+} from '../explain.js';
 import { fingerprint } from '../fingerprint.js';
-import type { KeelPool } from '../pool.js';
+import { isPool, type KeelPool } from '../pool.js';
 import { EXTENSIONS_SQL, INDEXES_SQL, SERVER_SQL, statementsSql, TABLE_SQL, TABLES_SQL } from './queries.js';
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -106,15 +113,11 @@ const DEFAULTS: Required<AdvisorThresholds> = {
   minCalls: 5,
 };
 
-/** Statements the report lists and judges: the app's reads and writes. */
-const STATEMENT_OPERATIONS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'VALUES', 'TABLE']);
-
 function clientConfig(target: AdvisorTarget): ClientConfig {
   if (typeof target === 'string') return { connectionString: target };
   if (typeof (target as KeelPool).inner === 'object' && (target as KeelPool).inner !== null)
     return { ...(target as KeelPool).inner.options };
-  if (typeof (target as Pool).connect === 'function' && typeof (target as Pool).totalCount === 'number')
-    return { ...(target as Pool).options };
+  if (isPool(target)) return { ...target.options };
   return target as ClientConfig;
 }
 
@@ -198,7 +201,7 @@ export async function advise(target: AdvisorTarget, options: AdviseOptions = {})
         if (statements.length >= t.topStatements) break;
         const parsed = fingerprint(r.query as string);
         // Migrations, SETs and other utility statements are not the app's queries.
-        if (!STATEMENT_OPERATIONS.has(parsed.operation)) continue;
+        if (!DML_OPERATIONS.has(parsed.operation)) continue;
         const fp = parsed.text;
         const stats: StatementStats = {
           fingerprint: fp,
@@ -209,7 +212,7 @@ export async function advise(target: AdvisorTarget, options: AdviseOptions = {})
           inProcess: inProcess.get(fp) ?? null,
         };
         statements.push(stats);
-        if (isExplainable(r.query)) candidates.add(r.query);
+        if (isExplainable(parsed)) candidates.add(r.query);
         if (stats.meanMs >= t.slowStatementMs && stats.calls >= t.minCalls) {
           findings.push({
             kind: 'slow-statement',
@@ -250,9 +253,10 @@ export async function advise(target: AdvisorTarget, options: AdviseOptions = {})
     for (const record of options.pool?.slowQueries() ?? [])
       if (record.plan) plans.push({ sql: null, fingerprint: record.fingerprint, plan: record.plan });
     for (const sql of candidates) {
-      if (!isExplainable(sql)) continue;
+      const fp = fingerprint(sql);
+      if (!isExplainable(fp)) continue;
       try {
-        plans.push({ sql, fingerprint: fingerprint(sql).text, plan: await explainGeneric(run, sql) });
+        plans.push({ sql, fingerprint: fp.text, plan: await explainGeneric(run, sql) });
       } catch {
         // A statement that cannot be prepared alone (untyped parameters, temp tables) is skipped.
         await client.query('DEALLOCATE ALL').catch(() => {});

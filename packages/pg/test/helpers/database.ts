@@ -46,6 +46,18 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/** Runs `drop` on a fresh admin connection, then stops the server (if embedded). */
+async function dropAndStop(base: Server, drop: string): Promise<void> {
+  const c = new pg.Client({ connectionString: base.url });
+  await c.connect();
+  try {
+    await c.query(drop);
+  } finally {
+    await c.end();
+  }
+  await base.stop();
+}
+
 export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const base = await server();
   const name = `keel_${label}_${process.pid}_${randomBytes(3).toString('hex')}`.toLowerCase();
@@ -60,16 +72,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
       source: base.source,
       name,
       isolation: 'database',
-      close: async () => {
-        const c = new pg.Client({ connectionString: base.url });
-        await c.connect();
-        try {
-          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        } finally {
-          await c.end();
-        }
-        await base.stop();
-      },
+      close: () => dropAndStop(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
     };
   } catch {
     // No CREATEDB right (a managed DATABASE_URL): a schema of our own in that database instead.
@@ -82,16 +85,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
       source: base.source,
       name,
       isolation: 'schema',
-      close: async () => {
-        const c = new pg.Client({ connectionString: base.url });
-        await c.connect();
-        try {
-          await c.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
-        } finally {
-          await c.end();
-        }
-        await base.stop();
-      },
+      close: () => dropAndStop(base, `DROP SCHEMA IF EXISTS ${name} CASCADE`),
     };
   } finally {
     await admin.end();
