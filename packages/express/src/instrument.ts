@@ -149,11 +149,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     keel,
     attach: (server) => shutdown.attach(server),
     shutdown: () => shutdown.shutdown(),
-    cache: (cacheOptions) => {
-      // Cache time reaches Server-Timing through the request context.
-      if (context) contexts.use();
-      return responseCache(app, keel, cacheOptions);
-    },
+    cache: (cacheOptions) => responseCache(app, keel, cacheOptions),
     deadline(ms: number): RequestHandler {
       if (!(Number.isInteger(ms) && ms > 0)) {
         throw new KeelError(

@@ -133,8 +133,6 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       cache = caches.get(given);
       if (!cache) {
         cache = new RouteCache(keel, app, settings.cache, `${methods.join(',')} ${route.url}`, token);
-        // Cache time reaches Server-Timing through the request context.
-        keel.context.use();
         caches.set(given, cache);
       }
       route.handler = cachedHandler(route.handler, cache);

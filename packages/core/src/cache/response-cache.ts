@@ -34,9 +34,10 @@ export interface ResponseCacheOptions {
   cacheAuthorized?: boolean;
 }
 
-/** Whatever makes caches: a Keel instance. */
+/** Whatever makes caches and carries request contexts: a Keel instance. */
 export interface CacheOwner {
   cache<V>(options: CacheOptions<V>): KeelCache<V>;
+  readonly context: { use(): void };
 }
 
 /** A stored answer: a 200 with its replayable headers (ETag always set) and body. */
@@ -124,6 +125,8 @@ export class ResponseCache {
     // Infinity (cache until evicted) has no max-age to tell clients.
     this.cacheControl =
       cacheControl ?? (Number.isFinite(ttl) ? `public, max-age=${Math.floor(ttl / 1000)}` : 'public');
+    // Cache time reaches Server-Timing through the request context.
+    owner.context.use();
     try {
       // Core's cache checks ttl, max, maxBytes and the name itself.
       this.cache = owner.cache<CachedResponse>({
