@@ -11,8 +11,7 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-/** Starts an embedded PostgreSQL in a temporary directory, deleted on `stop()`. */
-export function startEmbeddedPostgres(options?: {
+export interface EmbeddedOptions {
   /** The `postgres` user's password. @default 'keel' */
   password?: string;
   /** @default a free port */
@@ -26,4 +25,18 @@ export function startEmbeddedPostgres(options?: {
    * @default true
    */
   signals?: boolean;
-}): Promise<EmbeddedPostgres>;
+}
+
+/** Starts an embedded PostgreSQL in a temporary directory, deleted on `stop()`. */
+export function startEmbeddedPostgres(options?: EmbeddedOptions): Promise<EmbeddedPostgres>;
+
+export interface FoundPostgres extends EmbeddedPostgres {
+  readonly source: 'DATABASE_URL' | '127.0.0.1:5432' | 'embedded';
+}
+
+/**
+ * A PostgreSQL in MISSION.md's order: `DATABASE_URL`, else the machine's
+ * server on 127.0.0.1:5432, else an embedded one. `stop()` stops only a
+ * server this started.
+ */
+export function findPostgres(options?: EmbeddedOptions): Promise<FoundPostgres>;

@@ -11,6 +11,20 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'];
+const LOCAL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const nothing = async () => {};
+
+/**
+ * A PostgreSQL in MISSION.md's order: `DATABASE_URL`, else the machine's
+ * server on 127.0.0.1:5432, else an embedded one (options as for
+ * `startEmbeddedPostgres`). `stop()` stops only a server this started.
+ */
+export async function findPostgres(options = {}) {
+  const env = process.env.DATABASE_URL?.trim();
+  if (env) return { url: env, source: 'DATABASE_URL', stop: nothing };
+  if (await reachable(LOCAL)) return { url: LOCAL, source: '127.0.0.1:5432', stop: nothing };
+  return { ...(await startEmbeddedPostgres(options)), source: 'embedded' };
+}
 
 /** Whether a server answers `SELECT 1` at `url` within 1.5 s. */
 export async function reachable(url) {

@@ -2,21 +2,11 @@
 // DATABASE_URL, else the machine's server on 127.0.0.1:5432, else an embedded
 // one from npm. The benchmark works in a database of its own, dropped at the end.
 
-import { reachable, startEmbeddedPostgres } from '@keel/dev-postgres';
+import { findPostgres } from '@keel/dev-postgres';
 import pg from 'pg';
 
-async function embedded() {
-  const server = await startEmbeddedPostgres({ prefix: 'keel-pg-bench-' });
-  return { ...server, source: 'embedded' };
-}
-
 export async function benchDatabase() {
-  const local = 'postgres://postgres@127.0.0.1:5432/postgres';
-  const base = process.env.DATABASE_URL
-    ? { url: process.env.DATABASE_URL, source: 'DATABASE_URL', stop: async () => {} }
-    : (await reachable(local))
-      ? { url: local, source: '127.0.0.1:5432', stop: async () => {} }
-      : await embedded();
+  const base = await findPostgres({ prefix: 'keel-pg-bench-' });
   const name = `keel_bench_${process.pid}`;
   const admin = new pg.Client({ connectionString: base.url });
   await admin.connect();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { reachable, startEmbeddedPostgres } from '@keel/dev-postgres';
+import { type FoundPostgres, findPostgres } from '@keel/dev-postgres';
 import pg from 'pg';
 
 /**
@@ -20,25 +20,7 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-const LOCAL = 'postgres://postgres@127.0.0.1:5432/postgres';
-
-interface Server {
-  url: string;
-  source: TestDatabase['source'];
-  stop(): Promise<void>;
-}
-
-async function startEmbedded(): Promise<Server> {
-  const server = await startEmbeddedPostgres({ prefix: 'keel-pg-embedded-' });
-  return { ...server, source: 'embedded' };
-}
-
-async function server(): Promise<Server> {
-  const env = process.env.DATABASE_URL?.trim();
-  if (env) return { url: env, source: 'DATABASE_URL', stop: async () => {} };
-  if (await reachable(LOCAL)) return { url: LOCAL, source: '127.0.0.1:5432', stop: async () => {} };
-  return startEmbedded();
-}
+const server = () => findPostgres({ prefix: 'keel-pg-embedded-' });
 
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -47,7 +29,7 @@ function withDatabase(url: string, database: string): string {
 }
 
 /** Runs `drop` on a fresh admin connection, then stops the server (if embedded). */
-async function dropAndStop(base: Server, drop: string): Promise<void> {
+async function dropAndStop(base: FoundPostgres, drop: string): Promise<void> {
   const c = new pg.Client({ connectionString: base.url });
   await c.connect();
   try {
