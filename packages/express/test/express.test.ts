@@ -1,24 +1,15 @@
-import { Agent, request as httpRequest, type Server } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ABORTED_STATUS, createFakeClock, createKeel, type Keel, UNMATCHED_ROUTE } from '@keel/core';
 import express5 from 'express';
 import express4 from 'express4';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { instrument, type KeelExpressOptions } from '../src/index.js';
-import { get, listen, load } from './helpers.js';
+import { get, load, serve } from './helpers.js';
 
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
-
-const running: { server: Server; keel: Keel }[] = [];
-afterEach(async () => {
-  for (const { server, keel } of running.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await keel.close();
-  }
-});
 
 type ExpressFactory = typeof express5;
 
@@ -31,9 +22,7 @@ async function start(
   const clock = createFakeClock();
   const k = instrument(app, { runtime: false, clock, ...options });
   routes?.(app);
-  const server = app.listen(0, '127.0.0.1');
-  running.push({ server, keel: k.keel });
-  const port = await listen(server);
+  const { server, port } = await serve(app, k.keel);
   return { app, k, keel: k.keel, clock, server, port };
 }
 
@@ -253,9 +242,8 @@ describe('@keel/express', () => {
       remaining = k.keel.context.remainingMs();
       res.send('ok');
     });
-    const server = app.listen(0, '127.0.0.1');
-    running.push({ server, keel: k.keel });
-    await get(await listen(server), '/export');
+    const { port } = await serve(app, k.keel);
+    await get(port, '/export');
     expect(remaining).toBe(5000);
   });
 

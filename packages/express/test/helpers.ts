@@ -1,6 +1,29 @@
 import type { Server } from 'node:http';
 import { type Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Keel } from '@keel/core';
+import { afterEach } from 'vitest';
+
+const running: { server: Server; keel: Keel }[] = [];
+
+// Every server a test starts is closed after it, and so is its Keel.
+afterEach(async () => {
+  for (const { server, keel } of running.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await keel.close();
+  }
+});
+
+/** Starts `app` on a free port of 127.0.0.1; the server and `keel` are closed after the test. */
+export async function serve(
+  app: { listen(port: number, host: string): Server },
+  keel: Keel,
+): Promise<{ server: Server; port: number }> {
+  const server = app.listen(0, '127.0.0.1');
+  running.push({ server, keel });
+  return { server, port: await listen(server) };
+}
 
 export interface Answer {
   status: number;

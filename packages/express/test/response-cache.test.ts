@@ -1,27 +1,17 @@
-import { Agent, type Server } from 'node:http';
-import { createFakeClock, type FakeClock, type Keel } from '@keel/core';
+import { Agent } from 'node:http';
+import { createFakeClock, type FakeClock } from '@keel/core';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { instrument, type KeelExpress } from '../src/index.js';
-import { get, listen } from './helpers.js';
-
-const running: { server: Server; keel: Keel }[] = [];
-afterEach(async () => {
-  for (const { server, keel } of running.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await keel.close();
-  }
-});
+import { get, serve } from './helpers.js';
 
 async function start(routes: (app: express.Express, k: KeelExpress, clock: FakeClock) => void) {
   const app = express();
   const clock = createFakeClock();
   const k = instrument(app, { runtime: false, clock });
   routes(app, k, clock);
-  const server = app.listen(0, '127.0.0.1');
-  running.push({ server, keel: k.keel });
-  return { k, clock, port: await listen(server) };
+  const { port } = await serve(app, k.keel);
+  return { k, clock, port };
 }
 
 describe('response cache', () => {

@@ -1,18 +1,8 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createFakeClock, type Keel } from '@keel/core';
+import { createFakeClock } from '@keel/core';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { instrument, type KeelExpressOptions } from '../src/index.js';
-
-const running: { server: Server; keel: Keel }[] = [];
-afterEach(async () => {
-  for (const { server, keel } of running.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await keel.close();
-  }
-});
+import { serve } from './helpers.js';
 
 async function start(options: KeelExpressOptions = {}, before?: (app: express.Express) => void) {
   const app = express();
@@ -21,10 +11,8 @@ async function start(options: KeelExpressOptions = {}, before?: (app: express.Ex
   app.post('/echo', express.json(), (req, res) => {
     res.json(req.body);
   });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  running.push({ server, keel });
-  return { keel, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  const { port } = await serve(app, keel);
+  return { keel, base: `http://127.0.0.1:${port}` };
 }
 
 const beacon = JSON.stringify({ page: '/home', metrics: [{ name: 'LCP', value: 1500 }] });

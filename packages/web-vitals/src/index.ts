@@ -78,7 +78,8 @@ export function collectVitals(options: CollectVitalsOptions = {}): void {
     };
     const add = (name: string, value: number, id: string, censored?: boolean) => {
       // One value per metric per beacon: another instance (after a back/forward-cache restore) starts the next.
-      if (queue.has(name) && queue.get(name)![0] !== id) flush();
+      const held = queue.get(name);
+      if (held && held[0] !== id) flush();
       const entry: Entry = { name, value: +value.toFixed(name === 'CLS' ? 4 : 1) };
       if (censored) entry.censored = true;
       queue.set(name, [id, entry]);
@@ -177,8 +178,7 @@ function observeTTI(add: (name: string, value: number, id: string, censored?: bo
       if (done || fcp < 0) return;
       take(observer.takeRecords());
       if (!search) search = ttiSearch(fcp);
-      if (search.update(tasks.splice(0), requests.splice(0), performance.now())) finish(false);
-      else finish(true);
+      finish(!search.update(tasks.splice(0), requests.splice(0), performance.now()));
     },
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
 import type { ResolvedBudget } from '../options.js';
 import { renderMetric } from '../prometheus/exposition.js';
+import { isValidLabelValue } from '../signals/labels.js';
 import type { Signal } from '../signals/signal.js';
 import { VITAL_METRICS, type VitalName, type VitalsConfig } from './vitals-options.js';
 
@@ -19,17 +20,8 @@ export interface VitalsBeacon {
   metrics: { name: VitalName; value: number; censored?: boolean }[];
 }
 
-/** Why a beacon was turned away; each is a counter in `/metrics`. */
-export type VitalsRejection =
-  | 'method_not_allowed'
-  | 'forbidden_origin'
-  | 'unsupported_media_type'
-  | 'too_large'
-  | 'timeout'
-  | 'malformed'
-  | 'invalid';
-
-const STATUS: Record<VitalsRejection, number> = {
+/** The answer to each kind of refused beacon. */
+const STATUS = {
   method_not_allowed: 405,
   forbidden_origin: 403,
   unsupported_media_type: 415,
@@ -37,7 +29,15 @@ const STATUS: Record<VitalsRejection, number> = {
   timeout: 408,
   malformed: 400,
   invalid: 422,
-};
+} as const;
+
+/** Why a beacon was turned away; each is a counter in `/metrics`. */
+export type VitalsRejection = keyof typeof STATUS;
+
+const NO_REJECTIONS = Object.fromEntries(Object.keys(STATUS).map((r) => [r, 0])) as Record<
+  VitalsRejection,
+  number
+>;
 
 export interface VitalsStats {
   /** Beacons recorded. */
@@ -72,11 +72,8 @@ export function checkBeacon(value: unknown): string | null {
   if (typeof page !== 'string' || page.length === 0 || page.length > MAX_PAGE_LENGTH || page[0] !== '/') {
     return `"page" must be a path of 1 to ${MAX_PAGE_LENGTH} characters starting with "/"`;
   }
-  for (let i = 0; i < page.length; i++) {
-    const c = page.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || c === 0x3f /* ? */ || c === 0x23 /* # */) {
-      return '"page" must hold no control characters, query or fragment';
-    }
+  if (!isValidLabelValue(page, MAX_PAGE_LENGTH) || page.includes('?') || page.includes('#')) {
+    return '"page" must hold no control characters, query or fragment';
   }
   if (!Array.isArray(metrics) || metrics.length === 0 || metrics.length > MAX_METRICS) {
     return `"metrics" must be an array of 1 to ${MAX_METRICS} entries`;
@@ -119,15 +116,7 @@ export class VitalsCollector {
   readonly #censoredFloor: number;
   readonly #stats: VitalsStats = {
     accepted: 0,
-    rejected: {
-      method_not_allowed: 0,
-      forbidden_origin: 0,
-      unsupported_media_type: 0,
-      too_large: 0,
-      timeout: 0,
-      malformed: 0,
-      invalid: 0,
-    },
+    rejected: { ...NO_REJECTIONS },
     censored: 0,
     censoredRecorded: 0,
     pageGroups: 0,
