@@ -108,7 +108,8 @@ export function createEndpoints(source: EndpointSource): {
   return { handlers, handle, paths };
 }
 
-function send(
+/** Answers with a complete, uncacheable body (Keel's endpoints and the vitals collector). */
+export function send(
   res: ServerResponse,
   status: number,
   type: string,

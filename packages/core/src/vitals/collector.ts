@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
+import { send } from '../http/endpoints.js';
 import type { ResolvedBudget } from '../options.js';
 import { renderMetric } from '../prometheus/exposition.js';
 import { isValidLabelValue } from '../signals/labels.js';
@@ -330,17 +331,12 @@ export class VitalsCollector {
     headers?: Record<string, string>,
   ): void {
     this.#stats.rejected[reason]++;
-    if (res.headersSent) return;
-    const body = `${JSON.stringify({ error: reason, message })}\n`;
-    res.statusCode = STATUS[reason];
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.setHeader('cache-control', 'no-store');
-    res.setHeader('content-length', Buffer.byteLength(body));
-    if (typeof cors === 'string') res.setHeader('access-control-allow-origin', cors);
+    const extra: Record<string, string> = { ...headers };
+    if (typeof cors === 'string') extra['access-control-allow-origin'] = cors;
     // The rest of an unread body is not worth reading: drop the connection after answering.
-    if (closeConnection) res.setHeader('connection', 'close');
-    if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-    res.end(body);
+    if (closeConnection) extra.connection = 'close';
+    const body = `${JSON.stringify({ error: reason, message })}\n`;
+    send(res, STATUS[reason], 'application/json; charset=utf-8', body, extra);
   }
 
   #internal(res: ServerResponse, error: unknown): void {
