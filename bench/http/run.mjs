@@ -18,8 +18,9 @@
 // A report, not a test: goals print as met / NOT met and the run exits 0 either
 // way; it exits 1 only when a server fails to start, answers wrongly or errors.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -36,6 +37,13 @@ const CLK_TCK = intEnv('CLK_TCK', 100);
 /** Other programs' CPU (cores) above which a measured run counts as noisy and is repeated. */
 const MAX_OTHER = Number(process.env.MAX_OTHER ?? 0.25);
 const RETRIES = Number(process.env.RETRIES ?? 2);
+/**
+ * Server on core 0, autocannon (this process) on core 1, so the two never take
+ * each other's core and each variant gets the same whole core; without it the
+ * split of two cores between them drifts from one process to the next, and the
+ * server's CPU per request with it. PIN=0 turns it off.
+ */
+const PIN = process.env.PIN !== '0' && availableParallelism() >= 2 && hasTaskset();
 
 /** `issue`: what the issue measured on this machine kind, for comparison. */
 const VARIANTS = [
@@ -108,6 +116,10 @@ function intEnv(name, fallback) {
   return n;
 }
 
+function hasTaskset() {
+  return spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** utime + stime of every thread of the process, in seconds. */
@@ -128,9 +140,10 @@ function machineBusySeconds() {
 }
 
 async function startServer(variant) {
+  const nodeArgs = [...(variant.nodeArgs ?? []), `servers/${variant.server ?? variant.name}.mjs`];
   const child = spawn(
-    process.execPath,
-    [...(variant.nodeArgs ?? []), `servers/${variant.server ?? variant.name}.mjs`],
+    PIN ? 'taskset' : process.execPath,
+    PIN ? ['-c', '0', process.execPath, ...nodeArgs] : nodeArgs,
     {
       cwd: here,
       env: { ...process.env, ...variant.env, PORT: String(PORT), NODE_ENV: 'production' },
@@ -245,12 +258,16 @@ function median(xs) {
 const fmt = (x, d) => x.toFixed(d);
 
 async function main() {
+  if (PIN) spawnSync('taskset', ['-a', '-c', '-p', '1', String(process.pid)], { stdio: 'ignore' });
   const perRound = VARIANTS.length * (WARMUP + DURATION + 1);
   console.log(
     `HTTP adapters: ${VARIANTS.length} variants × ${ROUNDS} rounds, ${WARMUP} s warm-up + ${DURATION} s measured, ` +
       `${CONNECTIONS} connections, pipelining 1 (about ${Math.ceil((perRound * ROUNDS) / 60)} min)`,
   );
-  console.log(`Node ${process.version}, server CPU from /proc/<pid>/stat at ${CLK_TCK} ticks/s\n`);
+  console.log(
+    `Node ${process.version}, server CPU from /proc/<pid>/stat at ${CLK_TCK} ticks/s, ` +
+      (PIN ? 'server pinned to core 0 and autocannon to core 1\n' : 'not pinned\n'),
+  );
 
   const runs = new Map(VARIANTS.map((v) => [v.name, []]));
   const nameWidth = Math.max(...VARIANTS.map((v) => v.name.length));
