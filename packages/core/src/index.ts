@@ -16,7 +16,7 @@ export {
   type ResponseCacheOptions,
 } from './cache/response-cache.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
-export { RequestContext, RequestContexts, serverTiming } from './context/request-context.js';
+export { RequestContext, RequestContexts } from './context/request-context.js';
 export {
   type ErrorHandler,
   invalidOptionOf,
@@ -45,6 +45,7 @@ export {
   thresholdScore,
 } from './health/score.js';
 export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE } from './http/endpoints.js';
+export { addServerTiming, serverTiming } from './http/server-timing.js';
 export {
   ABORTED_STATUS,
   type AdminServer,
@@ -82,6 +83,7 @@ export { LoadShedder, type SheddingConfig } from './pressure/load-shedder.js';
 export { prometheusName } from './prometheus/exposition.js';
 export type { RuntimeSnapshot } from './runtime/runtime-sampler.js';
 export {
+  type AttachOptions,
   type CleanupResult,
   GracefulShutdown,
   type GracefulShutdownOptions,

@@ -20,51 +20,65 @@ function get(
   });
 }
 
-async function start(handlerDelayMs: number) {
+/**
+ * `listener`: shutdown watches the server's requests itself. `reported`: the
+ * way adapters do it, telling shutdown when each request starts and ends.
+ */
+type Tracking = 'listener' | 'reported';
+
+async function start(handlerDelayMs: number, tracking: Tracking = 'listener') {
   const keel = createKeel({ runtime: false });
+  const shutdown = new GracefulShutdown(keel, { preStopDelay: 50, drainTimeout: 5000 });
   const server = createServer((req, res) => {
+    if (tracking === 'reported') {
+      shutdown.requestStarted(res);
+      res.on('close', () => shutdown.requestEnded(res));
+    }
     if (keel.handle(req, res)) return;
     setTimeout(() => res.end(`done ${req.url}`), handlerDelayMs);
   });
-  const shutdown = new GracefulShutdown(keel, { preStopDelay: 50, drainTimeout: 5000 });
-  shutdown.attach(server);
+  shutdown.attach(server, { trackRequests: tracking === 'listener' });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { keel, server, shutdown, port: (server.address() as AddressInfo).port };
 }
 
 describe('graceful shutdown', () => {
-  it('drops no in-flight request under load, turns readiness off first, and closes the server', async () => {
-    const { keel, server, shutdown, port } = await start(200);
-    // Keep-alive sockets, one per request, so all 40 reach the server before it stops listening.
-    const agent = new (await import('node:http')).Agent({ keepAlive: true });
-    const order: string[] = [];
-    keel.onShutdown(() => order.push('first registered'), 'pool');
-    keel.onShutdown(() => order.push('second registered'), 'queue');
+  it.each<Tracking>(['listener', 'reported'])(
+    'drops no in-flight request under load, turns readiness off first, and closes the server (%s)',
+    async (tracking) => {
+      const { keel, server, shutdown, port } = await start(200, tracking);
+      // Keep-alive sockets, one per request, so all 40 reach the server before it stops listening.
+      const agent = new (await import('node:http')).Agent({ keepAlive: true });
+      const order: string[] = [];
+      keel.onShutdown(() => order.push('first registered'), 'pool');
+      keel.onShutdown(() => order.push('second registered'), 'queue');
 
-    const inFlight = Array.from({ length: 40 }, (_, i) => get(port, `/work/${i}`, agent));
-    await new Promise((r) => setTimeout(r, 20));
-    const done = shutdown.shutdown();
-    expect(shutdown.shutdown()).toBe(done);
-    // During the pre-stop delay the instance still serves, but tells the load balancer to go away.
-    expect((await get(port, '/readyz')).status).toBe(503);
-    expect((await get(port, '/livez')).status).toBe(200);
+      const inFlight = Array.from({ length: 40 }, (_, i) => get(port, `/work/${i}`, agent));
+      await new Promise((r) => setTimeout(r, 20));
+      const done = shutdown.shutdown();
+      expect(shutdown.shutdown()).toBe(done);
+      // During the pre-stop delay the instance still serves, but tells the load balancer to go away.
+      expect((await get(port, '/readyz')).status).toBe(503);
+      expect((await get(port, '/livez')).status).toBe(200);
 
-    const results = await Promise.all(inFlight);
-    expect(results.every((r) => r.status === 200 && r.body.startsWith('done'))).toBe(true);
-    expect(results.every((r) => r.connection === 'close')).toBe(true);
-    const report = await done;
-    expect(report.drained).toBe(true);
-    expect(report.forced).toBe(0);
-    expect(report.cleanups).toEqual([
-      { name: 'queue', ok: true, error: null },
-      { name: 'pool', ok: true, error: null },
-    ]);
-    expect(order).toEqual(['second registered', 'first registered']);
-    expect(server.listening).toBe(false);
-    expect(keel.closed).toBe(true);
-    await expect(get(port, '/livez')).rejects.toThrow();
-    agent.destroy();
-  });
+      const results = await Promise.all(inFlight);
+      expect(results.every((r) => r.status === 200 && r.body.startsWith('done'))).toBe(true);
+      expect(results.every((r) => r.connection === 'close')).toBe(true);
+      const report = await done;
+      expect(report.drained).toBe(true);
+      expect(report.inFlightAtClose).toBe(40);
+      expect(report.forced).toBe(0);
+      expect(report.cleanups).toEqual([
+        { name: 'queue', ok: true, error: null },
+        { name: 'pool', ok: true, error: null },
+      ]);
+      expect(order).toEqual(['second registered', 'first registered']);
+      expect(server.listening).toBe(false);
+      expect(keel.closed).toBe(true);
+      await expect(get(port, '/livez')).rejects.toThrow();
+      agent.destroy();
+    },
+  );
 
   it('cuts requests that outlive the drain timeout and reports failing cleanups', async () => {
     const keel = createKeel({ runtime: false });

@@ -68,9 +68,9 @@ export class RequestContexts {
     return new RequestContext(now, budgetMs === undefined ? undefined : now + budgetMs);
   }
 
-  /** Runs `fn` inside an existing context. */
-  runIn<T>(context: RequestContext, fn: () => T): T {
-    return this.#propagating ? this.#storage.run(context, fn) : fn();
+  /** Runs `fn(...args)` inside an existing context. */
+  runIn<A extends unknown[], T>(context: RequestContext, fn: (...args: A) => T, ...args: A): T {
+    return this.#propagating ? this.#storage.run(context, fn, ...args) : fn(...args);
   }
 
   /**
@@ -116,17 +116,4 @@ export class RequestContexts {
     if (hit) context.cacheHits++;
     else context.cacheMisses++;
   }
-}
-
-/**
- * `Server-Timing` value for a finished request: total app time, plus db and
- * cache when they were used. Durations in ms with one decimal.
- */
-export function serverTiming(context: RequestContext, totalMs: number): string {
-  let header = `app;dur=${totalMs.toFixed(1)}`;
-  if (context.dbCalls > 0) header += `, db;dur=${context.dbMs.toFixed(1)};desc="${context.dbCalls} queries"`;
-  if (context.cacheHits + context.cacheMisses > 0) {
-    header += `, cache;dur=${context.cacheMs.toFixed(1)};desc="${context.cacheHits} hit, ${context.cacheMisses} miss"`;
-  }
-  return header;
 }

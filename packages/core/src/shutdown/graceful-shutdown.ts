@@ -32,10 +32,14 @@ export interface ShutdownReport {
   readonly durationMs: number;
 }
 
-interface Tracked {
-  readonly server: Server;
-  readonly inFlight: Set<ServerResponse>;
-  closed: Promise<void>;
+export interface AttachOptions {
+  /**
+   * Listen to the server's `request` event to know which requests are in
+   * flight. Adapters that see every request themselves turn it off and report
+   * them with `requestStarted` / `requestEnded` instead, which costs less than a
+   * second listener on the server and on each response. @default true
+   */
+  trackRequests?: boolean;
 }
 
 /**
@@ -51,10 +55,14 @@ export class GracefulShutdown {
   readonly #keel: Keel;
   readonly #clock: Clock;
   readonly #options: Required<GracefulShutdownOptions>;
-  readonly #servers: Tracked[] = [];
+  readonly #servers: Server[] = [];
+  /** Responses not yet closed, over every attached server. */
+  readonly #inFlight = new Set<ServerResponse>();
   #closing = false;
   #promise: Promise<ShutdownReport> | undefined;
   #drained: (() => void) | undefined;
+  /** `requestEnded`, bound once, as a response `close` listener shared by every response. */
+  readonly #onResponseClose: (this: ServerResponse) => void;
 
   constructor(keel: Keel, options: GracefulShutdownOptions = {}) {
     this.#keel = keel;
@@ -64,6 +72,10 @@ export class GracefulShutdown {
       drainTimeout: nonNegative('shutdown.drainTimeout', options.drainTimeout, 10_000),
       cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
     };
+    const shutdown = this;
+    this.#onResponseClose = function onResponseClose(this: ServerResponse) {
+      shutdown.requestEnded(this);
+    };
   }
 
   get shuttingDown(): boolean {
@@ -72,34 +84,38 @@ export class GracefulShutdown {
 
   /** Requests being answered right now, over every attached server. */
   get inFlight(): number {
-    let n = 0;
-    for (const s of this.#servers) n += s.inFlight.size;
-    return n;
+    return this.#inFlight.size;
   }
 
-  /** Tracks a server's requests so shutdown can drain them. Idempotent per server. */
-  attach(server: Server): void {
-    if (this.#servers.some((s) => s.server === server)) return;
-    const tracked: Tracked = { server, inFlight: new Set(), closed: Promise.resolve() };
-    this.#servers.push(tracked);
-    // One listener per server, not a closure per request: this runs on every request.
-    const responseClosed = (res: ServerResponse) => {
-      tracked.inFlight.delete(res);
-      if (!this.#closing) return;
-      // The socket this answer used is idle now: let it go.
-      server.closeIdleConnections();
-      if (this.inFlight === 0) this.#drained?.();
-    };
-    function onResponseClose(this: ServerResponse): void {
-      responseClosed(this);
-    }
+  /** Tracks a server so shutdown can close it and drain its requests. Idempotent per server. */
+  attach(server: Server, options: AttachOptions = {}): void {
+    if (this.#servers.includes(server)) return;
+    this.#servers.push(server);
+    if (options.trackRequests === false) return;
     // Prepended so the header is set before the app can write its answer.
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-      tracked.inFlight.add(res);
-      if (this.#closing) res.setHeader('connection', 'close');
+      this.requestStarted(res);
       // `on`, not `once`: once wraps the listener in a new closure per call.
-      res.on('close', onResponseClose);
+      res.on('close', this.#onResponseClose);
     });
+  }
+
+  /**
+   * Counts `res` as in flight until `requestEnded(res)`, for adapters that
+   * attach with `trackRequests: false`. Once shutdown has begun, the answer
+   * tells the client not to reuse the connection.
+   */
+  requestStarted(res: ServerResponse): void {
+    this.#inFlight.add(res);
+    if (this.#closing) res.setHeader('connection', 'close');
+  }
+
+  /** `res` has closed (answered or cut off). Call it from the response's `close` event. */
+  requestEnded(res: ServerResponse): void {
+    if (!this.#inFlight.delete(res) || !this.#closing) return;
+    // The socket this answer used is idle now: let it go.
+    for (const server of this.#servers) server.closeIdleConnections();
+    if (this.#inFlight.size === 0) this.#drained?.();
   }
 
   /** Runs the shutdown once; later calls return the same promise. */
@@ -111,7 +127,7 @@ export class GracefulShutdown {
   /** Cuts every connection at once (a second signal). */
   force(): void {
     this.#closing = true;
-    for (const { server } of this.#servers) {
+    for (const server of this.#servers) {
       server.close();
       server.closeAllConnections();
     }
@@ -124,21 +140,21 @@ export class GracefulShutdown {
     if (this.#options.preStopDelay > 0) await this.#sleep(this.#options.preStopDelay);
 
     this.#closing = true;
-    for (const tracked of this.#servers) {
-      // Answers not yet started tell the client not to reuse the socket, so
-      // no keep-alive client sends a next request into a closing socket.
-      for (const res of tracked.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-      tracked.closed = new Promise<void>((resolve) => tracked.server.close(() => resolve()));
-      tracked.server.closeIdleConnections();
-    }
+    // Answers not yet started tell the client not to reuse the socket, so
+    // no keep-alive client sends a next request into a closing socket.
+    for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    const closed = this.#servers.map(
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    for (const server of this.#servers) server.closeIdleConnections();
     const inFlightAtClose = this.inFlight;
     const drained = inFlightAtClose === 0 || (await this.#waitForDrain());
     let forced = 0;
     if (!drained) {
       forced = this.inFlight;
-      for (const { server } of this.#servers) server.closeAllConnections();
+      for (const server of this.#servers) server.closeAllConnections();
     }
-    await Promise.all(this.#servers.map((s) => s.closed));
+    await Promise.all(closed);
 
     const cleanups: CleanupResult[] = [];
     for (const cleanup of this.#keel.shutdownCleanups().reverse())

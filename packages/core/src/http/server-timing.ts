@@ -1,0 +1,46 @@
+import type { ServerResponse } from 'node:http';
+import type { RequestContext } from '../context/request-context.js';
+
+/**
+ * `Server-Timing` value for a finished request: total app time, plus db and
+ * cache when they were used (known only where a context was kept). Durations
+ * in ms with one decimal. With `existing` (a value the app set itself), Keel's
+ * metrics are appended to it rather than replacing it.
+ */
+export function serverTiming(
+  context: RequestContext | undefined,
+  totalMs: number,
+  existing?: unknown,
+): string {
+  let header = `app;dur=${totalMs.toFixed(1)}`;
+  if (context !== undefined) {
+    if (context.dbCalls > 0)
+      header += `, db;dur=${context.dbMs.toFixed(1)};desc="${context.dbCalls} queries"`;
+    if (context.cacheHits + context.cacheMisses > 0) {
+      header += `, cache;dur=${context.cacheMs.toFixed(1)};desc="${context.cacheHits} hit, ${context.cacheMisses} miss"`;
+    }
+  }
+  return existing === undefined ? header : `${String(existing)}, ${header}`;
+}
+
+/**
+ * Adds `Server-Timing` to a response from inside its `writeHead(statusCode,
+ * reason?, headers?)`, given those arguments. A headers object passed there
+ * is applied after `setHeader` values, so the value goes into it; that also
+ * spares Node merging it one header at a time (Fastify always passes one).
+ */
+export function addServerTiming(
+  res: ServerResponse,
+  context: RequestContext | undefined,
+  totalMs: number,
+  reason: unknown,
+  headers: unknown,
+): void {
+  const given = typeof reason === 'string' ? headers : reason;
+  if (given !== null && typeof given === 'object' && !Array.isArray(given)) {
+    const all = given as Record<string, unknown>;
+    all['server-timing'] = serverTiming(context, totalMs, all['server-timing']);
+  } else {
+    res.setHeader('server-timing', serverTiming(context, totalMs, res.getHeader('server-timing')));
+  }
+}
