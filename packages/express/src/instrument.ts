@@ -1,6 +1,7 @@
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
   ABORTED_STATUS,
+  addServerTiming,
   createKeel,
   GracefulShutdown,
   type GracefulShutdownOptions,
@@ -12,10 +13,9 @@ import {
   type RequestContext,
   type ResponseCacheOptions,
   type ShutdownReport,
-  serverTiming,
   UNMATCHED_ROUTE,
 } from '@keel/core';
-import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Application, Request, RequestHandler } from 'express';
 import { REFRESH, responseCache } from './response-cache.js';
 import { routeTemplate } from './route-template.js';
 
@@ -31,10 +31,12 @@ export interface KeelExpressOptions extends KeelOptions {
   /** Run each request in a Keel request context (deadline, db and cache time). @default true */
   context?: boolean;
   /**
-   * Requests never shed under load: path prefixes (`'/api/pay'`), patterns, or a predicate.
-   * Keel's probe endpoints are never shed. @default none
+   * Requests never shed under load: path prefixes (`'/api/pay'`), patterns
+   * matched against the path, or a predicate. Shedding happens before Express
+   * sees the request, so the predicate gets Node's `IncomingMessage` (`url`,
+   * `method`, `headers`), not Express's `req`. Keel's probe endpoints are never shed. @default none
    */
-  critical?: (string | RegExp)[] | ((req: Request) => boolean);
+  critical?: (string | RegExp)[] | ((req: IncomingMessage) => boolean);
   /** Graceful shutdown; `signals: true` handles SIGTERM and SIGINT (then exits). @default signals off */
   shutdown?: GracefulShutdownOptions & { signals?: boolean };
 }
@@ -55,6 +57,12 @@ const START = Symbol('keel.start');
 const CONTEXT = Symbol('keel.context');
 
 type KeelResponse = ServerResponse & { [START]?: number; [CONTEXT]?: RequestContext; req: Request };
+type ExpressHandle = (
+  this: Application,
+  req: IncomingMessage,
+  res: ServerResponse,
+  callback: unknown,
+) => void;
 
 /**
  * Instruments an Express 4 or 5 app in one line: per-route recording,
@@ -94,13 +102,17 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
   const retryAfter = String(shedder.config.retryAfterSeconds);
   const deadline = keel.config.requestDeadline;
 
-  // Shared by every response, so recording allocates no closure per request.
-  function recordClose(this: KeelResponse): void {
+  // Shared by every response, so a request allocates no closure.
+  function onResponseClose(this: KeelResponse): void {
+    shutdown.requestEnded(this);
+    const start = this[START];
+    // Keel's endpoints, beacons, shed requests and cache refreshes are not recorded.
+    if (start === undefined) return;
     try {
       const req = this.req;
       const route = routeTemplate(req, app as never) ?? UNMATCHED_ROUTE;
       const status = this.writableFinished ? this.statusCode : ABORTED_STATUS;
-      keel.recordRequest(req.method, route, status, performance.now() - this[START]!);
+      keel.recordRequest(req.method, route, status, performance.now() - start);
     } catch (error) {
       keel.reportError('express:record', error);
     }
@@ -109,45 +121,68 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
   // Beacons are the browser's traffic to Keel, not the app's: neither shed nor recorded.
   const vitals = mountVitals ? keel.vitals : undefined;
 
-  function keelMiddleware(req: Request, res: Response, next: NextFunction): void {
+  /**
+   * Keel's part of a request, before Express sees it. Returns true when Keel
+   * has answered it itself (an endpoint, a beacon, a shed request).
+   */
+  function begin(req: IncomingMessage, res: KeelResponse): boolean {
+    shutdown.requestStarted(res);
+    // `on`, not `once`: once wraps the listener in a new closure per call.
+    res.on('close', onResponseClose);
     if (vitals?.matches(req.url)) {
       vitals.handle(req, res);
-      return;
+      return true;
     }
-    if (mountEndpoints && keel.handle(req, res)) return;
+    if (mountEndpoints && keel.handle(req, res)) return true;
     // A background refresh of a cached answer is Keel's own traffic, not a user's.
-    if ((req as { [REFRESH]?: boolean })[REFRESH]) {
-      next();
-      return;
-    }
+    if ((req as { [REFRESH]?: boolean })[REFRESH]) return false;
     if (shedder.shedding && !isCritical(req)) {
       shedder.shed++;
       res.statusCode = 503;
       res.setHeader('retry-after', retryAfter);
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.end('{"error":"overloaded, retry later"}');
-      return;
+      return true;
     }
-    const r = res as unknown as KeelResponse;
-    r[START] = performance.now();
-    // `on`, not `once`: once wraps the listener in a new closure per call.
-    res.on('close', recordClose);
-    if (!context) {
-      next();
-      return;
-    }
-    const ctx = contexts.create(deadline);
-    r[CONTEXT] = ctx;
-    contexts.runIn(ctx, next);
+    res[START] = performance.now();
+    return false;
   }
 
+  // Keel runs before Express's router rather than as a middleware layer in it:
+  // a layer costs Express more per request than everything Keel does here.
+  // `app.handle` is Express's (4 and 5) entry point for every request; the app function calls it by name.
+  const withHandle = app as unknown as { handle: ExpressHandle };
+  const handle = withHandle.handle;
+  const dispatch = (self: Application, req: IncomingMessage, res: ServerResponse, callback: unknown) =>
+    handle.call(self, req, res, callback);
+  withHandle.handle = function handleWithKeel(
+    this: Application,
+    req: IncomingMessage,
+    response: ServerResponse,
+    callback: unknown,
+  ) {
+    const res = response as KeelResponse;
+    try {
+      if (begin(req, res)) return;
+    } catch (error) {
+      keel.reportError('express:request', error);
+    }
+    if (context && res[START] !== undefined && contexts.propagating) {
+      // Contexts are only built once something reads them (see RequestContexts).
+      const ctx = contexts.create(deadline);
+      res[CONTEXT] = ctx;
+      contexts.runIn(ctx, dispatch, this, req, res, callback);
+      return;
+    }
+    handle.call(this, req, res, callback);
+  };
+
   if (timing) installServerTiming(app, keel);
-  app.use(keelMiddleware);
   wrapListen(app, shutdown);
 
   return {
     keel,
-    attach: (server) => shutdown.attach(server),
+    attach: (server) => shutdown.attach(server, { trackRequests: false }),
     shutdown: () => shutdown.shutdown(),
     cache: (cacheOptions) => responseCache(app, keel, cacheOptions),
     deadline(ms: number): RequestHandler {
@@ -157,6 +192,8 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
           `deadline(ms): ms must be a positive integer (got ${String(ms)}).`,
         );
       }
+      // A deadline is only worth setting if the code below can read it.
+      keel.context.use();
       return (_req, res, next) => {
         const ctx = (res as unknown as KeelResponse)[CONTEXT];
         if (ctx) ctx.deadline = ctx.startedAt + ms;
@@ -174,21 +211,28 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
 function installServerTiming(app: Application, keel: Keel): void {
   const proto = (app as unknown as { response: { writeHead: ServerResponse['writeHead'] } }).response;
   const original = proto.writeHead;
+  // Fixed parameters, not `...args`: a rest array per response is measurable here.
+  // Node treats an undefined `reason` and `headers` as not given.
   proto.writeHead = function writeHeadWithTiming(
     this: KeelResponse,
-    ...args: Parameters<ServerResponse['writeHead']>
+    statusCode: number,
+    reason?: unknown,
+    headers?: unknown,
   ) {
     const start = this[START];
     if (start !== undefined && !this.headersSent) {
       try {
-        const ctx = this[CONTEXT];
-        const total = performance.now() - start;
-        this.setHeader('server-timing', ctx ? serverTiming(ctx, total) : `app;dur=${total.toFixed(1)}`);
+        addServerTiming(this, this[CONTEXT], performance.now() - start, reason, headers);
       } catch (error) {
         keel.reportError('express:server-timing', error);
       }
     }
-    return original.apply(this, args);
+    return (original as (s: number, r?: unknown, h?: unknown) => ServerResponse).call(
+      this,
+      statusCode,
+      reason,
+      headers,
+    );
   } as ServerResponse['writeHead'];
 }
 
@@ -197,12 +241,12 @@ function wrapListen(app: Application, shutdown: GracefulShutdown): void {
   const listen = app.listen;
   app.listen = function listenWithKeel(this: Application, ...args: unknown[]) {
     const server = (listen as (...a: unknown[]) => Server).apply(this, args);
-    shutdown.attach(server);
+    shutdown.attach(server, { trackRequests: false });
     return server;
   } as Application['listen'];
 }
 
-function criticalMatcher(critical: KeelExpressOptions['critical']): (req: Request) => boolean {
+function criticalMatcher(critical: KeelExpressOptions['critical']): (req: IncomingMessage) => boolean {
   if (critical === undefined) return () => false;
   if (typeof critical === 'function') {
     return (req) => {
@@ -223,7 +267,9 @@ function criticalMatcher(critical: KeelExpressOptions['critical']): (req: Reques
   const prefixes = critical.filter((c): c is string => typeof c === 'string');
   const patterns = critical.filter((c): c is RegExp => c instanceof RegExp);
   return (req) => {
-    const path = req.path;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
     for (const p of prefixes) if (path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`)) return true;
     for (const p of patterns) if (p.test(path)) return true;
     return false;

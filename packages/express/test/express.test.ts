@@ -57,6 +57,22 @@ describe.each([
   ['Express 5', express5],
   ['Express 4', express4 as unknown as ExpressFactory],
 ])('%s', (_name, make) => {
+  it('records routes defined before instrument(app) as well as after', async () => {
+    const app = make();
+    app.get('/early/:id', (_req, res) => {
+      res.send('early');
+    });
+    const k = instrument(app, { runtime: false, clock: createFakeClock() });
+    app.get('/late/:id', (_req, res) => {
+      res.send('late');
+    });
+    const { port } = await serve(app, k.keel);
+    expect((await get(port, '/early/1')).status).toBe(200);
+    expect((await get(port, '/late/2')).status).toBe(200);
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(k.keel)).toEqual(['GET /early/:id 200', 'GET /late/:id 200']);
+  });
+
   it('records the full route template through nested routers and parameterised mounts', async () => {
     const { keel, port } = await start(make, {}, nestedRoutes(make));
     for (const path of [
@@ -231,6 +247,20 @@ describe('@keel/express', () => {
     expect(answer.headers['server-timing']).toMatch(/^app;dur=\d+\.\d, db;dur=12\.5;desc="1 queries"$/);
     expect(remaining).toBe(160);
     void k;
+  });
+
+  it("appends to the app's own Server-Timing, set with res.set or passed to writeHead", async () => {
+    const { port } = await start(express5, {}, (app) => {
+      app.get('/set', (_req, res) => {
+        res.set('server-timing', 'render;dur=3').send('ok');
+      });
+      app.get('/head', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'server-timing': 'render;dur=4' });
+        res.end('ok');
+      });
+    });
+    expect((await get(port, '/set')).headers['server-timing']).toMatch(/^render;dur=3, app;dur=\d+\.\d$/);
+    expect((await get(port, '/head')).headers['server-timing']).toMatch(/^render;dur=4, app;dur=\d+\.\d$/);
   });
 
   it('takes a per-route deadline', async () => {
