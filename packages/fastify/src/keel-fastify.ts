@@ -1,6 +1,7 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import {
   ABORTED_STATUS,
+  addServerTiming,
   type CachedResponse,
   createKeel,
   type EndpointName,
@@ -9,7 +10,6 @@ import {
   type Keel,
   type RequestContext,
   type ShutdownReport,
-  serverTiming,
   UNMATCHED_ROUTE,
 } from '@keel/core';
 import type {
@@ -47,6 +47,8 @@ declare module 'fastify' {
 
 /** What the request path needs to know about a route, decided when the route is added. */
 interface RouteState {
+  /** The route template recorded (prefixes included), or `undefined` for requests no route matched. */
+  readonly url: string | undefined;
   readonly critical: boolean;
   /** Deadline for the request context, ms, or `undefined` for none. */
   readonly budgetMs: number | undefined;
@@ -57,25 +59,36 @@ interface RouteState {
 
 /** Where a route's state lives in its Fastify `config`. */
 const kState = Symbol('keel.route');
-/**
- * The request's context while it is being recorded; `null` for requests Keel
- * does not record (its endpoints, shed requests, cache refreshes).
- */
-const kContext = Symbol('keel.context');
 /** Set while a cache miss waits for this request's own answer; `onSend` settles it. */
 const kCapture = Symbol('keel.capture');
 
 type Tracked = FastifyRequest & {
-  [kContext]: RequestContext | null;
   [kCapture]: (Capture & { readonly cache: RouteCache }) | null;
 };
 type WithState = { [kState]?: RouteState };
-/** The reply whose response this is, until it has been recorded. */
-const kReply = Symbol('keel.reply');
+
+// What Keel keeps on the raw response of a request it records: plain
+// properties on an object that exists anyway, so recording allocates nothing.
 const kStart = Symbol('keel.start');
-type RecordedResponse = ServerResponse & { [kReply]?: FastifyReply; [kStart]?: number };
+const kRoute = Symbol('keel.route');
+const kContext = Symbol('keel.context');
+type RecordedResponse = ServerResponse & {
+  /** `performance.now()` when the request reached Keel; unset for requests Keel does not record. */
+  [kStart]?: number;
+  [kRoute]?: string;
+  /** Only while request contexts propagate (see `RequestContexts`). */
+  [kContext]?: RequestContext;
+};
+type WriteHead = (
+  this: ServerResponse,
+  statusCode: number,
+  reason?: unknown,
+  headers?: unknown,
+) => ServerResponse;
+const nodeWriteHead = ServerResponse.prototype.writeHead as unknown as WriteHead;
 
 const ENDPOINT: RouteState = Object.freeze({
+  url: undefined,
   critical: true,
   budgetMs: undefined,
   endpoint: true,
@@ -102,8 +115,9 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     throw error;
   }
 
-  // Decided here, not per request.
-  const defaults: RouteState = Object.freeze({
+  // Decided here, not per request. Requests no route matched get this state.
+  const unmatched: RouteState = Object.freeze({
+    url: undefined,
     critical: false,
     budgetMs: keel.config.requestDeadline,
     endpoint: false,
@@ -112,6 +126,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
   const retryAfter = String(keel.shedder.config.retryAfterSeconds);
   const timing = config.serverTiming;
   const token = refreshToken();
+  const contexts = keel.context;
   // GET and its automatic HEAD route share the user's `config.keel` object, and so one cache.
   const caches = new WeakMap<object, RouteCache>();
 
@@ -119,17 +134,19 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
 
   app.decorate('keel', keel);
   app.decorate('keelShutdown', () => shutdown.shutdown());
-  app.decorateRequest(kContext, null);
   app.decorateRequest(kCapture, null);
 
-  // A route's `config.keel` is checked once, when the route is added: a typo fails at startup.
+  // Every route's state is decided once, when it is added: a typo in `config.keel` fails at startup.
   app.addHook('onRoute', (route) => {
+    if ((route.config as WithState | undefined)?.[kState] !== undefined) return;
     const given = route.config?.keel;
-    if ((route.config as WithState | undefined)?.[kState] !== undefined || given === undefined) return;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const settings = resolveRouteSettings({ methods, url: route.url }, given, keel);
+    // A route's own deadline is only worth setting if the code below can read it.
+    if (given?.deadline) contexts.use();
     let cache: RouteCache | undefined;
-    if (settings.cache) {
+    // `settings.cache` is only set when `config.keel` was given.
+    if (settings.cache && given) {
       cache = caches.get(given);
       if (!cache) {
         cache = new RouteCache(keel, app, settings.cache, `${methods.join(',')} ${route.url}`, token);
@@ -137,7 +154,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       }
       route.handler = cachedHandler(route.handler, cache);
     }
-    const state: RouteState = Object.freeze({ ...settings, cache });
+    const state: RouteState = Object.freeze({ ...settings, url: route.url, cache });
     // A copy: one config object may be shared by several routes.
     route.config = { ...route.config, [kState]: state } as RouteOptions['config'];
   });
@@ -202,32 +219,72 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     });
   }
 
-  /** Records a request when its response closes: finished, or cut off by the client (499). */
-  function recordOnClose(this: RecordedResponse): void {
-    const reply = this[kReply];
-    this[kReply] = undefined;
-    const context = reply && (reply.request as Tracked)[kContext];
-    if (!context) return;
+  /**
+   * The route's state. Fastify's `request.routeOptions` builds a new object
+   * on every read; the route context it reads is found once (by identity with
+   * what `routeOptions` returns) and read directly after that.
+   */
+  let routeContextKey: symbol | null | undefined;
+  function stateOf(request: FastifyRequest): RouteState {
+    if (routeContextKey === undefined) routeContextKey = findRouteContextKey(request);
+    const config = (
+      routeContextKey === null
+        ? request.routeOptions.config
+        : (request as unknown as Record<symbol, { config?: unknown }>)[routeContextKey]?.config
+    ) as WithState | undefined;
+    return config?.[kState] ?? unmatched;
+  }
+
+  /** Ends the request's shutdown tracking, and records it: answered, or cut off by the client (499). */
+  function onResponseClose(this: RecordedResponse): void {
+    shutdown.requestEnded(this);
+    const start = this[kStart];
+    if (start === undefined) return;
     try {
       // `writableEnded`, not `writableFinished`: app.inject()'s responses never report finished.
       const status = this.writableEnded ? this.statusCode : ABORTED_STATUS;
-      // Fastify's `reply.elapsedTime` is no longer kept once the response has closed.
-      const duration = performance.now() - this[kStart]!;
-      keel.recordRequest(reply.request.method, context.route ?? UNMATCHED_ROUTE, status, duration);
+      keel.recordRequest(this.req.method!, this[kRoute]!, status, performance.now() - start);
     } catch (error) {
       report('record', error);
     }
   }
 
-  app.addHook('onRequest', (request, reply, done) => {
+  /**
+   * Adds `Server-Timing` as Fastify writes the head: on the response itself,
+   * which costs less per request than an `onSend` hook.
+   */
+  function writeHeadWithTiming(
+    this: RecordedResponse,
+    statusCode: number,
+    reason?: unknown,
+    headers?: unknown,
+  ) {
+    timeResponse(this, reason, headers);
+    return nodeWriteHead.call(this, statusCode, reason, headers);
+  }
+
+  function timeResponse(res: RecordedResponse, reason: unknown, headers: unknown): void {
     try {
-      // `routeOptions` builds a fresh object on every read: read it once.
-      const route = request.routeOptions;
-      const state = (route.config as WithState | undefined)?.[kState] ?? defaults;
+      const start = res[kStart];
+      if (start === undefined || res.headersSent) return;
+      addServerTiming(res, res[kContext], performance.now() - start, reason, headers);
+    } catch (error) {
+      report('server-timing', error);
+    }
+  }
+
+  app.addHook('onRequest', (request, reply, done) => {
+    const raw = reply.raw as RecordedResponse;
+    try {
+      shutdown.requestStarted(raw);
+      // One shared listener ends tracking and records the answer, or the
+      // abort: cheaper per request than Fastify's onResponse and onRequestAbort hooks.
+      raw.on('close', onResponseClose);
+      const state = stateOf(request);
       if (state.endpoint) return done();
       if (state.cache?.isRefresh(request)) {
         // Keel's own replay: it has a deadline like any request, but is neither shed nor recorded.
-        keel.context.enter(state.budgetMs);
+        if (contexts.propagating) contexts.enter(state.budgetMs);
         return done();
       }
       if (keel.shedder.shedding && !state.critical) {
@@ -241,24 +298,41 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
           .send(SHED_BODY);
         return;
       }
-      // enterWith: everything the rest of this request runs, handler included, sees the context.
-      const context = keel.context.enter(state.budgetMs);
-      context.route = route.url ?? UNMATCHED_ROUTE;
-      (request as Tracked)[kContext] = context;
-      const raw = reply.raw as RecordedResponse;
-      raw[kReply] = reply;
       raw[kStart] = performance.now();
-      // One shared listener records the answer, or the abort, when the response closes:
-      // cheaper per request than Fastify's onResponse and onRequestAbort hooks together.
-      raw.on('close', recordOnClose);
+      raw[kRoute] = state.url ?? UNMATCHED_ROUTE;
+      // Contexts are only built once something reads them (see RequestContexts).
+      // enterWith: everything the rest of this request runs, handler included, sees the context.
+      if (contexts.propagating) {
+        const context = contexts.enter(state.budgetMs);
+        context.route = raw[kRoute];
+        raw[kContext] = context;
+      }
+      if (timing) {
+        if (raw.writeHead === (nodeWriteHead as unknown)) raw.writeHead = writeHeadWithTiming as never;
+        else chainServerTiming(raw);
+      }
     } catch (error) {
       report('onRequest', error);
     }
     done();
   });
 
-  // One hook for both jobs. It is registered before any plugin the app adds
-  // later, so a miss is captured before a compression hook rewrites the payload.
+  /** Something before Keel already wraps this response's `writeHead`: wrap it in turn. */
+  function chainServerTiming(raw: RecordedResponse): void {
+    const wrapped = raw.writeHead as unknown as WriteHead;
+    raw.writeHead = function writeHeadWithTimingChained(
+      this: RecordedResponse,
+      statusCode: number,
+      reason?: unknown,
+      headers?: unknown,
+    ) {
+      timeResponse(this, reason, headers);
+      return wrapped.call(this, statusCode, reason, headers);
+    } as never;
+  }
+
+  // Registered before any plugin the app adds later, so a miss is captured
+  // before a compression hook rewrites the payload.
   app.addHook('onSend', (request, reply, payload, done) => {
     const tracked = request as Tracked;
     const pending = tracked[kCapture];
@@ -274,16 +348,6 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
         }
       } catch (error) {
         pending.reject(error);
-      }
-    }
-    if (timing) {
-      const context = tracked[kContext];
-      if (context) {
-        try {
-          reply.header('server-timing', serverTiming(context, reply.elapsedTime));
-        } catch (error) {
-          report('onSend', error);
-        }
       }
     }
     done(null, payload);
@@ -324,7 +388,8 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
 
   // The server exists from `Fastify()` on, so requests are tracked from the first one.
   // HTTP/2 servers have no keep-alive sockets to drain; shutdown then still runs its other steps.
-  if (typeof app.server.closeIdleConnections === 'function') shutdown.attach(app.server);
+  if (typeof app.server.closeIdleConnections === 'function')
+    shutdown.attach(app.server, { trackRequests: false });
   // Fastify's own close (preClose/onClose hooks of every plugin) runs as a cleanup, after the drain.
   const removeCleanup = keel.onShutdown(() => app.close(), 'fastify');
   const removeSignals = config.signals ? handleSignals(shutdown) : undefined;
@@ -348,3 +413,19 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
  * ```
  */
 export const keelFastify = fp(plugin, { fastify: '5.x', name: '@keel/fastify' });
+
+/**
+ * The symbol under which Fastify keeps a request's route context: the own
+ * property holding the very object whose `config` `routeOptions` returns.
+ * `null` when there is none to find (then `routeOptions` is read every time).
+ */
+function findRouteContextKey(request: FastifyRequest): symbol | null {
+  const config = request.routeOptions.config;
+  if (config === null || typeof config !== 'object') return null;
+  for (const key of Object.getOwnPropertySymbols(request)) {
+    const value = (request as unknown as Record<symbol, unknown>)[key];
+    if (value !== null && typeof value === 'object' && (value as { config?: unknown }).config === config)
+      return key;
+  }
+  return null;
+}

@@ -91,6 +91,8 @@ describe('failures inside Keel never fail a request', () => {
     keel.recordRequest = () => {
       throw new Error('recording failed');
     };
+    // Contexts are entered only once they propagate.
+    keel.context.use();
     keel.context.enter = () => {
       throw new Error('context failed');
     };

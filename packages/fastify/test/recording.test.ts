@@ -124,6 +124,22 @@ describe('recording', () => {
     expect((await get(port, keel.paths.health)).headers['server-timing']).toBeUndefined();
   });
 
+  it("appends to the app's own Server-Timing, whether set on the reply or on the raw response", async () => {
+    const { port } = await start({}, (app) => {
+      app.get('/reply', async (_request, reply) => {
+        reply.header('server-timing', 'render;dur=3');
+        return 'ok';
+      });
+      app.get('/raw', (_request, reply) => {
+        reply.hijack();
+        reply.raw.setHeader('server-timing', 'render;dur=4');
+        reply.raw.end('ok');
+      });
+    });
+    expect((await get(port, '/reply')).headers['server-timing']).toMatch(/^render;dur=3, app;dur=\d+\.\d$/);
+    expect((await get(port, '/raw')).headers['server-timing']).toMatch(/^render;dur=4, app;dur=\d+\.\d$/);
+  });
+
   it('adds no Server-Timing with serverTiming: false', async () => {
     const { port } = await start({ serverTiming: false }, nested);
     expect((await get(port, '/api/v1/users/1')).headers['server-timing']).toBeUndefined();
