@@ -298,14 +298,23 @@ async function main() {
       cpuMax: Math.max(...rs.map((r) => r.cpuUsPerReq)),
     };
   });
+  // Paired within each round: the machine drifts between rounds (the bare
+  // framework's own CPU per request moves by ±10 %), less within one, so the
+  // median of per-round ratios and differences is steadier than the ratio of medians.
   for (const s of summary) {
-    const bare = summary.find((b) => b.name === `${s.framework}-bare`);
-    s.ratio = bare ? s.rps / bare.rps : Number.NaN;
-    s.addedUs = bare ? s.cpuUsPerReq - bare.cpuUsPerReq : Number.NaN;
+    const bareRuns = runs.get(`${s.framework}-bare`);
+    if (!bareRuns) {
+      s.ratio = s.addedUs = Number.NaN;
+      continue;
+    }
+    const pairs = runs.get(s.name).map((r, i) => [r, bareRuns[i]]);
+    s.ratio = median(pairs.map(([r, b]) => r.rps / b.rps));
+    s.addedUs = median(pairs.map(([r, b]) => r.cpuUsPerReq - b.cpuUsPerReq));
   }
 
   console.log(
-    '\nMedians of the rounds (min–max in brackets); ratio and µs added are against the same framework, bare.\n',
+    '\nreq/s and CPU: medians of the rounds (min–max in brackets). "vs bare" and "µs added": medians of\n' +
+      'the per-round ratio and difference against the same framework, bare, measured in the same round.\n',
   );
   const header = [
     'variant',
