@@ -59,12 +59,7 @@ interface RouteState {
 
 /** Where a route's state lives in its Fastify `config`. */
 const kState = Symbol('keel.route');
-/** Set while a cache miss waits for this request's own answer; `onSend` settles it. */
-const kCapture = Symbol('keel.capture');
-
-type Tracked = FastifyRequest & {
-  [kCapture]: (Capture & { readonly cache: RouteCache }) | null;
-};
+type PendingCapture = Capture & { readonly cache: RouteCache };
 type WithState = { [kState]?: RouteState };
 
 // What Keel keeps on the raw response of a request it records: plain
@@ -129,12 +124,14 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
   const contexts = keel.context;
   // GET and its automatic HEAD route share the user's `config.keel` object, and so one cache.
   const caches = new WeakMap<object, RouteCache>();
+  // Cache misses waiting for this request's own answer; `onSend` settles them.
+  // A WeakMap rather than a request decoration, which Fastify would initialise on every request.
+  const captures = new WeakMap<FastifyRequest, PendingCapture>();
 
   const report = (where: string, error: unknown) => keel.reportError(`fastify:${where}`, error);
 
   app.decorate('keel', keel);
   app.decorate('keelShutdown', () => shutdown.shutdown());
-  app.decorateRequest(kCapture, null);
 
   // Every route's state is decided once, when it is added: a typo in `config.keel` fails at startup.
   app.addHook('onRoute', (route) => {
@@ -203,16 +200,15 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     cache: RouteCache,
   ): Promise<CachedResponse> {
     return new Promise<CachedResponse>((resolve, reject) => {
-      const tracked = request as Tracked;
       // The answer is for everyone: this client gets it whole rather than a 304.
       delete request.headers['if-none-match'];
       delete request.headers['if-modified-since'];
       reply.header('x-cache', 'MISS');
-      tracked[kCapture] = { resolve, reject, cache };
+      captures.set(request, { resolve, reject, cache });
       // Never reached onSend (the client left, the reply was hijacked): the waiters run their own handler.
       reply.raw.once('close', () => {
-        const pending = tracked[kCapture];
-        tracked[kCapture] = null;
+        const pending = captures.get(request);
+        captures.delete(request);
         pending?.reject(new NotCacheable());
       });
       runHandler(instance, original, request, reply);
@@ -334,10 +330,9 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
   // Registered before any plugin the app adds later, so a miss is captured
   // before a compression hook rewrites the payload.
   app.addHook('onSend', (request, reply, payload, done) => {
-    const tracked = request as Tracked;
-    const pending = tracked[kCapture];
-    if (pending !== null) {
-      tracked[kCapture] = null;
+    const pending = captures.get(request);
+    if (pending !== undefined) {
+      captures.delete(request);
       try {
         const entry = pending.cache.captured(request, reply, payload);
         if (entry) {
