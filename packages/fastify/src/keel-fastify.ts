@@ -246,18 +246,17 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
   }
 
   /**
-   * Adds `Server-Timing` as Fastify writes the head: on the response itself,
-   * which costs less per request than an `onSend` hook.
+   * `original` with `Server-Timing` added as Fastify writes the head: on the
+   * response itself, which costs less per request than an `onSend` hook.
    */
-  function writeHeadWithTiming(
-    this: RecordedResponse,
-    statusCode: number,
-    reason?: unknown,
-    headers?: unknown,
-  ) {
-    timeResponse(this, reason, headers);
-    return nodeWriteHead.call(this, statusCode, reason, headers);
+  function timedWriteHead(original: WriteHead): WriteHead {
+    return function writeHeadWithTiming(this: RecordedResponse, statusCode, reason, headers) {
+      timeResponse(this, reason, headers);
+      return original.call(this, statusCode, reason, headers);
+    };
   }
+  // Shared by every response whose `writeHead` is Node's own: no closure per request.
+  const writeHeadWithTiming = timedWriteHead(nodeWriteHead);
 
   function timeResponse(res: RecordedResponse, reason: unknown, headers: unknown): void {
     try {
@@ -304,28 +303,15 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
         raw[kContext] = context;
       }
       if (timing) {
-        if (raw.writeHead === (nodeWriteHead as unknown)) raw.writeHead = writeHeadWithTiming as never;
-        else chainServerTiming(raw);
+        const current = raw.writeHead as unknown as WriteHead;
+        // Something before Keel may already wrap this response's `writeHead`: wrap it in turn.
+        raw.writeHead = (current === nodeWriteHead ? writeHeadWithTiming : timedWriteHead(current)) as never;
       }
     } catch (error) {
       report('onRequest', error);
     }
     done();
   });
-
-  /** Something before Keel already wraps this response's `writeHead`: wrap it in turn. */
-  function chainServerTiming(raw: RecordedResponse): void {
-    const wrapped = raw.writeHead as unknown as WriteHead;
-    raw.writeHead = function writeHeadWithTimingChained(
-      this: RecordedResponse,
-      statusCode: number,
-      reason?: unknown,
-      headers?: unknown,
-    ) {
-      timeResponse(this, reason, headers);
-      return wrapped.call(this, statusCode, reason, headers);
-    } as never;
-  }
 
   // Registered before any plugin the app adds later, so a miss is captured
   // before a compression hook rewrites the payload.
