@@ -91,6 +91,9 @@ export class KeelPool {
   #saturatedSinceCheck = 0;
   #timeoutsSinceCheck = 0;
   #ending: Promise<void> | undefined;
+  /** Connections this pool opened that have not closed yet (see `end()`). */
+  readonly #open = new Set<unknown>();
+  #allClosed: (() => void) | undefined;
   explainsDropped = 0;
 
   constructor(keel: Keel, options?: KeelPoolOptions) {
@@ -116,6 +119,14 @@ export class KeelPool {
     this.inner.on('error', (error: Error) => {
       this.counters.connectionErrors++;
       this.keel.reportError(`pg.pool.${this.name}`, error);
+    });
+    // pg-pool's end() resolves once no client is *listed*, before their sockets
+    // have closed; a database stopped right after (tests, the example's embedded
+    // one) would then cut them. Keel's end() waits for each one's `remove`.
+    this.inner.on('connect', (client: unknown) => this.#open.add(client));
+    this.inner.on('remove', (client: unknown) => {
+      this.#open.delete(client);
+      if (this.#open.size === 0) this.#allClosed?.();
     });
     this.#cleanups.push(registerPoolMetrics(keel.registry, this));
 
@@ -223,13 +234,16 @@ export class KeelPool {
     client.release();
   }
 
-  /** Ends every connection; the wrapped pool is ended too. Idempotent. */
+  /** Ends every connection and resolves once they have closed; the wrapped pool is ended too. Idempotent. */
   end(): Promise<void> {
     if (!this.#ending) {
       for (const cleanup of this.#cleanups.splice(0)) cleanup();
       if (this.#heldTimer !== undefined) this.keel.config.clock.clearTimeout(this.#heldTimer);
       this.#heldTimer = undefined;
-      this.#ending = this.inner.ending ? Promise.resolve() : this.inner.end();
+      const ended = this.inner.ending ? Promise.resolve() : this.inner.end();
+      this.#ending = ended.then(() =>
+        this.#open.size === 0 ? undefined : new Promise<void>((resolve) => (this.#allClosed = resolve)),
+      );
     }
     return this.#ending;
   }

@@ -306,6 +306,20 @@ describe('checks and saturation', () => {
     expect(error.code).toBe(KeelErrorCode.Closed);
   });
 
+  it('resolves end() only once every connection has closed, so the database can stop right after', async () => {
+    const { pool } = setup({ pg: { ...db.config, max: 4 } });
+    const clients: { on(event: 'end', listener: () => void): void }[] = [];
+    const closed = new Set<unknown>();
+    pool.inner.on('connect', (client) => {
+      clients.push(client);
+      client.on('end', () => closed.add(client));
+    });
+    await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT pg_sleep(0.02)')));
+    expect(clients).toHaveLength(4);
+    await pool.end();
+    expect(closed.size).toBe(4);
+  });
+
   it('fails fast on bad options', () => {
     const keel = createKeel({ runtime: false });
     for (const bad of [
