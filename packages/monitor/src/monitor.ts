@@ -8,6 +8,7 @@ import { checkMitigation, type Mitigation, type MitigationContext } from './miti
 import { Dispatcher, type NotifierStats } from './notify/dispatcher.js';
 import { type MonitorConfig, type MonitorOptions, resolveMonitorOptions } from './options.js';
 import { Journal } from './store/journal.js';
+import { isoTime } from './time.js';
 
 export type StepKind =
   | 'cycle-started'
@@ -84,8 +85,6 @@ interface Active {
   readonly before: Measurement;
 }
 
-const iso = (ms: number | null | undefined) =>
-  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 const HOUR = 3_600_000;
 const RECENT_SCORES = 30;
 
@@ -307,17 +306,17 @@ export class Monitor {
         id: s.id,
         trigger: s.trigger,
         phase: s.phase,
-        startedAt: iso(s.startedAt),
+        startedAt: isoTime(s.startedAt),
         baselineScore: s.baseline.score,
         current: s.current && {
           mitigation: s.current.mitigation,
-          appliedAt: iso(s.current.appliedAt),
-          validateAt: iso(s.current.validateAt),
+          appliedAt: isoTime(s.current.appliedAt),
+          validateAt: isoTime(s.current.validateAt),
           scoreBefore: s.current.before.score,
         },
         tried: s.tried,
-        stableSince: iso(s.stableSince),
-        endedAt: iso(s.endedAt),
+        stableSince: isoTime(s.stableSince),
+        endedAt: isoTime(s.endedAt),
         outcome: s.outcome,
         recommendation: s.recommendation,
       };
@@ -330,10 +329,10 @@ export class Monitor {
       active: this.active,
       actionsLastHour: this.#appliedTimes.filter((t) => now - t < HOUR).length,
       maxActionsPerHour: this.config.maxActionsPerHour,
-      nextScheduledAt: iso(this.#nextScheduled),
+      nextScheduledAt: isoTime(this.#nextScheduled),
       mitigations: this.#mitigations.map((m) => m.name),
       recentSteps: this.#steps.slice(-10).map((s) => ({
-        at: iso(s.at),
+        at: isoTime(s.at),
         cycle: s.cycle,
         kind: s.kind,
         mitigation: s.mitigation,
@@ -354,8 +353,8 @@ export class Monitor {
       severityReason: i.severityReason,
       status: i.status,
       triggers: i.triggers,
-      openedAt: iso(i.openedAt),
-      resolvedAt: iso(i.resolvedAt),
+      openedAt: isoTime(i.openedAt),
+      resolvedAt: isoTime(i.resolvedAt),
       postMortemPath: i.postMortemPath,
     });
     const all = this.incidents.list();
@@ -364,11 +363,11 @@ export class Monitor {
         .filter((i) => i.status === 'open')
         .map((i) => ({
           ...brief(i),
-          timeline: i.timeline.map((e) => ({ ...e, at: iso(e.at) })),
+          timeline: i.timeline.map((e) => ({ ...e, at: isoTime(e.at) })),
           actions: i.actions.map((a) => ({
             mitigation: a.mitigation,
             outcome: a.outcome,
-            appliedAt: iso(a.appliedAt),
+            appliedAt: isoTime(a.appliedAt),
             scoreBefore: a.before.score,
             scoreAfter: a.after?.score ?? null,
           })),

@@ -4,6 +4,7 @@ import type { HealthReport } from '@keel/core';
 import { type Measurement, measure, round } from '../measure.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import type { IncidentNotification, NotificationType } from '../notify/notifier.js';
+import { isoTime } from '../time.js';
 import {
   assessSeverity,
   type BudgetImpact,
@@ -30,8 +31,6 @@ export interface IncidentManagerDeps {
   emit(incident: Incident, change: string): void;
   report(where: string, error: unknown): void;
 }
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
  * Opens, escalates and resolves incidents from the evaluations: one open at a
@@ -322,8 +321,8 @@ export class IncidentManager {
         severityReason: incident.severityReason,
         status: incident.status,
         triggers: [...incident.triggers],
-        openedAt: iso(incident.openedAt)!,
-        resolvedAt: iso(incident.resolvedAt),
+        openedAt: isoTime(incident.openedAt)!,
+        resolvedAt: isoTime(incident.resolvedAt),
         score,
       },
       text: `[${incident.severity}] ${incident.service}: ${incident.title} — ${detail}${score === null ? '' : ` (score ${score})`}`,
