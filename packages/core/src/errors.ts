@@ -61,6 +61,27 @@ export function invalidOptionOf(who: string, path: string, rule: string, got: un
   );
 }
 
+/**
+ * Rejects the first key of an options object that is not in `known`, with the
+ * error `fail` builds from the key, the rule it broke and its value: every
+ * Keel API lists the options it knows the same way.
+ */
+export function checkKnownKeys(
+  options: object,
+  known: ReadonlySet<string>,
+  fail: (key: string, rule: string, got: unknown) => Error,
+): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) {
+      throw fail(
+        key,
+        `is not a known option (known: ${[...known].join(', ')})`,
+        (options as Record<string, unknown>)[key],
+      );
+    }
+  }
+}
+
 /** A short, safe rendering of a bad option value for an error message. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string')

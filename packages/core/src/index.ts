@@ -18,6 +18,7 @@ export {
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
 export { RequestContext, RequestContexts } from './context/request-context.js';
 export {
+  checkKnownKeys,
   type ErrorHandler,
   invalidOptionOf,
   isKeelError,

@@ -1,4 +1,5 @@
 import {
+  checkKnownKeys,
   type GracefulShutdownOptions,
   invalidOptionOf,
   Keel,
@@ -141,15 +142,7 @@ export function resolvePluginOptions(input: unknown): KeelFastifyConfig {
   }
 
   const shutdown = plainObject('shutdown', shutdownInput ?? {}, 'must be an object');
-  for (const key of Object.keys(shutdown)) {
-    if (!SHUTDOWN_KEYS.has(key)) {
-      throw invalid(
-        `shutdown.${key}`,
-        `is not a known option (known: ${[...SHUTDOWN_KEYS].join(', ')})`,
-        shutdown[key],
-      );
-    }
-  }
+  checkKnownKeys(shutdown, SHUTDOWN_KEYS, (key, rule, got) => invalid(`shutdown.${key}`, rule, got));
   // GracefulShutdown validates the durations itself and names them the same way.
   const { signals, ...durations } = shutdown as KeelFastifyShutdownOptions;
 
@@ -183,15 +176,7 @@ export function resolveRouteSettings(
 
 function resolveRoute(route: string, input: unknown, keel: Keel): RouteSettings {
   const o = plainObject('config.keel', input ?? {}, 'must be an object', route);
-  for (const key of Object.keys(o)) {
-    if (!ROUTE_KEYS.has(key))
-      throw invalid(
-        `config.keel.${key}`,
-        `is not a known option (known: ${[...ROUTE_KEYS].join(', ')})`,
-        o[key],
-        route,
-      );
-  }
+  checkKnownKeys(o, ROUTE_KEYS, (key, rule, got) => invalid(`config.keel.${key}`, rule, got, route));
   const deadline = o.deadline;
   if (
     deadline !== undefined &&

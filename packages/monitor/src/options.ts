@@ -1,4 +1,4 @@
-import { invalidOptionOf, type KeelError } from '@keel/core';
+import { checkKnownKeys, invalidOptionOf, type KeelError } from '@keel/core';
 import type {
   GracefulRestartOptions,
   OpenCircuitOptions,
@@ -129,14 +129,7 @@ export function resolveMonitorOptions(
 ): MonitorConfig {
   const o = options ?? {};
   if (typeof o !== 'object' || Array.isArray(o)) throw invalid('', 'must be an object', o);
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key))
-      throw invalid(
-        key,
-        `is not a known option (known: ${[...KNOWN].join(', ')})`,
-        o[key as keyof MonitorOptions],
-      );
-  }
+  checkKnownKeys(o, KNOWN, invalid);
   const schedule = o.schedule === false ? false : duration('schedule', o.schedule, 4 * 3_600_000, 1000);
   const stabilityWindow = duration('stabilityWindow', o.stabilityWindow, keelStability, 0);
   const healthyScore = o.healthyScore ?? 8;

@@ -1,4 +1,4 @@
-import { invalidOptionOf, type KeelError } from '../errors.js';
+import { checkKnownKeys, invalidOptionOf, type KeelError } from '../errors.js';
 
 export interface CacheOptions<V> {
   /** Names the cache in metrics, reports and errors: 1-64 letters, digits, "_", "." or "-". */
@@ -71,14 +71,7 @@ export function resolveCacheOptions<V>(options: CacheOptions<V>): CacheConfig<V>
     throw invalid('', 'must be an object with at least `name`', options);
   }
   const o = options as Partial<Record<keyof CacheOptions<V>, unknown>>;
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key))
-      throw invalid(
-        key,
-        `is not a known option (known: ${[...KNOWN].join(', ')})`,
-        (o as Record<string, unknown>)[key],
-      );
-  }
+  checkKnownKeys(options, KNOWN, invalid);
   if (typeof o.name !== 'string' || !NAME.test(o.name)) {
     throw invalid('name', 'must be 1-64 letters, digits, "_", "." or "-"', o.name);
   }

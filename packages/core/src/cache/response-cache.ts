@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { invalidOptionOf, KeelError } from '../errors.js';
+import { checkKnownKeys, invalidOptionOf, KeelError } from '../errors.js';
 import type { KeelCache } from './cache.js';
 import type { CacheOptions } from './cache-options.js';
 
@@ -103,11 +103,7 @@ export class ResponseCache {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw fail('', 'must be an object', options);
     }
-    for (const key of Object.keys(options)) {
-      if (!KNOWN.has(key)) {
-        throw fail(`.${key}`, `is not a known option (known: ${[...KNOWN].join(', ')})`, key);
-      }
-    }
+    checkKnownKeys(options, KNOWN, (key, rule, got) => fail(`.${key}`, rule, got));
     const vary = options.vary ?? [];
     if (!Array.isArray(vary) || !vary.every((h) => typeof h === 'string' && HEADER_NAME.test(h))) {
       throw fail('.vary', 'must be an array of header names', vary);

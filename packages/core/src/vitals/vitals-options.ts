@@ -1,4 +1,4 @@
-import { invalidOption } from '../errors.js';
+import { checkKnownKeys, invalidOption } from '../errors.js';
 
 /** The metrics a browser may send, by the name `web-vitals` gives them (plus Keel's TTI). */
 export type VitalName = 'TTI' | 'LCP' | 'INP' | 'CLS' | 'FCP' | 'TTFB';
@@ -63,10 +63,7 @@ export function resolveVitalsOptions(value: unknown): VitalsConfig | null {
     throw invalidOption('vitals', 'must be an object or false', value);
   }
   const o = (value ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KEYS.has(key))
-      throw invalidOption(`vitals.${key}`, `is not a known option (known: ${[...KEYS].join(', ')})`, o[key]);
-  }
+  checkKnownKeys(o, KEYS, (key, rule, got) => invalidOption(`vitals.${key}`, rule, got));
   const path = o.path ?? '/keel/vitals';
   if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path) || (path.length > 1 && path.endsWith('/'))) {
     throw invalidOption('vitals.path', 'must be a path like "/keel/vitals" (leading slash, no query)', path);
