@@ -5,6 +5,7 @@ import {
   MAINTENANCE_TABLES_SQL,
   type MaintenanceTableRow,
   maintenanceNeeds,
+  quoteIdent,
 } from './advisor/advisor.js';
 import type { KeelPool } from './pool.js';
 
@@ -161,7 +162,7 @@ export function createMaintenance(pool: KeelPool, options: MaintenanceOptions = 
         // Conditions are checked again before each table: traffic may have come back.
         const now = blocked();
         if (now) return { skipped: now, runs };
-        const name = `${quote(row.schema)}.${quote(row.table)}`;
+        const name = `${quoteIdent(row.schema)}.${quoteIdent(row.table)}`;
         const action = needs.vacuum ? 'VACUUM (ANALYZE)' : 'ANALYZE';
         const startedAt = clock.now();
         const t0 = performance.now();
@@ -226,8 +227,4 @@ export function createMaintenance(pool: KeelPool, options: MaintenanceOptions = 
   };
   keel.onShutdown(() => runner.stop(), `pg-maintenance:${pool.name}`);
   return runner;
-}
-
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

@@ -483,14 +483,8 @@ export class KeelPool {
   }
 
   #releaseAfterQuery(client: Tracked, state: ClientState): void {
-    if (client._queryable === false || client._ending) {
-      client.release(true);
-      return;
-    }
-    const status = client.getTransactionStatus?.() ?? 'I';
-    // `pool.query('BEGIN')` is a classic bug: the next caller would get a client inside a transaction.
-    if (status === 'T' || status === 'E') this.#dirty(client, state, status, client.release.bind(client));
-    else client.release();
+    // pg-pool's `release` is an arrow function: it needs no binding.
+    this.#handBack(client, state, client.release);
   }
 
   #release(
@@ -505,6 +499,20 @@ export class KeelPool {
     }
     state.checkedOut = false;
     this.#held.delete(client);
+    this.#handBack(client, state, poolRelease, error);
+  }
+
+  /**
+   * Returns a client to the pool: a broken one is destroyed, and one left
+   * inside a transaction (`pool.query('BEGIN')` is a classic bug) is rolled
+   * back first, so the next caller never gets it dirty.
+   */
+  #handBack(
+    client: Tracked,
+    state: ClientState,
+    poolRelease: (error?: Error | boolean) => void,
+    error?: Error | boolean,
+  ): void {
     if (error || client._queryable === false || client._ending) {
       poolRelease(error || true);
       return;

@@ -97,7 +97,8 @@ export interface AdviseOptions {
 
 export type AdvisorTarget = string | ClientConfig | KeelPool | Pool;
 
-const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
+/** Most severe first. */
+export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
 const DEFAULTS: Required<AdvisorThresholds> = {
   minTableRows: 10_000,
@@ -121,9 +122,9 @@ function clientConfig(target: AdvisorTarget): ClientConfig {
   return target as ClientConfig;
 }
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const qualified = (schema: string, name: string) =>
-  `${schema === 'public' ? '' : `${quoteIdent(schema)}.`}${/^[a-z_][a-z0-9_]*$/.test(name) ? name : quoteIdent(name)}`;
+  `${schema === 'public' ? '' : `${quoteIdent(schema)}.`}${quoteIdentIfNeeded(name)}`;
 
 /**
  * Looks at a database the way the seed's checklist does: slow statements

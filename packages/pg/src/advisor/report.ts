@@ -1,8 +1,6 @@
-import type { AdvisorReport, Severity } from './advisor.js';
+import { type AdvisorReport, SEVERITY_RANK, type Severity } from './advisor.js';
 
 export type FailOn = Severity | 'never';
-
-const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
 /**
  * The exit code for a CI gate: 1 when a finding is at least as severe as
@@ -10,7 +8,7 @@ const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
  */
 export function exitCode(report: AdvisorReport, failOn: FailOn = 'warning'): 0 | 1 {
   if (failOn === 'never') return 0;
-  return report.findings.some((f) => RANK[f.severity] <= RANK[failOn]) ? 1 : 0;
+  return report.findings.some((f) => SEVERITY_RANK[f.severity] <= SEVERITY_RANK[failOn]) ? 1 : 0;
 }
 
 function table(headers: string[], rows: string[][]): string {
