@@ -45,7 +45,7 @@ export {
   type HealthStatus,
   thresholdScore,
 } from './health/score.js';
-export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE } from './http/endpoints.js';
+export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE, pathOf } from './http/endpoints.js';
 export { addServerTiming, serverTiming } from './http/server-timing.js';
 export {
   ABORTED_STATUS,

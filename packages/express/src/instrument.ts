@@ -10,6 +10,7 @@ import {
   KeelError,
   KeelErrorCode,
   type KeelOptions,
+  pathOf,
   type RequestContext,
   type ResponseCacheOptions,
   type ShutdownReport,
@@ -264,13 +265,14 @@ function criticalMatcher(critical: KeelExpressOptions['critical']): (req: Incomi
       'instrument: option `critical` must be an array of path prefixes / RegExps, or a function.',
     );
   }
-  const prefixes = critical.filter((c): c is string => typeof c === 'string');
+  // A prefix matches itself and what lies below it: '/pay' covers '/pay/x', not '/payroll'.
+  const prefixes = critical
+    .filter((c): c is string => typeof c === 'string')
+    .map((p) => ({ path: p, below: p.endsWith('/') ? p : `${p}/` }));
   const patterns = critical.filter((c): c is RegExp => c instanceof RegExp);
   return (req) => {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    for (const p of prefixes) if (path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`)) return true;
+    const path = pathOf(req.url);
+    for (const p of prefixes) if (path === p.path || path.startsWith(p.below)) return true;
     for (const p of patterns) if (p.test(path)) return true;
     return false;
   };

@@ -1,3 +1,4 @@
+import { pathOf } from '@keel/core';
 import type { Request } from 'express';
 
 /**
@@ -50,7 +51,7 @@ export function routeTemplate(req: Request, app: AppLike): string | undefined {
   // answers; a nested route with an empty prefix is that case: find it by path.
   if (base === '' && !isTopLevel(route, app)) {
     const stack = stackOf(app);
-    const found = stack && findRoute(stack, route, pathOf(req), '', 0);
+    const found = stack && findRoute(stack, route, pathOf(req.originalUrl), '', 0);
     if (found !== undefined) return found;
   }
   let byBase = route[ROUTE_TEMPLATES];
@@ -85,12 +86,6 @@ function isTopLevel(route: RouteLike, app: AppLike): boolean {
     route[TOP_LEVEL] = top;
   }
   return top;
-}
-
-function pathOf(req: Request): string {
-  const url = req.originalUrl;
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }
 
 /** Walks mounts along `path` to the layer of `route`, collecting the mount patterns. */

@@ -35,8 +35,9 @@ export class RequestContext {
  * switched on only once something needs it: `use()` at setup (the pg pool,
  * response caches, per-route deadlines do), or the first call that reads the
  * context from async code (`current`, `remainingMs`, `addDbTime`,
- * `addCacheTime`; that first call finds no context). Until then adapters still
- * create a context per request and keep it themselves, for `Server-Timing`.
+ * `addCacheTime`; that first call finds no context). Until then adapters make
+ * no context at all, and `Server-Timing` carries only the app's time (db and
+ * cache time are only known through a propagating context anyway).
  */
 export class RequestContexts {
   readonly #storage = new AsyncLocalStorage<RequestContext>();

@@ -97,15 +97,20 @@ export function createEndpoints(source: EndpointSource): {
   );
 
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const handler = byPath.get(q < 0 ? url : url.slice(0, q));
+    const handler = byPath.get(pathOf(req.url));
     if (!handler) return false;
     handler(req, res);
     return true;
   };
 
   return { handlers, handle, paths };
+}
+
+/** The path of a request URL, without its query string. */
+export function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
 
 /** Answers with a complete, uncacheable body (Keel's endpoints and the vitals collector). */
