@@ -4,6 +4,8 @@ import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import { renderVitalsMetrics } from '../vitals/collector.js';
 import { type GaugeSample, type MetricsWriter, renderHistogram, renderMetric } from './exposition.js';
 
+type MetricType = Parameters<typeof renderMetric>[1];
+
 const STATES = ['ok', 'at_risk', 'breached', 'no_data'] as const;
 
 /**
@@ -12,160 +14,126 @@ const STATES = ['ok', 'at_risk', 'breached', 'no_data'] as const;
  */
 export function renderKeelMetrics(out: MetricsWriter, keel: Keel, runtime: RuntimeSnapshot | null): void {
   const report = keel.health();
+  const metric = (name: string, type: MetricType, help: string, samples: readonly GaugeSample[]) =>
+    out.text(renderMetric(name, type, help, samples));
+  const single = (name: string, type: MetricType, help: string, value: number) =>
+    metric(name, type, help, [[null, value]]);
+
   for (const signal of keel.signals) renderHistogram(out, signal);
 
-  out.text(
-    renderMetric(
-      'keel_health_score',
-      'gauge',
-      'Health score, 0 (down) to 10 (every budget met, resources fine).',
-      [[null, report.score]],
+  single(
+    'keel_health_score',
+    'gauge',
+    'Health score, 0 (down) to 10 (every budget met, resources fine).',
+    report.score,
+  );
+  single('keel_healthy', 'gauge', '1 when the health score is at least 8.', report.healthy ? 1 : 0);
+  single(
+    'keel_stable',
+    'gauge',
+    '1 when healthy without a break for the stability window.',
+    report.stable ? 1 : 0,
+  );
+  single('keel_ready', 'gauge', '1 when /readyz answers 200.', keel.readiness().ready ? 1 : 0);
+  metric(
+    'keel_health_component_score',
+    'gauge',
+    'Score of each health component, 0 to 10.',
+    report.components.map((c) => [{ component: c.name }, c.score]),
+  );
+  metric(
+    'keel_budget_state',
+    'gauge',
+    'Budget state: 1 for the current state, 0 for the others.',
+    report.budgets.flatMap((b) =>
+      STATES.map((s): GaugeSample => [{ budget: b.name, state: s }, b.state === s ? 1 : 0]),
     ),
   );
-  out.text(
-    renderMetric('keel_healthy', 'gauge', '1 when the health score is at least 8.', [
-      [null, report.healthy ? 1 : 0],
-    ]),
+  metric(
+    'keel_budget_error_budget_used_ratio',
+    'gauge',
+    'Share of the error budget used over the budget window; above 1 means breached.',
+    report.budgets
+      .filter((b) => b.errorBudgetUsed !== null)
+      .map((b) => [{ budget: b.name }, b.errorBudgetUsed!]),
   );
-  out.text(
-    renderMetric('keel_stable', 'gauge', '1 when healthy without a break for the stability window.', [
-      [null, report.stable ? 1 : 0],
-    ]),
-  );
-  out.text(
-    renderMetric('keel_ready', 'gauge', '1 when /readyz answers 200.', [
-      [null, keel.readiness().ready ? 1 : 0],
-    ]),
-  );
-  out.text(
-    renderMetric(
-      'keel_health_component_score',
-      'gauge',
-      'Score of each health component, 0 to 10.',
-      report.components.map((c) => [{ component: c.name }, c.score]),
-    ),
-  );
-  out.text(
-    renderMetric(
-      'keel_budget_state',
-      'gauge',
-      'Budget state: 1 for the current state, 0 for the others.',
-      report.budgets.flatMap((b) =>
-        STATES.map((s): GaugeSample => [{ budget: b.name, state: s }, b.state === s ? 1 : 0]),
-      ),
-    ),
-  );
-  out.text(
-    renderMetric(
-      'keel_budget_error_budget_used_ratio',
-      'gauge',
-      'Share of the error budget used over the budget window; above 1 means breached.',
-      report.budgets
-        .filter((b) => b.errorBudgetUsed !== null)
-        .map((b) => [{ budget: b.name }, b.errorBudgetUsed!]),
-    ),
-  );
-  out.text(
-    renderMetric(
-      'keel_budget_burn_rate',
-      'gauge',
-      'Error-budget burn rate over a window; 1 spends the budget exactly as fast as allowed.',
-      report.budgets
-        .flatMap((b) =>
-          b.burnRates.flatMap((r) => {
-            const samples: GaugeSample[] = [];
-            if (r.short !== null) samples.push([{ budget: b.name, window: r.shortWindow }, r.short]);
-            if (r.long !== null) samples.push([{ budget: b.name, window: r.longWindow }, r.long]);
-            return samples;
-          }),
-        )
-        .filter(uniqueBy((s) => `${s[0]!.budget}/${s[0]!.window}`)),
-    ),
+  metric(
+    'keel_budget_burn_rate',
+    'gauge',
+    'Error-budget burn rate over a window; 1 spends the budget exactly as fast as allowed.',
+    report.budgets
+      .flatMap((b) =>
+        b.burnRates.flatMap((r) => {
+          const samples: GaugeSample[] = [];
+          if (r.short !== null) samples.push([{ budget: b.name, window: r.shortWindow }, r.short]);
+          if (r.long !== null) samples.push([{ budget: b.name, window: r.longWindow }, r.long]);
+          return samples;
+        }),
+      )
+      .filter(uniqueBy((s) => `${s[0]!.budget}/${s[0]!.window}`)),
   );
   if (report.dependencies.length) {
-    out.text(
-      renderMetric(
-        'keel_dependency_up',
-        'gauge',
-        '1 when the dependency check last passed.',
-        report.dependencies.map((d) => [{ dependency: d.name }, d.ok ? 1 : 0]),
-      ),
+    metric(
+      'keel_dependency_up',
+      'gauge',
+      '1 when the dependency check last passed.',
+      report.dependencies.map((d) => [{ dependency: d.name }, d.ok ? 1 : 0]),
     );
   }
-  out.text(
-    renderMetric(
-      'keel_signal_overflow_total',
-      'counter',
-      'Samples recorded into the overflow series because the series cap was reached or a label was invalid.',
-      keel.signals.map((s) => [{ signal: s.definition.name }, s.overflowed]),
-    ),
+  metric(
+    'keel_signal_overflow_total',
+    'counter',
+    'Samples recorded into the overflow series because the series cap was reached or a label was invalid.',
+    keel.signals.map((s) => [{ signal: s.definition.name }, s.overflowed]),
   );
-  out.text(
-    renderMetric(
-      'keel_signal_rejected_total',
-      'counter',
-      'Samples refused because the value was negative, NaN or infinite.',
-      keel.signals.map((s) => [{ signal: s.definition.name }, s.rejected]),
-    ),
+  metric(
+    'keel_signal_rejected_total',
+    'counter',
+    'Samples refused because the value was negative, NaN or infinite.',
+    keel.signals.map((s) => [{ signal: s.definition.name }, s.rejected]),
   );
   out.text(renderCacheMetrics(keel.caches));
   if (keel.vitals) out.text(renderVitalsMetrics(keel.vitals));
-  out.text(
-    renderMetric('keel_shedding', 'gauge', '1 while new requests are being shed (503 + Retry-After).', [
-      [null, keel.shedder.shedding ? 1 : 0],
-    ]),
+  single(
+    'keel_shedding',
+    'gauge',
+    '1 while new requests are being shed (503 + Retry-After).',
+    keel.shedder.shedding ? 1 : 0,
   );
-  out.text(
-    renderMetric(
-      'keel_http_requests_shed_total',
-      'counter',
-      'Requests turned away by load shedding; not counted as errors.',
-      [[null, keel.shedder.shed]],
-    ),
+  single(
+    'keel_http_requests_shed_total',
+    'counter',
+    'Requests turned away by load shedding; not counted as errors.',
+    keel.shedder.shed,
   );
-  out.text(
-    renderMetric(
-      'keel_internal_errors_total',
-      'counter',
-      'Failures caught inside Keel and kept away from the app.',
-      [[null, keel.errors.total()]],
-    ),
+  single(
+    'keel_internal_errors_total',
+    'counter',
+    'Failures caught inside Keel and kept away from the app.',
+    keel.errors.total(),
   );
 
   if (runtime) {
-    out.text(
-      renderMetric(
-        'nodejs_eventloop_delay_p99_seconds',
-        'gauge',
-        'p99 event-loop delay over the last sample interval.',
-        [[null, runtime.eventLoopDelayP99 / 1000]],
-      ),
+    single(
+      'nodejs_eventloop_delay_p99_seconds',
+      'gauge',
+      'p99 event-loop delay over the last sample interval.',
+      runtime.eventLoopDelayP99 / 1000,
     );
-    out.text(
-      renderMetric(
-        'nodejs_eventloop_utilization_ratio',
-        'gauge',
-        'Share of the last sample interval the event loop was busy.',
-        [[null, runtime.eventLoopUtilization]],
-      ),
+    single(
+      'nodejs_eventloop_utilization_ratio',
+      'gauge',
+      'Share of the last sample interval the event loop was busy.',
+      runtime.eventLoopUtilization,
     );
-    out.text(
-      renderMetric('v8js_memory_heap_used_bytes', 'gauge', 'V8 heap in use.', [
-        [null, runtime.heapUsedBytes],
-      ]),
-    );
-    out.text(
-      renderMetric('v8js_memory_heap_limit_bytes', 'gauge', 'V8 heap size limit.', [
-        [null, runtime.heapLimitBytes],
-      ]),
-    );
-    out.text(
-      renderMetric('process_memory_usage_bytes', 'gauge', 'Resident set size.', [[null, runtime.rssBytes]]),
-    );
-    out.text(
-      renderMetric('v8js_gc_duration_seconds_total', 'counter', 'Time spent in garbage-collection pauses.', [
-        [null, runtime.gcPauseTotalMs / 1000],
-      ]),
+    single('v8js_memory_heap_used_bytes', 'gauge', 'V8 heap in use.', runtime.heapUsedBytes);
+    single('v8js_memory_heap_limit_bytes', 'gauge', 'V8 heap size limit.', runtime.heapLimitBytes);
+    single('process_memory_usage_bytes', 'gauge', 'Resident set size.', runtime.rssBytes);
+    single(
+      'v8js_gc_duration_seconds_total',
+      'counter',
+      'Time spent in garbage-collection pauses.',
+      runtime.gcPauseTotalMs / 1000,
     );
   }
 }
