@@ -1,5 +1,5 @@
 import { type HealthReport, type Keel, KeelError, KeelErrorCode, type TimerHandle } from '@keel/core';
-import type { Incident, IncidentAction } from './incidents/incident.js';
+import type { Incident } from './incidents/incident.js';
 import { IncidentManager } from './incidents/incident-manager.js';
 import { formatDuration } from './incidents/post-mortem.js';
 import { type Analysis, analyse, IntervalCounter, type Measurement, measure } from './measure.js';
@@ -596,7 +596,15 @@ export class Monitor {
       this.keel.reportError(`mitigation:${m.name}`, error);
       const message = error instanceof Error ? error.message : String(error);
       this.#step('apply-failed', m.name, message, before, null);
-      this.incidents.action(this.#action(m.name, this.#now(), null, 'failed', before, null, message));
+      this.incidents.action({
+        mitigation: m.name,
+        appliedAt: this.#now(),
+        validatedAt: null,
+        outcome: 'failed',
+        before,
+        after: null,
+        detail: message,
+      });
       return this.#act();
     }
     const appliedAt = this.#now();
@@ -604,7 +612,15 @@ export class Monitor {
     this.#appliedTimes.push(appliedAt);
     const text = typeof detail === 'string' ? detail : (m.description ?? '');
     this.#step('applied', m.name, text, before, null);
-    this.incidents.action(this.#action(m.name, appliedAt, null, 'pending', before, null, text));
+    this.incidents.action({
+      mitigation: m.name,
+      appliedAt,
+      validatedAt: null,
+      outcome: 'pending',
+      before,
+      after: null,
+      detail: text,
+    });
     cycle.phase = 'validating';
     this.#validateLater(cycle, m.name, appliedAt, before, text, () => this.#validate(m));
   }
@@ -666,7 +682,15 @@ export class Monitor {
       text = `did not help and cannot be undone: ${effect}`;
     }
     this.#step(kind, m.name, text, before, after);
-    this.incidents.action(this.#action(m.name, appliedAt, this.#now(), kind, before, after, detail));
+    this.incidents.action({
+      mitigation: m.name,
+      appliedAt,
+      validatedAt: this.#now(),
+      outcome: kind,
+      before,
+      after,
+      detail,
+    });
     await this.#act();
   }
 
@@ -758,18 +782,6 @@ export class Monitor {
     this.#step('cycle-ended', null, outcome, cycle.baseline, measure(this.#latest, this.#http));
     this.#lastCycle = cycle;
     this.#cycle = null;
-  }
-
-  #action(
-    mitigation: string,
-    appliedAt: number,
-    validatedAt: number | null,
-    outcome: string,
-    before: Measurement,
-    after: Measurement | null,
-    detail: string,
-  ): IncidentAction {
-    return { mitigation, appliedAt, validatedAt, outcome, before, after, detail };
   }
 
   #step(

@@ -1,6 +1,6 @@
 import { type Metric, onCLS, onFCP, onINP, onLCP, onTTFB } from 'web-vitals';
 import { compileTemplate, pageGroupOf } from './page-group.js';
-import { type Span, ttiSearch } from './tti.js';
+import { QUIET_MS, type Span, ttiSearch } from './tti.js';
 
 export interface CollectVitalsOptions {
   /**
@@ -164,7 +164,7 @@ function observeTTI(add: (name: string, value: number, id: string, censored?: bo
       search = ttiSearch(Math.max(fcp, dcl));
     }
     if (search.update(tasks.splice(0), requests.splice(0), performance.now())) finish(false);
-    else timer = setTimeout(check, search.start + 5000 - performance.now());
+    else timer = setTimeout(check, search.start + QUIET_MS - performance.now());
   };
   return {
     start(value: number) {

@@ -115,12 +115,12 @@ export class VitalsCollector {
   readonly #groups = new Set<string>();
   /** Censored TTI lower bounds above this are sure misses and get recorded. */
   readonly #censoredFloor: number;
-  readonly #stats: VitalsStats = {
+  // `pageGroups` is not kept: `stats()` reads it off the groups themselves.
+  readonly #stats: Omit<VitalsStats, 'pageGroups'> = {
     accepted: 0,
     rejected: { ...NO_REJECTIONS },
     censored: 0,
     censoredRecorded: 0,
-    pageGroups: 0,
     overflowed: 0,
   };
 
