@@ -85,9 +85,32 @@ export interface KeelEvents {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** Keys of the `/health` JSON; `healthJson` must write exactly these (checked by its `satisfies`). */
+const HEALTH_KEYS = [
+  'service',
+  'status',
+  'score',
+  'healthy',
+  'stable',
+  'stableSince',
+  'ready',
+  'readinessReasons',
+  'budgets',
+  'components',
+  'dependencies',
+  'runtime',
+  'signals',
+  'shedding',
+  'evaluatedAt',
+  'uptimeSeconds',
+] as const;
+
+/** Keys of the `/health` JSON a section added with `keel.addHealthSection` may not take. */
+export const RESERVED_HEALTH_KEYS: ReadonlySet<string> = new Set(HEALTH_KEYS);
+
 /** The `/health` body: the report with timestamps as ISO strings. */
 export function healthJson(report: HealthReport) {
-  return {
+  const body = {
     service: report.service,
     status: report.status,
     score: report.score,
@@ -121,29 +144,9 @@ export function healthJson(report: HealthReport) {
     shedding: report.shedding,
     evaluatedAt: iso(report.evaluatedAt),
     uptimeSeconds: Math.round((report.evaluatedAt - report.startedAt) / 1000),
-    ...report.sections,
-  };
+  } satisfies Record<(typeof HEALTH_KEYS)[number], unknown>;
+  return { ...body, ...report.sections };
 }
-
-/** Keys of the `/health` JSON a section added with `keel.addHealthSection` may not take. */
-export const RESERVED_HEALTH_KEYS: ReadonlySet<string> = new Set([
-  'service',
-  'status',
-  'score',
-  'healthy',
-  'stable',
-  'stableSince',
-  'ready',
-  'readinessReasons',
-  'budgets',
-  'components',
-  'dependencies',
-  'runtime',
-  'signals',
-  'shedding',
-  'evaluatedAt',
-  'uptimeSeconds',
-]);
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
