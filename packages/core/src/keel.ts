@@ -35,6 +35,7 @@ import { LoadShedder } from './pressure/load-shedder.js';
 import { MetricsWriter } from './prometheus/exposition.js';
 import { renderKeelMetrics } from './prometheus/keel-metrics.js';
 import { RuntimeSampler, type RuntimeSnapshot } from './runtime/runtime-sampler.js';
+import { holdTickObjectShapes } from './runtime/tick-shapes.js';
 import type { LabelValue } from './signals/labels.js';
 import { Signal } from './signals/signal.js';
 import type { WindowSummary } from './signals/window.js';
@@ -124,6 +125,7 @@ export class Keel {
 
   constructor(options?: KeelOptions) {
     this.config = resolveOptions(options);
+    holdTickObjectShapes();
     const { clock } = this.config;
     this.errors = new ErrorReporter(this.config.onError);
     this.#events = new Emitter(this.errors);
