@@ -67,6 +67,13 @@ describe('request context', () => {
     await keel.close();
   });
 
+  it('writes Server-Timing durations with one decimal, as toFixed(1) does (away from exact halves)', () => {
+    for (const ms of [0, 0.04, 0.06, 0.96, 9.96, 12.34, 123456.78, 2e9, 1e12]) {
+      expect(serverTiming(undefined, ms)).toBe(`app;dur=${ms.toFixed(1)}`);
+    }
+    expect(serverTiming(undefined, 1.25, 'render;dur=3')).toBe('render;dur=3, app;dur=1.3');
+  });
+
   it('has no deadline when turned off', async () => {
     const keel = createKeel({ runtime: false, clock: createFakeClock(), requestDeadline: false });
     expect(keel.context.run(keel.config.requestDeadline, () => keel.context.remainingMs())).toBeUndefined();
