@@ -34,11 +34,17 @@ function oneDecimal(ms: number): string {
   return `${(tenths / 10) | 0}.${tenths % 10}`;
 }
 
+/** Where `addServerTiming` finds `getHeader` and `setHeader`: the response itself, or a prototype of it. */
+export type HeaderMethods = Pick<ServerResponse, 'getHeader' | 'setHeader'>;
+
 /**
  * Adds `Server-Timing` to a response from inside its `writeHead(statusCode,
  * reason?, headers?)`, given those arguments. A headers object passed there
  * is applied after `setHeader` values, so the value goes into it; that also
  * spares Node merging it one header at a time (Fastify always passes one).
+ * `methods` is where `getHeader` and `setHeader` are looked up (they are called
+ * on `res`): a prototype of `res` saves two lookups on a response whose hidden
+ * class changes from one request to the next, as Express's do.
  */
 export function addServerTiming(
   res: ServerResponse,
@@ -46,12 +52,14 @@ export function addServerTiming(
   totalMs: number,
   reason: unknown,
   headers: unknown,
+  methods: HeaderMethods = res,
 ): void {
   const given = typeof reason === 'string' ? headers : reason;
   if (given !== null && typeof given === 'object' && !Array.isArray(given)) {
     const all = given as Record<string, unknown>;
     all['server-timing'] = serverTiming(context, totalMs, all['server-timing']);
   } else {
-    res.setHeader('server-timing', serverTiming(context, totalMs, res.getHeader('server-timing')));
+    const existing = methods.getHeader.call(res, 'server-timing');
+    methods.setHeader.call(res, 'server-timing', serverTiming(context, totalMs, existing));
   }
 }
