@@ -1,4 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+// The module's `performance`, not the global: that one is a getter on globalThis, run on every read.
+import { performance } from 'node:perf_hooks';
 import {
   ABORTED_STATUS,
   addServerTiming,
