@@ -92,13 +92,22 @@ function capture(
       keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
       return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
     } as Response['write'];
+    // Set when the whole answer came in one `end` before its head went out (res.send, res.json).
+    let labelled: CachedResponse | undefined;
     res.end = function (this: Response, chunk?: unknown, ...rest: unknown[]) {
+      const whole = chunks.length === 0 && !this.headersSent;
       keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
+      // This client gets the ETag, Cache-Control and Vary of the later hits, so it can revalidate as they can.
+      if (whole && req.method !== 'HEAD') {
+        labelled = rc.entryOf(this.statusCode, this.getHeaders(), Buffer.concat(chunks));
+        if (labelled)
+          for (const [name, value] of Object.entries(rc.labelOf(labelled))) this.setHeader(name, value!);
+      }
       return (end as (...a: unknown[]) => Response).call(this, chunk, ...rest);
     } as Response['end'];
     res.once('close', () => {
       if (!res.writableFinished || req.method === 'HEAD') return reject(new NotCacheable());
-      const entry = rc.entryOf(res.statusCode, res.getHeaders(), Buffer.concat(chunks));
+      const entry = labelled ?? rc.entryOf(res.statusCode, res.getHeaders(), Buffer.concat(chunks));
       if (entry) resolve(entry);
       else reject(new NotCacheable());
     });

@@ -85,6 +85,23 @@ describe('response cache', () => {
     expect(status).toBe(304);
   });
 
+  it('labels the first miss with the ETag, Cache-Control and Vary of the hits that follow', async () => {
+    const { port } = await start((app, k) => {
+      // Without Express's own ETag, the one on the first answer can only come from the cache.
+      app.set('etag', false);
+      app.get('/menu', k.cache({ ttl: 60_000, vary: ['accept-language'] }), (_req, res) => {
+        res.json({ dishes: 3 });
+      });
+    });
+    const first = await get(port, '/menu');
+    const hit = await get(port, '/menu');
+    expect([first.headers['x-cache'], hit.headers['x-cache']]).toEqual(['MISS', 'HIT']);
+    expect(first.headers.etag).toMatch(/^"[\w-]{27}"$/);
+    for (const name of ['etag', 'cache-control', 'vary']) expect(first.headers[name]).toBe(hit.headers[name]);
+    expect(first.headers['cache-control']).toBe('public, max-age=60');
+    expect(first.headers.vary).toBe('accept-language');
+  });
+
   it('keys by the vary headers and stores only cacheable answers', async () => {
     let calls = 0;
     const { port } = await start((app, k) => {

@@ -72,10 +72,7 @@ export class RouteCache extends ResponseCache {
 
   /** The live answer of a miss, as it is stored: it gets the same ETag, Cache-Control and Vary as later hits. */
   label(reply: FastifyReply, entry: CachedResponse): void {
-    reply.header('etag', entry.etag);
-    const { vary, 'cache-control': cacheControl } = entry.headers;
-    if (vary !== undefined) reply.header('vary', vary);
-    if (cacheControl !== undefined) reply.header('cache-control', cacheControl);
+    reply.headers(this.labelOf(entry));
   }
 
   /** Writes a cached answer: 304 when the client already holds it. */

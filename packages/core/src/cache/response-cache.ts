@@ -182,6 +182,18 @@ export class ResponseCache {
     }
     return Object.freeze({ headers, body, etag });
   }
+
+  /**
+   * The headers the live answer of a miss gets, so that it matches the hits
+   * that follow: its ETag, and the Vary and Cache-Control it is stored with.
+   */
+  labelOf(entry: CachedResponse): OutgoingHttpHeaders {
+    const label: OutgoingHttpHeaders = { etag: entry.etag };
+    const { vary, 'cache-control': cacheControl } = entry.headers;
+    if (vary !== undefined) label.vary = vary;
+    if (cacheControl !== undefined) label['cache-control'] = cacheControl;
+    return label;
+  }
 }
 
 /** `If-None-Match` uses weak comparison: `W/"x"` matches `"x"`. */
