@@ -856,6 +856,8 @@ export class Monitor {
         at: this.#now(),
         detail: 'superseded by a newer open incident on reload',
       });
+      // Written back, or the next restart would find it open and supersede it again.
+      journal.append({ t: 'incident', at: this.#now(), incident: stale });
     }
     const keep = all
       .filter((i) => i.status === 'open')

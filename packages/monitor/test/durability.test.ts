@@ -70,6 +70,45 @@ describe('durability', () => {
     expect(unreadable).toHaveLength(1);
   });
 
+  it('an older open incident superseded on reload is written back resolved, not superseded again on every restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-supersede-'));
+    const start = (at: number) => {
+      const clock = createFakeClock(at);
+      const keel = createKeel({ clock, runtime: false, service: 'svc' });
+      return { clock, keel, monitor: createMonitor(keel, { dir, schedule: false }) };
+    };
+    const stop = async (run: ReturnType<typeof start>) => {
+      await run.monitor.close();
+      await run.keel.close();
+    };
+    // One open incident on disk, then a second one opened by a copy of it: what a crash between the two leaves.
+    const first = start(Date.UTC(2026, 0, 1));
+    for (let i = 0; i < 6 && !first.monitor.incidents.open; i++) {
+      for (let j = 0; j < 20; j++) first.keel.recordRequest('GET', '/slow', 200, 900);
+      first.clock.advance(first.keel.config.interval);
+    }
+    await first.monitor.settled();
+    const older = first.monitor.incidents.open!;
+    expect(older.status).toBe('open');
+    await stop(first);
+    const newer = { ...older, id: `${older.id}-b`, openedAt: older.openedAt + 1000 };
+    appendFileSync(
+      join(dir, 'monitor.jsonl'),
+      `${JSON.stringify({ t: 'incident', at: newer.openedAt, incident: newer })}\n`,
+    );
+
+    const supersededAt = Date.UTC(2026, 0, 2);
+    const second = start(supersededAt);
+    expect(second.monitor.incidents.open!.id).toBe(newer.id);
+    await stop(second);
+    const later = start(Date.UTC(2026, 0, 3));
+    const reloaded = later.monitor.incidents.list().find((i) => i.id === older.id)!;
+    expect(reloaded.status).toBe('resolved');
+    const notes = reloaded.timeline.filter((e) => e.detail?.includes('superseded'));
+    expect(notes.map((e) => e.at)).toEqual([supersededAt]);
+    await stop(later);
+  });
+
   it('rotation bounds the size and carries open incidents into the new file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keel-rotate-'));
     let open = [{ id: 'inc-1', status: 'open' }];
