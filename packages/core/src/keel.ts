@@ -217,13 +217,16 @@ export class Keel {
 
   /**
    * The latest evaluation (made once per interval), with readiness,
-   * dependencies and shedding as they are right now.
+   * dependencies and shedding as they are right now. Sections added with
+   * `addHealthSection` are rendered when `sections` is first read, so callers
+   * that only want the score or the budgets (a `/metrics` scrape, OTel gauges)
+   * do not pay for them.
    */
   health(): HealthReport {
     const report = this.#report;
-    return {
+    const live = {
       ...report,
-      sections: this.#sections.size === 0 ? undefined : this.#renderSections(),
+      sections: undefined as HealthReport['sections'],
       readiness: this.#readinessAt(report.score),
       dependencies: Object.freeze([...this.#checks.values()].map((c) => c.status)),
       shedding: Object.freeze({
@@ -232,6 +235,17 @@ export class Keel {
         shed: this.shedder.shed,
       }),
     };
+    if (this.#sections.size > 0) {
+      let rendered: HealthReport['sections'];
+      Object.defineProperty(live, 'sections', {
+        enumerable: true,
+        get: () => {
+          rendered ??= this.#renderSections();
+          return rendered;
+        },
+      });
+    }
+    return live;
   }
 
   /** Re-evaluates now, from the closed intervals, and returns the report. */

@@ -27,6 +27,23 @@ describe('health sections', () => {
     await keel.close();
   });
 
+  it('renders sections only for callers that read them, once per report', async () => {
+    const keel = createKeel({ clock: createFakeClock(), runtime: false });
+    let renders = 0;
+    keel.addHealthSection('monitor', () => ({ renders: ++renders }));
+    keel.health();
+    await keel.metrics();
+    expect(keel.health().score).toBe(10);
+    expect(renders).toBe(0);
+    const report = keel.health();
+    expect(report.sections).toEqual({ monitor: { renders: 1 } });
+    expect(report.sections).toBe(report.sections);
+    expect(healthJson(report)).toMatchObject({ monitor: { renders: 1 } });
+    expect(JSON.parse(JSON.stringify(keel.health())).sections).toEqual({ monitor: { renders: 2 } });
+    expect(renders).toBe(2);
+    await keel.close();
+  });
+
   it('rejects names that would overwrite /health keys, and duplicates', () => {
     const keel = createKeel({ clock: createFakeClock(), runtime: false });
     for (const name of ['score', 'budgets', 'bad name', ''])

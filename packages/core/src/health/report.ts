@@ -55,7 +55,7 @@ export interface HealthReport {
   readonly shedding: { readonly active: boolean; readonly reason: string; readonly shed: number };
   readonly evaluatedAt: number;
   readonly startedAt: number;
-  /** Sections added with `keel.addHealthSection`, rendered when `health()` is called. */
+  /** Sections added with `keel.addHealthSection`, rendered once, when this is first read. */
   readonly sections?: Readonly<Record<string, unknown>> | undefined;
 }
 
