@@ -8,7 +8,7 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
  * A process that does what startup does by chance: a full GC while no tick
  * object is alive, between two bursts of ticks. It then prints V8's feedback
  * for `process.nextTick`, whose tick-object literal has one feedback slot per key.
- * The child imports the built package, as an app would.
+ * The child imports the built package, as an app would (the test command builds first).
  */
 function tickLiteralFeedback(withKeel: boolean): string[] {
   const script = `

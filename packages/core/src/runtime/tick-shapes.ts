@@ -1,4 +1,4 @@
-import { executionAsyncResource } from 'node:async_hooks';
+import { createHook } from 'node:async_hooks';
 
 /**
  * One of Node's own `process.nextTick` objects, kept for the life of the process.
@@ -19,17 +19,29 @@ import { executionAsyncResource } from 'node:async_hooks';
 let held: object | undefined;
 let scheduled = false;
 
-/** Keeps one tick object alive from the next tick on. Idempotent; costs one small object per process. */
+/**
+ * Keeps one tick object alive. Idempotent; costs one small object per process.
+ *
+ * The object is caught by an `init` hook that is on only while one
+ * `process.nextTick` is scheduled: disabling the last hook turns Node's
+ * callback trampoline and promise hooks back off. `executionAsyncResource()`
+ * inside a tick would be simpler, but it tells Node to route every native
+ * callback through that trampoline for the rest of the process.
+ */
 export function holdTickObjectShapes(): void {
   if (scheduled) return;
   scheduled = true;
-  // Inside a tick callback the execution resource is the tick object itself.
-  process.nextTick(() => {
-    held = executionAsyncResource();
+  const hook = createHook({
+    init(_asyncId, type, _triggerAsyncId, resource) {
+      if (type === 'TickObject' && held === undefined) held = resource;
+    },
   });
+  hook.enable();
+  try {
+    process.nextTick(noop);
+  } finally {
+    hook.disable();
+  }
 }
 
-/** Whether a tick object is being held (for tests). */
-export function tickObjectShapesHeld(): boolean {
-  return held !== undefined;
-}
+function noop(): void {}
