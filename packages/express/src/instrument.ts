@@ -139,10 +139,12 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     ctx: RequestContext | undefined,
   ): (this: ServerResponse) => void {
     const start = performance.now();
-    const method = req.method;
     // The status writeHead sent, so `close` reads `res` once less; 0 until then, or with timing off.
     let sentStatus = 0;
     if (timing) {
+      // A `writeHead` already on this response (a parent app's on-headers, say) is chained, not dropped.
+      const own = Object.hasOwn(res, 'writeHead') ? (res.writeHead as unknown as WriteHead) : undefined;
+      let timed = false;
       // Fixed parameters, not `...args`: a rest array per response is measurable here.
       // Node treats an undefined `reason` and `headers` as not given.
       res.writeHead = function writeHeadWithTiming(
@@ -151,16 +153,18 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
         reason?: unknown,
         headers?: unknown,
       ) {
-        // Headers go out with the first call; Node refuses a second one itself.
-        if (sentStatus === 0) {
-          sentStatus = statusCode;
+        if (!timed) {
+          timed = true;
           try {
             addServerTiming(this, ctx, performance.now() - start, reason, headers, appResponse);
           } catch (error) {
             keel.reportError('express:server-timing', error);
           }
         }
-        return appResponse.writeHead.call(this, statusCode, reason, headers);
+        const written = (own ?? appResponse.writeHead).call(this, statusCode, reason, headers);
+        // As Node reads it, and only once Node has accepted it.
+        sentStatus = statusCode | 0;
+        return written;
       } as never;
     }
     return function recordOnClose(this: ServerResponse) {
@@ -170,7 +174,8 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
         // `writableEnded` (end() was called) rather than `writableFinished`, a
         // getter that reads four properties: each a miss on Express's `res`.
         const status = this.writableEnded ? sentStatus || this.statusCode : ABORTED_STATUS;
-        keel.recordRequest(method, route, status, performance.now() - start);
+        // Read at the end: a method-override middleware may have changed it, and the route is that method's.
+        keel.recordRequest(req.method, route, status, performance.now() - start);
       } catch (error) {
         keel.reportError('express:record', error);
       }

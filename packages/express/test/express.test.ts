@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, createServer, request as httpRequest, type ServerResponse } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ABORTED_STATUS, createFakeClock, createKeel, type Keel, UNMATCHED_ROUTE } from '@keel/core';
@@ -261,6 +261,31 @@ describe('@keel/express', () => {
     });
     expect((await get(port, '/set')).headers['server-timing']).toMatch(/^render;dur=3, app;dur=\d+\.\d$/);
     expect((await get(port, '/head')).headers['server-timing']).toMatch(/^render;dur=4, app;dur=\d+\.\d$/);
+  });
+
+  it('chains a writeHead already on the response, and records the status as Node sent it', async () => {
+    const app = express4();
+    const k = instrument(app as never, { runtime: false, clock: createFakeClock() });
+    app.get('/legacy', (_req, res) => {
+      // Express 4 still takes a string status (deprecated); Node sends it as a number.
+      (res.status as (code: unknown) => typeof res)('201').send('ok');
+    });
+    // What a parent app's on-headers (compression, sessions) leaves on the response before this app sees it.
+    const server = createServer((req, res: ServerResponse) => {
+      const before = res.writeHead;
+      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+        this.setHeader('x-outer', 'ran');
+        return (before as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['writeHead'];
+      (app as unknown as (a: typeof req, b: typeof res) => void)(req, res);
+    });
+    const { port } = await serve({ listen: (p: number, h: string) => server.listen(p, h) }, k.keel);
+    const answer = await get(port, '/legacy');
+    expect(answer.status).toBe(201);
+    expect(answer.headers['x-outer']).toBe('ran');
+    expect(answer.headers['server-timing']).toMatch(/^app;dur=\d+\.\d$/);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(routesOf(k.keel)).toEqual(['GET /legacy 201']);
   });
 
   it('takes a per-route deadline', async () => {
