@@ -52,7 +52,7 @@ export function responseCache(
       .get(key, () => {
         if (cached) return replay(app, req, rc);
         ranHandler = true;
-        return capture(req, res, next, rc);
+        return capture(req, res, next, rc, keel);
       })
       .then(
         (entry) => {
@@ -75,6 +75,7 @@ function capture(
   res: Response,
   next: NextFunction,
   rc: ResponseCache,
+  keel: Keel,
 ): Promise<CachedResponse> {
   // The answer is for everyone: this client gets it whole rather than a 304.
   delete req.headers['if-none-match'];
@@ -92,27 +93,41 @@ function capture(
       keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
       return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
     } as Response['write'];
-    // Set when the whole answer came in one `end` before its head went out (res.send, res.json).
-    let labelled: CachedResponse | undefined;
     res.end = function (this: Response, chunk?: unknown, ...rest: unknown[]) {
       const whole = chunks.length === 0 && !this.headersSent;
       keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
-      // This client gets the ETag, Cache-Control and Vary of the later hits, so it can revalidate as they can.
-      if (whole && req.method !== 'HEAD') {
-        labelled = rc.entryOf(this.statusCode, this.getHeaders(), Buffer.concat(chunks));
-        if (labelled)
-          for (const [name, value] of Object.entries(rc.labelOf(labelled))) this.setHeader(name, value!);
-      }
+      // The whole answer in one call, before its head goes out (res.send, res.json):
+      // this client gets the ETag and Vary of the later hits, so it can revalidate as they can.
+      if (whole && req.method !== 'HEAD') label(this, Buffer.concat(chunks), rc, keel);
       return (end as (...a: unknown[]) => Response).call(this, chunk, ...rest);
     } as Response['end'];
     res.once('close', () => {
       if (!res.writableFinished || req.method === 'HEAD') return reject(new NotCacheable());
-      const entry = labelled ?? rc.entryOf(res.statusCode, res.getHeaders(), Buffer.concat(chunks));
+      // From the headers as they went out: on-headers listeners (sessions) may have added Set-Cookie since end().
+      const entry = rc.entryOf(res.statusCode, res.getHeaders(), Buffer.concat(chunks));
       if (entry) resolve(entry);
       else reject(new NotCacheable());
     });
     next();
   });
+}
+
+/**
+ * Labels the live answer of a miss with the ETag and Vary it will be stored
+ * with. Not Cache-Control: a `Set-Cookie` can still be added after `end()`
+ * (on-headers listeners run as the head is written), and a shared cache must
+ * not be told to keep that answer; the hits carry Cache-Control.
+ */
+function label(res: Response, body: Buffer, rc: ResponseCache, keel: Keel): void {
+  try {
+    const entry = rc.entryOf(res.statusCode, res.getHeaders(), body);
+    if (!entry) return;
+    const { etag, vary } = rc.labelOf(entry);
+    res.setHeader('etag', etag!);
+    if (vary !== undefined) res.setHeader('vary', vary);
+  } catch (error) {
+    keel.reportError('express:response-cache', error);
+  }
 }
 
 /** Refreshes a stale answer by replaying the request through the app, off the request path. */
