@@ -113,18 +113,14 @@ function capture(
 }
 
 /**
- * Labels the live answer of a miss with the ETag and Vary it will be stored
- * with. Not Cache-Control: a `Set-Cookie` can still be added after `end()`
- * (on-headers listeners run as the head is written), and a shared cache must
- * not be told to keep that answer; the hits carry Cache-Control.
+ * Labels the live answer of a miss as core's `labelOf` says (ETag, Vary; not
+ * Cache-Control: on-headers listeners can still add `Set-Cookie` as the head is written).
  */
 function label(res: Response, body: Buffer, rc: ResponseCache, keel: Keel): void {
   try {
     const entry = rc.entryOf(res.statusCode, res.getHeaders(), body);
     if (!entry) return;
-    const { etag, vary } = rc.labelOf(entry);
-    res.setHeader('etag', etag!);
-    if (vary !== undefined) res.setHeader('vary', vary);
+    for (const [name, value] of Object.entries(rc.labelOf(entry))) res.setHeader(name, value!);
   } catch (error) {
     keel.reportError('express:response-cache', error);
   }

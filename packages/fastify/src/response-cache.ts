@@ -70,7 +70,7 @@ export class RouteCache extends ResponseCache {
     return this.entryOf(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, body);
   }
 
-  /** The live answer of a miss, as it is stored: it gets the same ETag, Cache-Control and Vary as later hits. */
+  /** The live answer of a miss gets the ETag and Vary of later hits (see core's `labelOf`). */
   label(reply: FastifyReply, entry: CachedResponse): void {
     reply.headers(this.labelOf(entry));
   }

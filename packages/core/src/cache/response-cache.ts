@@ -184,14 +184,14 @@ export class ResponseCache {
   }
 
   /**
-   * The headers the live answer of a miss gets, so that it matches the hits
-   * that follow: its ETag, and the Vary and Cache-Control it is stored with.
+   * The headers the live answer of a miss gets, so that its client can
+   * revalidate it as the hits' clients can: its ETag, and its Vary. Not
+   * Cache-Control: hooks that run later (a session's) can still add
+   * `Set-Cookie` to that answer, and a shared cache must not be told to keep it.
    */
   labelOf(entry: CachedResponse): OutgoingHttpHeaders {
     const label: OutgoingHttpHeaders = { etag: entry.etag };
-    const { vary, 'cache-control': cacheControl } = entry.headers;
-    if (vary !== undefined) label.vary = vary;
-    if (cacheControl !== undefined) label['cache-control'] = cacheControl;
+    if (entry.headers.vary !== undefined) label.vary = entry.headers.vary;
     return label;
   }
 }
