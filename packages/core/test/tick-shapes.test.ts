@@ -35,7 +35,28 @@ function tickLiteralFeedback(withKeel: boolean): string[] {
 // Node 20's nextTick and V8 11.3; other versions may build tick objects differently.
 const node20 = process.versions.node.startsWith('20.');
 
+/** Node's async-hooks switches in a process that made a Keel (or did not), after one tick. */
+function asyncHookSwitches(withKeel: boolean): string {
+  const script = `
+    ${withKeel ? "import { createKeel } from '@keel/core'; const keel = createKeel({ runtime: false });" : ''}
+    await new Promise((resolve) => setImmediate(resolve));
+    const { async_hook_fields: f, constants: c } = process.binding('async_wrap');
+    console.log([f[c.kUsesExecutionAsyncResource], f[c.kTotals], f[c.kCheck]].join(','));
+    ${withKeel ? 'await keel.close();' : ''}
+  `;
+  const result = spawnSync(process.execPath, ['--no-deprecation', '--input-type=module', '-e', script], {
+    cwd: packageDir,
+    encoding: 'utf8',
+  });
+  expect(result.stderr).toBe('');
+  return result.stdout.trim();
+}
+
 describe.runIf(node20)('tick-object shapes', () => {
+  it("leaves Node's async hooks as they were: no hook, no callback trampoline for every native callback", () => {
+    expect(asyncHookSwitches(true)).toBe(asyncHookSwitches(false));
+  });
+
   it('without Keel, a full GC with no tick alive turns nextTick megamorphic (the failure Keel prevents)', () => {
     expect(tickLiteralFeedback(false)).toContain('MEGAMORPHIC');
   });
