@@ -288,6 +288,39 @@ describe('@keel/express', () => {
     expect(routesOf(k.keel)).toEqual(['GET /legacy 201']);
   });
 
+  it('records the method a method-override middleware routed by', async () => {
+    const { keel, port } = await start(express5, {}, (app) => {
+      app.use((req, _res, next) => {
+        const override = req.headers['x-http-method-override'];
+        if (typeof override === 'string') req.method = override;
+        next();
+      });
+      app.delete('/items/:id', (_req, res) => {
+        res.send('gone');
+      });
+    });
+    const { request } = await import('node:http');
+    await new Promise<void>((resolve, reject) => {
+      request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/items/7',
+          method: 'POST',
+          headers: { 'x-http-method-override': 'DELETE' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(routesOf(keel)).toEqual(['DELETE /items/:id 200']);
+  });
+
   it('takes a per-route deadline', async () => {
     let remaining: number | undefined;
     const app = express5();
