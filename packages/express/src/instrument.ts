@@ -18,6 +18,7 @@ import {
   type ResponseCacheOptions,
   type ShutdownReport,
   UNMATCHED_ROUTE,
+  type WriteHead,
 } from '@keel/core';
 import type { Application, Request, RequestHandler } from 'express';
 import { REFRESH, responseCache } from './response-cache.js';
@@ -62,12 +63,6 @@ const CONTEXT = Symbol('keel.context');
 /** Only while request contexts propagate, for `deadline()`. */
 type KeelResponse = ServerResponse & { [CONTEXT]?: RequestContext };
 type Refreshable = { [REFRESH]?: boolean };
-type WriteHead = (
-  this: ServerResponse,
-  statusCode: number,
-  reason?: unknown,
-  headers?: unknown,
-) => ServerResponse;
 type ExpressHandle = (
   this: Application,
   req: IncomingMessage,
@@ -78,7 +73,7 @@ type ExpressHandle = (
 /**
  * Instruments an Express 4 or 5 app in one line: per-route recording,
  * the health endpoints, load shedding, request context, `Server-Timing` and
- * graceful shutdown. Call it before defining routes so its middleware runs first.
+ * graceful shutdown. It wraps `app.handle`, so routes defined before or after it are all recorded.
  *
  * @example
  * const app = express();
@@ -120,9 +115,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
   // the swap, and `res` is read only for what Express or Node decide later.
 
   /** `close` listener of a response Keel does not record: endpoints, beacons, shed requests, cache refreshes. */
-  function endTracking(this: ServerResponse): void {
-    shutdown.requestEnded(this);
-  }
+  const endTracking = shutdown.onResponseClose;
 
   /** Where this app's responses find `writeHead`, `getHeader` and `setHeader`: a stable object, unlike `res`. */
   const appResponse = (app as unknown as { response: HeaderMethods & { writeHead: WriteHead } }).response;

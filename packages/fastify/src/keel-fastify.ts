@@ -13,6 +13,7 @@ import {
   type RequestContext,
   type ShutdownReport,
   UNMATCHED_ROUTE,
+  type WriteHead,
 } from '@keel/core';
 import type {
   FastifyInstance,
@@ -76,12 +77,6 @@ type RecordedResponse = ServerResponse & {
   /** Only while request contexts propagate (see `RequestContexts`). */
   [kContext]?: RequestContext;
 };
-type WriteHead = (
-  this: ServerResponse,
-  statusCode: number,
-  reason?: unknown,
-  headers?: unknown,
-) => ServerResponse;
 const nodeWriteHead = ServerResponse.prototype.writeHead as unknown as WriteHead;
 
 const ENDPOINT: RouteState = Object.freeze({
@@ -324,7 +319,8 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       try {
         const entry = pending.cache.captured(request, reply, payload);
         if (entry) {
-          pending.cache.label(reply, entry);
+          // The live answer gets the ETag and Vary of later hits (see core's `labelOf`).
+          reply.headers(pending.cache.labelOf(entry));
           pending.resolve(entry);
         } else {
           pending.reject(new NotCacheable());

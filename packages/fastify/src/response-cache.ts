@@ -70,11 +70,6 @@ export class RouteCache extends ResponseCache {
     return this.entryOf(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, body);
   }
 
-  /** The live answer of a miss gets the ETag and Vary of later hits (see core's `labelOf`). */
-  label(reply: FastifyReply, entry: CachedResponse): void {
-    reply.headers(this.labelOf(entry));
-  }
-
   /** Writes a cached answer: 304 when the client already holds it. */
   send(request: FastifyRequest, reply: FastifyReply, entry: CachedResponse, state: 'HIT' | 'MISS'): void {
     if (reply.sent) return;

@@ -34,6 +34,14 @@ function oneDecimal(ms: number): string {
   return `${(tenths / 10) | 0}.${tenths % 10}`;
 }
 
+/** `ServerResponse.writeHead` with the fixed parameters adapters wrap it with (no rest array per call). */
+export type WriteHead = (
+  this: ServerResponse,
+  statusCode: number,
+  reason?: unknown,
+  headers?: unknown,
+) => ServerResponse;
+
 /** Where `addServerTiming` finds `getHeader` and `setHeader`: the response itself, or a prototype of it. */
 export type HeaderMethods = Pick<ServerResponse, 'getHeader' | 'setHeader'>;
 

@@ -61,8 +61,11 @@ export class GracefulShutdown {
   #closing = false;
   #promise: Promise<ShutdownReport> | undefined;
   #drained: (() => void) | undefined;
-  /** `requestEnded`, bound once, as a response `close` listener shared by every response. */
-  readonly #onResponseClose: (this: ServerResponse) => void;
+  /**
+   * `requestEnded(this)` as a response `close` listener, one function shared
+   * by every response: for adapters, on the responses they track but do not record.
+   */
+  readonly onResponseClose: (this: ServerResponse) => void;
 
   constructor(keel: Keel, options: GracefulShutdownOptions = {}) {
     this.#keel = keel;
@@ -73,7 +76,7 @@ export class GracefulShutdown {
       cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
     };
     const shutdown = this;
-    this.#onResponseClose = function onResponseClose(this: ServerResponse) {
+    this.onResponseClose = function onResponseClose(this: ServerResponse) {
       shutdown.requestEnded(this);
     };
   }
@@ -96,7 +99,7 @@ export class GracefulShutdown {
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
       this.requestStarted(res);
       // `on`, not `once`: once wraps the listener in a new closure per call.
-      res.on('close', this.#onResponseClose);
+      res.on('close', this.onResponseClose);
     });
   }
 
