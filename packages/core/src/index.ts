@@ -46,7 +46,13 @@ export {
   thresholdScore,
 } from './health/score.js';
 export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE, pathOf } from './http/endpoints.js';
-export { addServerTiming, type HeaderMethods, serverTiming, type WriteHead } from './http/server-timing.js';
+export {
+  addServerTiming,
+  appendServerTiming,
+  type HeaderMethods,
+  serverTiming,
+  type WriteHead,
+} from './http/server-timing.js';
 export {
   ABORTED_STATUS,
   type AdminServer,

@@ -1,5 +1,6 @@
-import { createServer, request } from 'node:http';
+import { createServer, IncomingMessage, request, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createKeel, GracefulShutdown, handleSignals } from '../src/index.js';
 
@@ -31,8 +32,8 @@ async function start(handlerDelayMs: number, tracking: Tracking = 'listener') {
   const shutdown = new GracefulShutdown(keel, { preStopDelay: 50, drainTimeout: 5000 });
   const server = createServer((req, res) => {
     if (tracking === 'reported') {
-      shutdown.requestStarted(res);
-      res.on('close', () => shutdown.requestEnded(res));
+      const slot = shutdown.requestStarted(res);
+      res.on('close', () => shutdown.requestEnded(res, slot));
     }
     if (keel.handle(req, res)) return;
     setTimeout(() => res.end(`done ${req.url}`), handlerDelayMs);
@@ -102,6 +103,30 @@ describe('graceful shutdown', () => {
       { name: 'hangs', ok: false, error: 'timed out after 50 ms' },
     ]);
     expect(await pending).toBeInstanceOf(Error);
+  });
+
+  it('counts each response once: a second end, or an end for a slot since reused, changes nothing', () => {
+    const keel = createKeel({ runtime: false });
+    const shutdown = new GracefulShutdown(keel);
+    const response = () => new ServerResponse(new IncomingMessage(new Socket()));
+    const a = response();
+    const b = response();
+    const c = response();
+    const slotA = shutdown.requestStarted(a);
+    const slotB = shutdown.requestStarted(b);
+    expect(shutdown.inFlight).toBe(2);
+    shutdown.requestEnded(a, slotA);
+    shutdown.requestEnded(a, slotA);
+    expect(shutdown.inFlight).toBe(1);
+    // c takes a's freed slot; a late end for a must not end c.
+    expect(shutdown.requestStarted(c)).toBe(slotA);
+    shutdown.requestEnded(a, slotA);
+    shutdown.requestEnded(b, slotA);
+    expect(shutdown.inFlight).toBe(2);
+    shutdown.requestEnded(c, slotA);
+    shutdown.requestEnded(b, slotB);
+    expect(shutdown.inFlight).toBe(0);
+    void keel.close();
   });
 
   it('a signal starts the shutdown and exits 0; a second one forces exit 1', async () => {

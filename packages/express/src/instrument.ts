@@ -1,9 +1,10 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 // The module's `performance`, not the global: that one is a getter on globalThis, run on every read.
 import { performance } from 'node:perf_hooks';
 import {
   ABORTED_STATUS,
   addServerTiming,
+  appendServerTiming,
   createKeel,
   GracefulShutdown,
   type GracefulShutdownOptions,
@@ -114,11 +115,9 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
   // What Keel needs per request therefore lives in two closures made before
   // the swap, and `res` is read only for what Express or Node decide later.
 
-  /** `close` listener of a response Keel does not record: endpoints, beacons, shed requests, cache refreshes. */
-  const endTracking = shutdown.onResponseClose;
-
   /** Where this app's responses find `writeHead`, `getHeader` and `setHeader`: a stable object, unlike `res`. */
   const appResponse = (app as unknown as { response: HeaderMethods & { writeHead: WriteHead } }).response;
+  const appWritesNodeHead = appResponse.writeHead === ServerResponse.prototype.writeHead;
 
   /**
    * Starts recording a request. Returns its `close` listener, which ends its
@@ -130,6 +129,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     req: Request,
     res: ServerResponse,
     ctx: RequestContext | undefined,
+    slot: number,
   ): (this: ServerResponse) => void {
     const start = performance.now();
     // The status writeHead sent, so `close` reads `res` once less; 0 until then, or with timing off.
@@ -137,7 +137,10 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     if (timing) {
       // A `writeHead` already on this response (a parent app's on-headers, say) is chained, not dropped.
       const own = Object.hasOwn(res, 'writeHead') ? (res.writeHead as unknown as WriteHead) : undefined;
-      let timed = false;
+      // Straight into Node's `writeHead`, the header is appended to the head it builds
+      // (core's `appendServerTiming`); through another one, which may read the
+      // headers first, it is set before the call.
+      let timed = own === undefined && appWritesNodeHead ? false : undefined;
       // Fixed parameters, not `...args`: a rest array per response is measurable here.
       // Node treats an undefined `reason` and `headers` as not given.
       res.writeHead = function writeHeadWithTiming(
@@ -146,7 +149,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
         reason?: unknown,
         headers?: unknown,
       ) {
-        if (!timed) {
+        if (timed === undefined) {
           timed = true;
           try {
             addServerTiming(this, ctx, performance.now() - start, reason, headers, appResponse);
@@ -157,11 +160,19 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
         const written = (own ?? appResponse.writeHead).call(this, statusCode, reason, headers);
         // As Node reads it, and only once Node has accepted it.
         sentStatus = statusCode | 0;
+        if (timed === false) {
+          timed = true;
+          try {
+            appendServerTiming(this, ctx, performance.now() - start);
+          } catch (error) {
+            keel.reportError('express:server-timing', error);
+          }
+        }
         return written;
       } as never;
     }
     return function recordOnClose(this: ServerResponse) {
-      shutdown.requestEnded(this);
+      shutdown.requestEnded(this, slot);
       try {
         const route = routeTemplate(req, app as never) ?? UNMATCHED_ROUTE;
         // `writableEnded` (end() was called) rather than `writableFinished`, a
@@ -211,29 +222,30 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     callback: unknown,
   ) {
     const res = response as KeelResponse;
+    let slot = -1;
     let onClose: ((this: ServerResponse) => void) | undefined;
     let ctx: RequestContext | undefined;
     try {
-      shutdown.requestStarted(res);
+      slot = shutdown.requestStarted(res);
+      // Endpoints, beacons, shed requests and cache refreshes are tracked for shutdown, not recorded.
       if (answeredByKeel(req, res)) {
-        res.on('close', endTracking);
+        shutdown.endOnClose(res, slot);
         return;
       }
-      if ((req as Refreshable)[REFRESH]) {
-        onClose = endTracking;
-      } else {
+      if (!(req as Refreshable)[REFRESH]) {
         // Contexts are only built once something reads them (see RequestContexts).
         if (context && contexts.propagating) {
           ctx = contexts.create(deadline);
           res[CONTEXT] = ctx;
         }
-        onClose = track(req as Request, res, ctx);
+        onClose = track(req as Request, res, ctx, slot);
       }
     } catch (error) {
       keel.reportError('express:request', error);
     }
     // `on`, not `once`: once wraps the listener in yet another closure.
-    res.on('close', onClose ?? endTracking);
+    if (onClose !== undefined) res.on('close', onClose);
+    else shutdown.endOnClose(res, slot);
     if (ctx !== undefined) contexts.runIn(ctx, dispatch, this, req, res, callback);
     else handle.call(this, req, res, callback);
   };

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import {
   ABORTED_STATUS,
   addServerTiming,
+  appendServerTiming,
   type CachedResponse,
   createKeel,
   type EndpointName,
@@ -70,7 +71,10 @@ type WithState = { [kState]?: RouteState };
 const kStart = Symbol('keel.start');
 const kRoute = Symbol('keel.route');
 const kContext = Symbol('keel.context');
+const kSlot = Symbol('keel.slot');
 type RecordedResponse = ServerResponse & {
+  /** Graceful shutdown's slot for this response (`requestStarted`). */
+  [kSlot]?: number;
   /** `performance.now()` when the request reached Keel; unset for requests Keel does not record. */
   [kStart]?: number;
   [kRoute]?: string;
@@ -230,7 +234,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
 
   /** Ends the request's shutdown tracking, and records it: answered, or cut off by the client (499). */
   function onResponseClose(this: RecordedResponse): void {
-    shutdown.requestEnded(this);
+    shutdown.requestEnded(this, this[kSlot] ?? -1);
     const start = this[kStart];
     if (start === undefined) return;
     try {
@@ -242,33 +246,51 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     }
   }
 
-  /**
-   * `original` with `Server-Timing` added as Fastify writes the head: on the
-   * response itself, which costs less per request than an `onSend` hook.
-   */
-  function timedWriteHead(original: WriteHead): WriteHead {
-    return function writeHeadWithTiming(this: RecordedResponse, statusCode, reason, headers) {
-      timeResponse(this, reason, headers);
-      return original.call(this, statusCode, reason, headers);
-    };
-  }
-  // Shared by every response whose `writeHead` is Node's own: no closure per request.
-  const writeHeadWithTiming = timedWriteHead(nodeWriteHead);
+  // `Server-Timing` is added as Fastify writes the head, by a `writeHead` put
+  // on the response itself, which costs less per request than an `onSend` hook.
 
-  function timeResponse(res: RecordedResponse, reason: unknown, headers: unknown): void {
+  /**
+   * Node's own `writeHead`, then `Server-Timing` appended to the head it built.
+   * Shared by every response whose `writeHead` is Node's: no closure per request.
+   */
+  const writeHeadWithTiming = function writeHeadWithTiming(
+    this: RecordedResponse,
+    statusCode: number,
+    reason?: unknown,
+    headers?: unknown,
+  ) {
+    const written = nodeWriteHead.call(this, statusCode, reason, headers);
     try {
-      const start = res[kStart];
-      if (start === undefined || res.headersSent) return;
-      addServerTiming(res, res[kContext], performance.now() - start, reason, headers);
+      const start = this[kStart];
+      if (start !== undefined) appendServerTiming(this, this[kContext], performance.now() - start);
     } catch (error) {
       report('server-timing', error);
     }
+    return written;
+  } as WriteHead;
+
+  /**
+   * `original` (a `writeHead` something else put on the response, such as
+   * `app.inject()`'s) with `Server-Timing` added to the headers before it runs,
+   * since a wrapper may read them before Node builds the head.
+   */
+  function timedWriteHead(original: WriteHead): WriteHead {
+    return function writeHeadWithTiming(this: RecordedResponse, statusCode, reason, headers) {
+      try {
+        const start = this[kStart];
+        if (start !== undefined && !this.headersSent)
+          addServerTiming(this, this[kContext], performance.now() - start, reason, headers);
+      } catch (error) {
+        report('server-timing', error);
+      }
+      return original.call(this, statusCode, reason, headers);
+    };
   }
 
   app.addHook('onRequest', (request, reply, done) => {
     const raw = reply.raw as RecordedResponse;
     try {
-      shutdown.requestStarted(raw);
+      raw[kSlot] = shutdown.requestStarted(raw);
       // One shared listener ends tracking and records the answer, or the
       // abort: cheaper per request than Fastify's onResponse and onRequestAbort hooks.
       raw.on('close', onResponseClose);

@@ -32,12 +32,15 @@ export interface ShutdownReport {
   readonly durationMs: number;
 }
 
+const kSlot = Symbol('keel.shutdownSlot');
+type TrackedResponse = ServerResponse & { [kSlot]?: number };
+
 export interface AttachOptions {
   /**
    * Listen to the server's `request` event to know which requests are in
    * flight. Adapters that see every request themselves turn it off and report
-   * them with `requestStarted` / `requestEnded` instead, which costs less than a
-   * second listener on the server and on each response. @default true
+   * them with `requestStarted` / `requestEnded` instead, which
+   * costs less than a second listener on the server and on each response. @default true
    */
   trackRequests?: boolean;
 }
@@ -56,16 +59,21 @@ export class GracefulShutdown {
   readonly #clock: Clock;
   readonly #options: Required<GracefulShutdownOptions>;
   readonly #servers: Server[] = [];
-  /** Responses not yet closed, over every attached server. */
-  readonly #inFlight = new Set<ServerResponse>();
+  /**
+   * Responses not yet closed, over every attached server, each at the slot
+   * `requestStarted` gave it; `undefined` marks a free slot. A `Set` would
+   * rehash and shrink as the count swings with the load, several times the
+   * cost of two array writes per request.
+   */
+  readonly #slots: (ServerResponse | undefined)[] = [];
+  /** Free slots of `#slots`, the last freed reused first. */
+  readonly #freeSlots: number[] = [];
+  #inFlight = 0;
   #closing = false;
   #promise: Promise<ShutdownReport> | undefined;
   #drained: (() => void) | undefined;
-  /**
-   * `requestEnded(this)` as a response `close` listener, one function shared
-   * by every response: for adapters, on the responses they track but do not record.
-   */
-  readonly onResponseClose: (this: ServerResponse) => void;
+  /** The `close` listener `endOnClose` adds, one function for every response. */
+  readonly #onTrackedClose: (this: TrackedResponse) => void;
 
   constructor(keel: Keel, options: GracefulShutdownOptions = {}) {
     this.#keel = keel;
@@ -76,8 +84,8 @@ export class GracefulShutdown {
       cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
     };
     const shutdown = this;
-    this.onResponseClose = function onResponseClose(this: ServerResponse) {
-      shutdown.requestEnded(this);
+    this.#onTrackedClose = function onTrackedClose(this: TrackedResponse) {
+      shutdown.requestEnded(this, this[kSlot] ?? -1);
     };
   }
 
@@ -87,7 +95,7 @@ export class GracefulShutdown {
 
   /** Requests being answered right now, over every attached server. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight;
   }
 
   /** Tracks a server so shutdown can close it and drain its requests. Idempotent per server. */
@@ -96,29 +104,49 @@ export class GracefulShutdown {
     this.#servers.push(server);
     if (options.trackRequests === false) return;
     // Prepended so the header is set before the app can write its answer.
-    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-      this.requestStarted(res);
-      // `on`, not `once`: once wraps the listener in a new closure per call.
-      res.on('close', this.onResponseClose);
-    });
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) =>
+      this.endOnClose(res, this.requestStarted(res)),
+    );
   }
 
   /**
-   * Counts `res` as in flight until `requestEnded(res)`, for adapters that
-   * attach with `trackRequests: false`. Once shutdown has begun, the answer
-   * tells the client not to reuse the connection.
+   * Ends `slot` (from `requestStarted(res)`) when `res` closes, with a
+   * `close` listener shared by every response that finds the slot on `res`.
    */
-  requestStarted(res: ServerResponse): void {
-    this.#inFlight.add(res);
-    if (this.#closing) res.setHeader('connection', 'close');
+  endOnClose(res: ServerResponse, slot: number): void {
+    (res as TrackedResponse)[kSlot] = slot;
+    // `on`, not `once`: once wraps the listener in a new closure per call.
+    res.on('close', this.#onTrackedClose);
   }
 
-  /** `res` has closed (answered or cut off). Call it from the response's `close` event. */
-  requestEnded(res: ServerResponse): void {
-    if (!this.#inFlight.delete(res) || !this.#closing) return;
+  /**
+   * Counts `res` as in flight until `requestEnded(res, slot)` with the slot
+   * returned here, for adapters that attach with `trackRequests: false` and
+   * keep the slot where reading it is cheap. Once shutdown has begun, the
+   * answer tells the client not to reuse the connection.
+   */
+  requestStarted(res: ServerResponse): number {
+    const slot = this.#freeSlots.pop() ?? this.#slots.length;
+    this.#slots[slot] = res;
+    this.#inFlight++;
+    if (this.#closing) res.setHeader('connection', 'close');
+    return slot;
+  }
+
+  /**
+   * `res` has closed (answered or cut off). Call it from the response's
+   * `close` event with the slot `requestStarted(res)` returned; a second call
+   * for the same response does nothing.
+   */
+  requestEnded(res: ServerResponse, slot: number): void {
+    if (this.#slots[slot] !== res) return;
+    this.#slots[slot] = undefined;
+    this.#freeSlots.push(slot);
+    this.#inFlight--;
+    if (!this.#closing) return;
     // The socket this answer used is idle now: let it go.
     for (const server of this.#servers) server.closeIdleConnections();
-    if (this.#inFlight.size === 0) this.#drained?.();
+    if (this.#inFlight === 0) this.#drained?.();
   }
 
   /** Runs the shutdown once; later calls return the same promise. */
@@ -145,7 +173,8 @@ export class GracefulShutdown {
     this.#closing = true;
     // Answers not yet started tell the client not to reuse the socket, so
     // no keep-alive client sends a next request into a closing socket.
-    for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    for (const res of this.#slots)
+      if (res !== undefined && !res.headersSent) res.setHeader('connection', 'close');
     const closed = this.#servers.map(
       (server) => new Promise<void>((resolve) => server.close(() => resolve())),
     );
