@@ -1,0 +1,125 @@
+// Keel's own cost per request, without the process lottery (issue 3).
+//
+//   node same-process.mjs                          # both frameworks, ~5 min
+//   FRAMEWORKS=fastify PROCESSES=4 node same-process.mjs
+//
+// run.mjs starts a fresh server process per variant and round, and one
+// process differs from the next by up to ±15 % (JIT and heap luck), more than
+// Keel's cost; its medians need many rounds to settle. Here one process per
+// framework serves the same route twice, bare and with Keel (default options),
+// on two ports (servers/same-process.mjs). Load alternates between them in
+// windows of DURATION s, the server pinned to core 0 and autocannon to core
+// 1, and the process's CPU time per request is read for each window. Both
+// apps share the JIT, the heap and whatever else one process has, so the
+// difference is Keel's work per request. What Keel does to the process as a
+// whole (its startup, its background timer) is charged to both apps alike:
+// run.mjs is the measure of that.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const FRAMEWORKS = (process.env.FRAMEWORKS ?? 'express,fastify').split(',');
+const PROCESSES = intEnv('PROCESSES', 3);
+const ROUNDS = intEnv('ROUNDS', 6);
+const DURATION = intEnv('DURATION', 3);
+const CONNECTIONS = intEnv('CONNECTIONS', 50);
+const PORT = intEnv('PORT', 3951);
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime; 100 on Linux x64. */
+const CLK_TCK = intEnv('CLK_TCK', 100);
+const PIN =
+  availableParallelism() >= 2 && spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+
+function intEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${raw})`);
+  return n;
+}
+
+/** CPU time of the whole process (every thread), in seconds. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function load(url, duration) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections: CONNECTIONS, duration }, (error, result) => {
+      if (error) reject(error);
+      else if (result.errors > 0 || result.non2xx > 0) reject(new Error(`${url}: errors or non-2xx answers`));
+      else resolve(result.requests.total);
+    });
+  });
+}
+
+async function waitUntilUp(url) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+if (PIN) spawnSync('taskset', ['-a', '-c', '-p', '1', String(process.pid)], { stdio: 'ignore' });
+const rows = [];
+for (const framework of FRAMEWORKS) {
+  const bare = [];
+  const keel = [];
+  for (let p = 0; p < PROCESSES; p++) {
+    const server = spawn(
+      PIN ? 'taskset' : process.execPath,
+      [...(PIN ? ['-c', '0', process.execPath] : []), 'servers/same-process.mjs'],
+      { cwd: here, env: { ...process.env, FRAMEWORK: framework, PORT: String(PORT) }, stdio: 'inherit' },
+    );
+    try {
+      const urls = [`http://127.0.0.1:${PORT}/users/42`, `http://127.0.0.1:${PORT + 1}/users/42`];
+      for (const url of urls) await waitUntilUp(url);
+      for (const url of urls) await load(url, 2);
+      for (let round = 0; round < ROUNDS; round++) {
+        const perRequest = [0, 0];
+        // Alternate which app goes first, so a drift over time is shared out.
+        for (const i of round % 2 ? [1, 0] : [0, 1]) {
+          const before = cpuSeconds(server.pid);
+          const requests = await load(urls[i], DURATION);
+          perRequest[i] = ((cpuSeconds(server.pid) - before) * 1e6) / requests;
+        }
+        bare.push(perRequest[0]);
+        keel.push(perRequest[1]);
+        console.log(
+          `${framework} process ${p + 1}/${PROCESSES} round ${round + 1}/${ROUNDS}: bare ${perRequest[0].toFixed(1)} µs, Keel ${perRequest[1].toFixed(1)} µs`,
+        );
+      }
+    } finally {
+      server.kill();
+      await new Promise((r) => server.once('exit', r));
+    }
+  }
+  const added = median(keel.map((k, i) => k - bare[i]));
+  const ratio = median(keel.map((k, i) => bare[i] / k));
+  rows.push({ framework, bare: median(bare), keel: median(keel), added, ratio });
+}
+
+console.log(`\n${PROCESSES} processes × ${ROUNDS} rounds of ${DURATION} s per framework; medians of the paired rounds.`);
+console.log('"CPU ratio" is bare CPU per request over Keel\'s: the throughput ratio when the server is CPU-bound.\n');
+console.log('| framework | bare CPU µs/req | with Keel | µs added | CPU ratio |');
+console.log('|-----------|-----------------|-----------|----------|-----------|');
+for (const r of rows) {
+  console.log(
+    `| ${r.framework} | ${r.bare.toFixed(1)} | ${r.keel.toFixed(1)} | +${r.added.toFixed(1)} | ${r.ratio.toFixed(3)} |`,
+  );
+}
