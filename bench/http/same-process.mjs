@@ -32,7 +32,8 @@ const PORT = intEnv('PORT', 3951);
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime; 100 on Linux x64. */
 const CLK_TCK = intEnv('CLK_TCK', 100);
 const PIN =
-  availableParallelism() >= 2 && spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+  availableParallelism() >= 2 &&
+  spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
 function intEnv(name, fallback) {
   const raw = process.env[name];
@@ -114,8 +115,12 @@ for (const framework of FRAMEWORKS) {
   rows.push({ framework, bare: median(bare), keel: median(keel), added, ratio });
 }
 
-console.log(`\n${PROCESSES} processes × ${ROUNDS} rounds of ${DURATION} s per framework; medians of the paired rounds.`);
-console.log('"CPU ratio" is bare CPU per request over Keel\'s: the throughput ratio when the server is CPU-bound.\n');
+console.log(
+  `\n${PROCESSES} processes × ${ROUNDS} rounds of ${DURATION} s per framework; medians of the paired rounds.`,
+);
+console.log(
+  '"CPU ratio" is bare CPU per request over Keel\'s: the throughput ratio when the server is CPU-bound.\n',
+);
 console.log('| framework | bare CPU µs/req | with Keel | µs added | CPU ratio |');
 console.log('|-----------|-----------------|-----------|----------|-----------|');
 for (const r of rows) {
