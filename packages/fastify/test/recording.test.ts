@@ -140,6 +140,19 @@ describe('recording', () => {
     expect((await get(port, '/raw')).headers['server-timing']).toMatch(/^render;dur=4, app;dur=\d+\.\d$/);
   });
 
+  it('adds Server-Timing under app.inject() too, after the value the app set', async () => {
+    // inject's response wraps writeHead and copies the headers as Node builds the head.
+    const { app } = await build({}, (app) => {
+      app.get('/plain', async () => 'ok');
+      app.get('/own', async (_request, reply) => {
+        reply.header('server-timing', 'render;dur=3');
+        return 'ok';
+      });
+    });
+    expect((await app.inject('/plain')).headers['server-timing']).toMatch(/^app;dur=\d+\.\d$/);
+    expect((await app.inject('/own')).headers['server-timing']).toMatch(/^render;dur=3, app;dur=\d+\.\d$/);
+  });
+
   it('adds no Server-Timing with serverTiming: false', async () => {
     const { port } = await start({ serverTiming: false }, nested);
     expect((await get(port, '/api/v1/users/1')).headers['server-timing']).toBeUndefined();
