@@ -106,8 +106,12 @@ for (const framework of FRAMEWORKS) {
         );
       }
     } finally {
-      server.kill();
-      await new Promise((r) => server.once('exit', r));
+      // A server that already exited (a crash, a port in use) would never emit 'exit' again.
+      if (server.exitCode === null && server.signalCode === null) {
+        const exited = new Promise((r) => server.once('exit', r));
+        server.kill();
+        await exited;
+      }
     }
   }
   const added = median(keel.map((k, i) => k - bare[i]));

@@ -51,6 +51,25 @@ describe('appendServerTiming', () => {
     await keel.close();
   });
 
+  it('builds the line anew when the context has cache time only, not from the kept app-only lines', async () => {
+    const keel = createKeel({ runtime: false, clock: createFakeClock() });
+    keel.context.use();
+    const context = keel.context.run(keel.config.requestDeadline, () => {
+      keel.context.addCacheTime(0.5, true);
+      return keel.context.current() as RequestContext;
+    });
+    const plain = response();
+    plain.writeHead(200);
+    appendServerTiming(plain, undefined, 5);
+    const res = response();
+    res.writeHead(200);
+    appendServerTiming(res, context, 5);
+    expect((res as unknown as Head)._header!).toContain(
+      '\r\nserver-timing: app;dur=5.0, cache;dur=0.5;desc="1 hit, 0 miss"\r\n\r\n',
+    );
+    await keel.close();
+  });
+
   it('adds nothing where there is no head to extend: before writeHead, or once it went out', () => {
     const res = response();
     expect(appendServerTiming(res, undefined, 1)).toBe(false);
@@ -60,6 +79,11 @@ describe('appendServerTiming', () => {
     const head = (res as unknown as Head)._header;
     expect(appendServerTiming(res, undefined, 1)).toBe(false);
     expect((res as unknown as Head)._header).toBe(head);
+    // A head that does not end with its empty line is not one Keel knows how to extend.
+    const odd = response();
+    (odd as unknown as { _header: string; _headerSent: boolean })._header = 'HTTP/1.1 200 OK\r\n';
+    (odd as unknown as { _headerSent: boolean })._headerSent = false;
+    expect(appendServerTiming(odd, undefined, 1)).toBe(false);
   });
 
   it("reaches a client as one Server-Timing list, after the app's own value", async () => {

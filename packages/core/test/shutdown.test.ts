@@ -129,6 +129,42 @@ describe('graceful shutdown', () => {
     void keel.close();
   });
 
+  it('counts a response once however many times, and by however many instances, it is tracked', () => {
+    const keel = createKeel({ runtime: false });
+    const first = new GracefulShutdown(keel);
+    const second = new GracefulShutdown(keel);
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    // A handler re-entered for the same response, and a second instance watching the same server.
+    first.endOnClose(res, first.requestStarted(res));
+    first.endOnClose(res, first.requestStarted(res));
+    second.endOnClose(res, second.requestStarted(res));
+    expect([first.inFlight, second.inFlight]).toEqual([1, 1]);
+    res.emit('close');
+    expect([first.inFlight, second.inFlight]).toEqual([0, 0]);
+    // The 0.1 form without the slot still ends the response.
+    const legacy = new ServerResponse(new IncomingMessage(new Socket()));
+    first.requestStarted(legacy);
+    first.requestEnded(legacy);
+    expect(first.inFlight).toBe(0);
+    void keel.close();
+  });
+
+  it('takes a request that starts while closing even when its head already went out', () => {
+    const keel = createKeel({ runtime: false });
+    const shutdown = new GracefulShutdown(keel);
+    shutdown.force();
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    res.writeHead(200);
+    const slot = shutdown.requestStarted(res);
+    expect(shutdown.inFlight).toBe(1);
+    shutdown.requestEnded(res, slot);
+    expect(shutdown.inFlight).toBe(0);
+    const fresh = new ServerResponse(new IncomingMessage(new Socket()));
+    shutdown.requestStarted(fresh);
+    expect(fresh.getHeader('connection')).toBe('close');
+    void keel.close();
+  });
+
   it('a signal starts the shutdown and exits 0; a second one forces exit 1', async () => {
     const { shutdown } = await start(10);
     const codes: number[] = [];

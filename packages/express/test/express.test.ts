@@ -263,6 +263,37 @@ describe('@keel/express', () => {
     expect((await get(port, '/head')).headers['server-timing']).toMatch(/^render;dur=4, app;dur=\d+\.\d$/);
   });
 
+  it('adds Server-Timing to HEAD, 204, flushed and streamed answers, bodies intact', async () => {
+    const { port } = await start(express5, {}, (app) => {
+      app.get('/users/:id', (req, res) => {
+        res.json({ id: req.params.id });
+      });
+      app.get('/empty', (_req, res) => {
+        res.status(204).end();
+      });
+      app.get('/stream', (_req, res) => {
+        res.flushHeaders();
+        res.write('a');
+        setTimeout(() => res.end('b'), 10);
+      });
+    });
+    const timing = /^app;dur=\d+\.\d$/;
+    const head = await get(port, '/users/1', undefined, 'HEAD');
+    expect([head.status, head.body, head.headers['content-type']]).toEqual([
+      200,
+      '',
+      'application/json; charset=utf-8',
+    ]);
+    expect(head.headers['server-timing']).toMatch(timing);
+    const empty = await get(port, '/empty');
+    expect([empty.status, empty.body]).toEqual([204, '']);
+    expect(empty.headers['server-timing']).toMatch(timing);
+    const stream = await get(port, '/stream');
+    expect([stream.status, stream.body, stream.headers['transfer-encoding']]).toEqual([200, 'ab', 'chunked']);
+    expect(stream.headers['server-timing']).toMatch(timing);
+    expect((await get(port, '/users/2')).body).toBe('{"id":"2"}');
+  });
+
   it('chains a writeHead already on the response, and records the status as Node sent it', async () => {
     const app = express4();
     const k = instrument(app as never, { runtime: false, clock: createFakeClock() });

@@ -32,9 +32,9 @@ export interface Answer {
 }
 
 /** A plain node:http GET (fetch's pooling hides connection behaviour the shutdown tests depend on). */
-export function get(port: number, path: string, agent?: Agent): Promise<Answer> {
+export function get(port: number, path: string, agent?: Agent, method = 'GET'): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, method }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));

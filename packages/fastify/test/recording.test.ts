@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ABORTED_STATUS, UNMATCHED_ROUTE } from '@keel/core';
@@ -138,6 +139,33 @@ describe('recording', () => {
     });
     expect((await get(port, '/reply')).headers['server-timing']).toMatch(/^render;dur=3, app;dur=\d+\.\d$/);
     expect((await get(port, '/raw')).headers['server-timing']).toMatch(/^render;dur=4, app;dur=\d+\.\d$/);
+  });
+
+  it('adds Server-Timing to HEAD, 204, flushed and streamed answers, bodies intact', async () => {
+    const { port } = await start({}, (app) => {
+      app.get('/users/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+      app.get('/empty', async (_request, reply) => reply.code(204).send());
+      app.get('/stream', async (_request, reply) => reply.type('text/plain').send(Readable.from(['a', 'b'])));
+      app.get('/flushed', (_request, reply) => {
+        reply.hijack();
+        reply.raw.flushHeaders();
+        reply.raw.end('x');
+      });
+    });
+    const timing = /^app;dur=\d+\.\d$/;
+    const head = await get(port, '/users/1', undefined, 'HEAD');
+    expect([head.status, head.body]).toEqual([200, '']);
+    expect(head.headers['server-timing']).toMatch(timing);
+    const empty = await get(port, '/empty');
+    expect([empty.status, empty.body]).toEqual([204, '']);
+    expect(empty.headers['server-timing']).toMatch(timing);
+    const stream = await get(port, '/stream');
+    expect([stream.status, stream.body, stream.headers['transfer-encoding']]).toEqual([200, 'ab', 'chunked']);
+    expect(stream.headers['server-timing']).toMatch(timing);
+    const flushed = await get(port, '/flushed');
+    expect([flushed.status, flushed.body]).toEqual([200, 'x']);
+    expect(flushed.headers['server-timing']).toMatch(timing);
+    expect((await get(port, '/users/2')).body).toBe('{"id":"2"}');
   });
 
   it('adds Server-Timing under app.inject() too, after the value the app set', async () => {

@@ -13,7 +13,7 @@ export function serverTiming(
   existing?: unknown,
 ): string {
   let header = `app;dur=${oneDecimal(totalMs)}`;
-  if (context !== undefined) {
+  if (context !== undefined && !onlyAppTime(context)) {
     if (context.dbCalls > 0)
       header += `, db;dur=${oneDecimal(context.dbMs)};desc="${context.dbCalls} queries"`;
     if (context.cacheHits + context.cacheMisses > 0) {
@@ -21,6 +21,11 @@ export function serverTiming(
     }
   }
   return existing === undefined ? header : `${String(existing)}, ${header}`;
+}
+
+/** The context adds nothing to `Server-Timing` beyond the app time: no db or cache time. */
+function onlyAppTime(context: RequestContext): boolean {
+  return context.dbCalls === 0 && context.cacheHits + context.cacheMisses === 0;
 }
 
 /**
@@ -87,7 +92,10 @@ interface BuiltHead {
  * `addServerTiming`: Node does not validate a value Keel wrote itself, and
  * `res` is read three times, which matters on Express, where every read of
  * `res` misses V8's caches. Returns false, adding nothing, when there is no
- * such head (not Node's HTTP/1 response, or the head already went out).
+ * such head (not Node's HTTP/1 response, or the head already went out, as it
+ * does at once for a response that carries an `Expect` header). Once added,
+ * the value is in the head only: `res.getHeader('server-timing')` does not
+ * show it, and a server's `uniqueHeaders` option does not merge the two lines.
  */
 export function appendServerTiming(
   res: ServerResponse,
@@ -114,16 +122,12 @@ const appOnlyLines: (string | undefined)[] = new Array(KEPT_LINES);
 /** The `Server-Timing` field line, with the CRLF that ends it and the empty line that ends the head. */
 function timingLine(context: RequestContext | undefined, totalMs: number): string {
   const tenths = Math.round(totalMs * 10);
-  if (tenths >= 0 && tenths < KEPT_LINES && (context === undefined || !hasDbOrCacheTime(context))) {
+  if (tenths >= 0 && tenths < KEPT_LINES && (context === undefined || onlyAppTime(context))) {
     const kept = appOnlyLines[tenths];
     if (kept !== undefined) return kept;
-    const line = `server-timing: app;dur=${oneDecimal(totalMs)}\r\n\r\n`;
+    const line = `server-timing: ${serverTiming(undefined, totalMs)}\r\n\r\n`;
     appOnlyLines[tenths] = line;
     return line;
   }
   return `server-timing: ${serverTiming(context, totalMs)}\r\n\r\n`;
-}
-
-function hasDbOrCacheTime(context: RequestContext): boolean {
-  return context.dbCalls > 0 || context.cacheHits + context.cacheMisses > 0;
 }

@@ -32,15 +32,14 @@ export interface ShutdownReport {
   readonly durationMs: number;
 }
 
-const kSlot = Symbol('keel.shutdownSlot');
-type TrackedResponse = ServerResponse & { [kSlot]?: number };
+type SlotHolder = Record<symbol, number | undefined>;
 
 export interface AttachOptions {
   /**
    * Listen to the server's `request` event to know which requests are in
    * flight. Adapters that see every request themselves turn it off and report
-   * them with `requestStarted` / `requestEnded` instead, which
-   * costs less than a second listener on the server and on each response. @default true
+   * them with `requestStarted` / `requestEnded` instead, which costs less
+   * than a second listener on the server and on each response. @default true
    */
   trackRequests?: boolean;
 }
@@ -72,8 +71,13 @@ export class GracefulShutdown {
   #closing = false;
   #promise: Promise<ShutdownReport> | undefined;
   #drained: (() => void) | undefined;
+  /**
+   * Where `endOnClose` keeps a response's slot on it: a symbol of this
+   * instance's, so two instances tracking one response never share it.
+   */
+  readonly #slotKey = Symbol('keel.shutdownSlot');
   /** The `close` listener `endOnClose` adds, one function for every response. */
-  readonly #onTrackedClose: (this: TrackedResponse) => void;
+  readonly #onTrackedClose: (this: ServerResponse) => void;
 
   constructor(keel: Keel, options: GracefulShutdownOptions = {}) {
     this.#keel = keel;
@@ -84,8 +88,9 @@ export class GracefulShutdown {
       cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
     };
     const shutdown = this;
-    this.#onTrackedClose = function onTrackedClose(this: TrackedResponse) {
-      shutdown.requestEnded(this, this[kSlot] ?? -1);
+    const slotKey = this.#slotKey;
+    this.#onTrackedClose = function onTrackedClose(this: ServerResponse) {
+      shutdown.requestEnded(this, (this as unknown as SlotHolder)[slotKey] ?? -1);
     };
   }
 
@@ -114,7 +119,13 @@ export class GracefulShutdown {
    * `close` listener shared by every response that finds the slot on `res`.
    */
   endOnClose(res: ServerResponse, slot: number): void {
-    (res as TrackedResponse)[kSlot] = slot;
+    const holder = res as unknown as SlotHolder;
+    if (holder[this.#slotKey] !== undefined) {
+      // Already tracked here (a re-entered handler): its listener ends the first slot; one count per response.
+      this.requestEnded(res, slot);
+      return;
+    }
+    holder[this.#slotKey] = slot;
     // `on`, not `once`: once wraps the listener in a new closure per call.
     res.on('close', this.#onTrackedClose);
   }
@@ -126,19 +137,21 @@ export class GracefulShutdown {
    * answer tells the client not to reuse the connection.
    */
   requestStarted(res: ServerResponse): number {
+    // Before the slot is taken: nothing after it may throw, or the slot would never be handed back.
+    if (this.#closing && !res.headersSent) res.setHeader('connection', 'close');
     const slot = this.#freeSlots.pop() ?? this.#slots.length;
     this.#slots[slot] = res;
     this.#inFlight++;
-    if (this.#closing) res.setHeader('connection', 'close');
     return slot;
   }
 
   /**
    * `res` has closed (answered or cut off). Call it from the response's
-   * `close` event with the slot `requestStarted(res)` returned; a second call
-   * for the same response does nothing.
+   * `close` event with the slot `requestStarted(res)` returned (without it,
+   * the slot is searched for); a second call for the same response does nothing.
    */
-  requestEnded(res: ServerResponse, slot: number): void {
+  requestEnded(res: ServerResponse, slot?: number): void {
+    if (slot === undefined) slot = this.#slots.indexOf(res);
     if (this.#slots[slot] !== res) return;
     this.#slots[slot] = undefined;
     this.#freeSlots.push(slot);
