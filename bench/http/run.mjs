@@ -21,12 +21,12 @@
 // A report, not a test: goals print as met / NOT met and the run exits 0 either
 // way; it exits 1 only when a server fails to start, answers wrongly or errors.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { CLK_TCK, cpuSeconds, intEnv, median, PIN, pinLoadGenerator, serverCommand } from './measure.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -35,18 +35,9 @@ const DURATION = intEnv('DURATION', 5);
 const WARMUP = intEnv('WARMUP', 2);
 const CONNECTIONS = intEnv('CONNECTIONS', 50);
 const PORT = intEnv('PORT', 3917);
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (`getconf CLK_TCK`); 100 on Linux x64. */
-const CLK_TCK = intEnv('CLK_TCK', 100);
 /** Other programs' CPU (cores) above which a measured run counts as noisy and is repeated. */
 const MAX_OTHER = Number(process.env.MAX_OTHER ?? 0.25);
 const RETRIES = Number(process.env.RETRIES ?? 2);
-/**
- * Server on core 0, autocannon (this process) on core 1, so the two never take
- * each other's core and each variant gets the same whole core; without it the
- * split of two cores between them drifts from one process to the next, and the
- * server's CPU per request with it. PIN=0 turns it off.
- */
-const PIN = process.env.PIN !== '0' && availableParallelism() >= 2 && hasTaskset();
 /**
  * Node flags for every server, e.g. NODE_ARGS="--min-semi-space-size=16": V8
  * sizes the young generation by what it sees early on, and that size moves CPU
@@ -117,28 +108,7 @@ const GOALS = {
   'fastify-keel': { minRatio: 0.9, maxAddedUs: 2 },
 };
 
-function intEnv(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${raw})`);
-  return n;
-}
-
-function hasTaskset() {
-  return spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** utime + stime of every thread of the process, in seconds. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Field 2, the command name, is in parentheses and may hold spaces: split after it.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so utime (field 14) is [11] and stime (15) is [12].
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 /** Busy time of the whole machine (every process, all cores), in seconds, from /proc/stat. */
 function machineBusySeconds() {
@@ -154,15 +124,11 @@ async function startServer(variant) {
     ...(variant.nodeArgs ?? []),
     `servers/${variant.server ?? variant.name}.mjs`,
   ];
-  const child = spawn(
-    PIN ? 'taskset' : process.execPath,
-    PIN ? ['-c', '0', process.execPath, ...nodeArgs] : nodeArgs,
-    {
-      cwd: here,
-      env: { ...process.env, ...variant.env, PORT: String(PORT), NODE_ENV: 'production' },
-      stdio: ['ignore', 'inherit', 'pipe'],
-    },
-  );
+  const child = spawn(...serverCommand(nodeArgs), {
+    cwd: here,
+    env: { ...process.env, ...variant.env, PORT: String(PORT), NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
@@ -262,16 +228,10 @@ async function measure(variant) {
   }
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 const fmt = (x, d) => x.toFixed(d);
 
 async function main() {
-  if (PIN) spawnSync('taskset', ['-a', '-c', '-p', '1', String(process.pid)], { stdio: 'ignore' });
+  pinLoadGenerator();
   const perRound = VARIANTS.length * (WARMUP + DURATION + 1);
   console.log(
     `HTTP adapters: ${VARIANTS.length} variants × ${ROUNDS} rounds, ${WARMUP} s warm-up + ${DURATION} s measured, ` +

@@ -15,12 +15,11 @@
 // whole (its startup, its background timer) is charged to both apps alike:
 // run.mjs is the measure of that.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { cpuSeconds, intEnv, median, pinLoadGenerator, serverCommand } from './measure.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FRAMEWORKS = (process.env.FRAMEWORKS ?? 'express,fastify').split(',');
@@ -29,27 +28,6 @@ const ROUNDS = intEnv('ROUNDS', 6);
 const DURATION = intEnv('DURATION', 3);
 const CONNECTIONS = intEnv('CONNECTIONS', 50);
 const PORT = intEnv('PORT', 3951);
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime; 100 on Linux x64. */
-const CLK_TCK = intEnv('CLK_TCK', 100);
-const PIN =
-  availableParallelism() >= 2 &&
-  spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
-
-function intEnv(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${raw})`);
-  return n;
-}
-
-/** CPU time of the whole process (every thread), in seconds. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
 function load(url, duration) {
   return new Promise((resolve, reject) => {
     autocannon({ url, connections: CONNECTIONS, duration }, (error, result) => {
@@ -70,23 +48,17 @@ async function waitUntilUp(url) {
   throw new Error(`${url} did not answer`);
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-if (PIN) spawnSync('taskset', ['-a', '-c', '-p', '1', String(process.pid)], { stdio: 'ignore' });
+pinLoadGenerator();
 const rows = [];
 for (const framework of FRAMEWORKS) {
   const bare = [];
   const keel = [];
   for (let p = 0; p < PROCESSES; p++) {
-    const server = spawn(
-      PIN ? 'taskset' : process.execPath,
-      [...(PIN ? ['-c', '0', process.execPath] : []), 'servers/same-process.mjs'],
-      { cwd: here, env: { ...process.env, FRAMEWORK: framework, PORT: String(PORT) }, stdio: 'inherit' },
-    );
+    const server = spawn(...serverCommand(['servers/same-process.mjs']), {
+      cwd: here,
+      env: { ...process.env, FRAMEWORK: framework, PORT: String(PORT) },
+      stdio: 'inherit',
+    });
     try {
       const urls = [`http://127.0.0.1:${PORT}/users/42`, `http://127.0.0.1:${PORT + 1}/users/42`];
       for (const url of urls) await waitUntilUp(url);

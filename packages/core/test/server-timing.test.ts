@@ -6,6 +6,7 @@ import {
   appendServerTiming,
   createFakeClock,
   createKeel,
+  type Keel,
   type RequestContext,
   serverTiming,
 } from '../src/index.js';
@@ -14,6 +15,26 @@ type Head = { _header: string | null };
 
 function response(): ServerResponse {
   return new ServerResponse(new IncomingMessage(new Socket()));
+}
+
+/** A request's context as it stands after `record` ran inside the request. */
+async function contextAfter(record: (keel: Keel) => void): Promise<RequestContext> {
+  const keel = createKeel({ runtime: false, clock: createFakeClock() });
+  keel.context.use();
+  const context = keel.context.run(keel.config.requestDeadline, () => {
+    record(keel);
+    return keel.context.current() as RequestContext;
+  });
+  await keel.close();
+  return context;
+}
+
+/** The head of a 200 once Keel appended its `Server-Timing`. */
+function headWithTiming(context: RequestContext | undefined, ms: number): string {
+  const res = response();
+  res.writeHead(200);
+  appendServerTiming(res, context, ms);
+  return (res as unknown as Head)._header!;
 }
 
 describe('appendServerTiming', () => {
@@ -26,48 +47,25 @@ describe('appendServerTiming', () => {
       expect(head.startsWith('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n')).toBe(true);
       expect(head.endsWith(`\r\nserver-timing: ${serverTiming(undefined, ms)}\r\n\r\n`)).toBe(true);
       // The same line again, now from the kept lines.
-      const again = response();
-      again.writeHead(200);
-      appendServerTiming(again, undefined, ms);
-      expect(
-        (again as unknown as Head)._header!.endsWith(`server-timing: app;dur=${ms.toFixed(1)}\r\n\r\n`),
-      ).toBe(true);
+      expect(headWithTiming(undefined, ms).endsWith(`server-timing: app;dur=${ms.toFixed(1)}\r\n\r\n`)).toBe(
+        true,
+      );
     }
   });
 
   it('includes db and cache time when the request context has them', async () => {
-    const keel = createKeel({ runtime: false, clock: createFakeClock() });
-    keel.context.use();
-    const context = keel.context.run(keel.config.requestDeadline, () => {
-      keel.context.addDbTime(2.25);
-      return keel.context.current() as RequestContext;
-    });
-    const res = response();
-    res.writeHead(200);
-    appendServerTiming(res, context, 5);
-    expect((res as unknown as Head)._header!).toContain(
+    const context = await contextAfter((keel) => keel.context.addDbTime(2.25));
+    expect(headWithTiming(context, 5)).toContain(
       '\r\nserver-timing: app;dur=5.0, db;dur=2.3;desc="1 queries"\r\n\r\n',
     );
-    await keel.close();
   });
 
   it('builds the line anew when the context has cache time only, not from the kept app-only lines', async () => {
-    const keel = createKeel({ runtime: false, clock: createFakeClock() });
-    keel.context.use();
-    const context = keel.context.run(keel.config.requestDeadline, () => {
-      keel.context.addCacheTime(0.5, true);
-      return keel.context.current() as RequestContext;
-    });
-    const plain = response();
-    plain.writeHead(200);
-    appendServerTiming(plain, undefined, 5);
-    const res = response();
-    res.writeHead(200);
-    appendServerTiming(res, context, 5);
-    expect((res as unknown as Head)._header!).toContain(
+    const context = await contextAfter((keel) => keel.context.addCacheTime(0.5, true));
+    headWithTiming(undefined, 5);
+    expect(headWithTiming(context, 5)).toContain(
       '\r\nserver-timing: app;dur=5.0, cache;dur=0.5;desc="1 hit, 0 miss"\r\n\r\n',
     );
-    await keel.close();
   });
 
   it('adds nothing where there is no head to extend: before writeHead, or once it went out', () => {

@@ -120,6 +120,28 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
   const appWritesNodeHead = appResponse.writeHead === ServerResponse.prototype.writeHead;
 
   /**
+   * Adds `Server-Timing` to a request that started at `start`: appended to
+   * the head Node's `writeHead` just built (`afterNode`), or set before a
+   * `writeHead` that is not Node's runs. A failure is reported, never thrown.
+   */
+  function timeHead(
+    res: ServerResponse,
+    ctx: RequestContext | undefined,
+    start: number,
+    afterNode: boolean,
+    reason?: unknown,
+    headers?: unknown,
+  ): void {
+    try {
+      const ms = performance.now() - start;
+      if (afterNode) appendServerTiming(res, ctx, ms);
+      else addServerTiming(res, ctx, ms, reason, headers, appResponse);
+    } catch (error) {
+      keel.reportError('express:server-timing', error);
+    }
+  }
+
+  /**
    * Starts recording a request. Returns its `close` listener, which ends its
    * shutdown tracking and records it, answered or cut off (499). With
    * `Server-Timing` on, the response gets a `writeHead` of its own that adds
@@ -140,7 +162,8 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
       // Straight into Node's `writeHead`, the header is appended to the head it builds
       // (core's `appendServerTiming`); through another one, which may read the
       // headers first, it is set before the call.
-      let timed = own === undefined && appWritesNodeHead ? false : undefined;
+      const appendAfter = own === undefined && appWritesNodeHead;
+      let timed = false;
       // Fixed parameters, not `...args`: a rest array per response is measurable here.
       // Node treats an undefined `reason` and `headers` as not given.
       res.writeHead = function writeHeadWithTiming(
@@ -149,24 +172,16 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
         reason?: unknown,
         headers?: unknown,
       ) {
-        if (timed === undefined) {
+        if (!timed && !appendAfter) {
           timed = true;
-          try {
-            addServerTiming(this, ctx, performance.now() - start, reason, headers, appResponse);
-          } catch (error) {
-            keel.reportError('express:server-timing', error);
-          }
+          timeHead(this, ctx, start, false, reason, headers);
         }
         const written = (own ?? appResponse.writeHead).call(this, statusCode, reason, headers);
         // As Node reads it, and only once Node has accepted it.
         sentStatus = statusCode | 0;
-        if (timed === false) {
+        if (!timed) {
           timed = true;
-          try {
-            appendServerTiming(this, ctx, performance.now() - start);
-          } catch (error) {
-            keel.reportError('express:server-timing', error);
-          }
+          timeHead(this, ctx, start, true);
         }
         return written;
       } as never;

@@ -260,12 +260,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     headers?: unknown,
   ) {
     const written = nodeWriteHead.call(this, statusCode, reason, headers);
-    try {
-      const start = this[kStart];
-      if (start !== undefined) appendServerTiming(this, this[kContext], performance.now() - start);
-    } catch (error) {
-      report('server-timing', error);
-    }
+    timeHead(this, true);
     return written;
   } as WriteHead;
 
@@ -276,15 +271,26 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
    */
   function timedWriteHead(original: WriteHead): WriteHead {
     return function writeHeadWithTiming(this: RecordedResponse, statusCode, reason, headers) {
-      try {
-        const start = this[kStart];
-        if (start !== undefined && !this.headersSent)
-          addServerTiming(this, this[kContext], performance.now() - start, reason, headers);
-      } catch (error) {
-        report('server-timing', error);
-      }
+      if (!this.headersSent) timeHead(this, false, reason, headers);
       return original.call(this, statusCode, reason, headers);
     };
+  }
+
+  /**
+   * Adds `Server-Timing` to a recorded response: appended to the head Node's
+   * `writeHead` just built (`afterNode`), or set before a `writeHead` that is
+   * not Node's runs. A failure is reported, never thrown.
+   */
+  function timeHead(res: RecordedResponse, afterNode: boolean, reason?: unknown, headers?: unknown): void {
+    try {
+      const start = res[kStart];
+      if (start === undefined) return;
+      const ms = performance.now() - start;
+      if (afterNode) appendServerTiming(res, res[kContext], ms);
+      else addServerTiming(res, res[kContext], ms, reason, headers);
+    } catch (error) {
+      report('server-timing', error);
+    }
   }
 
   app.addHook('onRequest', (request, reply, done) => {
