@@ -47,7 +47,14 @@ export async function benchRender() {
   // `metrics()` decodes those bytes to a string for callers that want one.
   // prom-client returns a rope built with `+=`, which V8 flattens in the
   // endpoint's `Buffer.byteLength`, so it is charged for that here.
-  const keelServed = async () => (await keel.metricsBuffer()).length;
+  // Keel's endpoint gives the bytes back once the response has finished
+  // (`releaseMetricsBuffer`), so the next render writes into them.
+  const keelServed = async () => {
+    const bytes = await keel.metricsBuffer();
+    const length = bytes.length;
+    keel.releaseMetricsBuffer(bytes);
+    return length;
+  };
   const promServed = async () => Buffer.byteLength(await registry.metrics());
 
   let sink = 0;

@@ -467,7 +467,11 @@ export class Keel {
 
   /** Prometheus text: Keel's metrics, then the registry's. */
   async metrics(): Promise<string> {
-    return decodeMetrics(await this.metricsBuffer());
+    const bytes = await this.metricsBuffer();
+    const text = decodeMetrics(bytes);
+    // The string is a copy: the bytes can serve the next render.
+    this.releaseMetricsBuffer(bytes);
+    return text;
   }
 
   /** The same as `metrics()`, as the UTF-8 bytes `/metrics` sends (no string to build and flatten). */
@@ -484,6 +488,16 @@ export class Keel {
     this.#metricsBytes = Math.ceil(bytes.length * 1.1) + 1024;
     this.#idleWriter = out;
     return bytes;
+  }
+
+  /**
+   * Gives `/metrics` bytes from `metricsBuffer()` back once they have been
+   * sent and nothing reads them any more, so the next render writes into them
+   * instead of a fresh buffer. Keel's own endpoint does it when the response
+   * finishes; bytes given back must not be used again.
+   */
+  releaseMetricsBuffer(bytes: Buffer): void {
+    this.#idleWriter?.giveBack(bytes);
   }
 
   /** Serves the endpoints on their own port (the admin port). `port` 0 picks a free one. */

@@ -9,6 +9,8 @@ export interface EndpointSource {
   readiness(): Readiness;
   health(): HealthReport;
   metricsBuffer(): Promise<Buffer>;
+  /** Takes back what `metricsBuffer()` gave once the response has sent it. */
+  releaseMetricsBuffer?(bytes: Buffer): void;
   reportError(where: string, error: unknown): void;
 }
 
@@ -77,7 +79,11 @@ export function createEndpoints(source: EndpointSource): {
     }),
     metrics: guard('metrics', (req, res) => {
       source.metricsBuffer().then(
-        (text) => send(res, 200, PROMETHEUS_CONTENT_TYPE, text, undefined, req),
+        (bytes) => {
+          // Only after 'finish' is the socket done with the bytes; an aborted response keeps them.
+          if (source.releaseMetricsBuffer) res.once('finish', () => source.releaseMetricsBuffer!(bytes));
+          send(res, 200, PROMETHEUS_CONTENT_TYPE, bytes, undefined, req);
+        },
         (error) => {
           source.reportError('endpoint:metrics', error);
           send(res, 500, 'text/plain; charset=utf-8', 'metrics unavailable\n');
