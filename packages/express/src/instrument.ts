@@ -102,7 +102,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     );
   }
   const keel = given ?? createKeel(keelOptions);
-  const isCritical = criticalMatcher(critical);
+  const isCritical = criticalMatcher(critical, keel);
   const shutdown = new GracefulShutdown(keel, shutdownOptions);
   if (shutdownOptions?.signals) handleSignals(shutdown);
   const { shedder, context: contexts } = keel;
@@ -247,14 +247,14 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
         shutdown.endOnClose(res, slot);
         return;
       }
-      if (!(req as Refreshable)[REFRESH]) {
-        // Contexts are only built once something reads them (see RequestContexts).
-        if (context && contexts.propagating) {
-          ctx = contexts.create(deadline);
-          res[CONTEXT] = ctx;
-        }
-        onClose = track(req as Request, res, ctx, slot);
+      // Contexts are only built once something reads them (see RequestContexts).
+      // A cache refresh gets one of its own too: it is started from inside the
+      // stale read's context, whose deadline and db time are not the refresh's.
+      if (context && contexts.propagating) {
+        ctx = contexts.create(deadline);
+        res[CONTEXT] = ctx;
       }
+      if (!(req as Refreshable)[REFRESH]) onClose = track(req as Request, res, ctx, slot);
     } catch (error) {
       keel.reportError('express:request', error);
     }
@@ -300,14 +300,18 @@ function wrapListen(app: Application, shutdown: GracefulShutdown): void {
   } as Application['listen'];
 }
 
-function criticalMatcher(critical: KeelExpressOptions['critical']): (req: IncomingMessage) => boolean {
+function criticalMatcher(
+  critical: KeelExpressOptions['critical'],
+  keel: Keel,
+): (req: IncomingMessage) => boolean {
   if (critical === undefined) return () => false;
   if (typeof critical === 'function') {
     return (req) => {
       try {
         return critical(req) === true;
-      } catch {
+      } catch (error) {
         // A throwing predicate must not fail the request; treat the route as critical so it is served.
+        keel.reportError('express:critical', error);
         return true;
       }
     };
@@ -322,7 +326,10 @@ function criticalMatcher(critical: KeelExpressOptions['critical']): (req: Incomi
   const prefixes = critical
     .filter((c): c is string => typeof c === 'string')
     .map((p) => ({ path: p, below: p.endsWith('/') ? p : `${p}/` }));
-  const patterns = critical.filter((c): c is RegExp => c instanceof RegExp);
+  // Without `g` or `y`: with either, `test` resumes from the last match, so every other request would miss.
+  const patterns = critical
+    .filter((c): c is RegExp => c instanceof RegExp)
+    .map((p) => (p.global || p.sticky ? new RegExp(p.source, p.flags.replace(/[gy]/g, '')) : p));
   return (req) => {
     const path = pathOf(req.url);
     for (const p of prefixes) if (path === p.path || path.startsWith(p.below)) return true;

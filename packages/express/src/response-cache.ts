@@ -85,7 +85,12 @@ function capture(
     const chunks: Buffer[] = [];
     const write = res.write;
     const end = res.end;
+    // Whether the body was already encoded when it reached this middleware (the handler's own gzip,
+    // or a compression mounted after it). One mounted before it encodes below, as the head goes out:
+    // what is kept here is then the body as written, and is stored without that Content-Encoding.
+    let encodedAbove: boolean | undefined;
     const keep = (chunk: unknown, encoding?: unknown) => {
+      encodedAbove ??= res.getHeader('content-encoding') !== undefined;
       if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding as BufferEncoding));
     };
@@ -104,7 +109,9 @@ function capture(
     res.once('close', () => {
       if (!res.writableFinished || req.method === 'HEAD') return reject(new NotCacheable());
       // From the headers as they went out: on-headers listeners (sessions) may have added Set-Cookie since end().
-      const entry = rc.entryOf(res.statusCode, res.getHeaders(), Buffer.concat(chunks));
+      const headers = res.getHeaders();
+      if (encodedAbove === false) delete headers['content-encoding'];
+      const entry = rc.entryOf(res.statusCode, headers, Buffer.concat(chunks));
       if (entry) resolve(entry);
       else reject(new NotCacheable());
     });

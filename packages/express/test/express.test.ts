@@ -127,6 +127,121 @@ describe.each([
     await new Promise((r) => setImmediate(r));
     expect(routesOf(keel)).toEqual(['GET /t/:tenant/orders/:order 500']);
   });
+
+  it('keeps the full prefix when a router between the route and the app answers the error', async () => {
+    const { keel, port } = await start(make, {}, (app) => {
+      const v1 = make.Router();
+      v1.get('/users/:id', (_req, _res, next) => {
+        // Async, as Express 5 sees a rejected handler (Express 4 needs the explicit next).
+        setImmediate(() => next(new Error('boom')));
+      });
+      const api = make.Router();
+      api.use('/v1', v1);
+      api.use((_err: unknown, _req: unknown, res: ErrorResponse, _next: unknown) => {
+        res.status(500).send('handled by /api');
+      });
+      app.use('/api', api);
+    });
+    expect((await get(port, '/api/v1/users/1')).body).toBe('handled by /api');
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(keel)).toEqual(['GET /api/v1/users/:id 500']);
+  });
+
+  it('follows an error out of a sub-app mounted with a parameter', async () => {
+    const { keel, port } = await start(make, {}, (app) => {
+      const admin = make();
+      admin.get('/users/:id', (_req, res) => {
+        res.send('user');
+      });
+      admin.get('/fail/:id', (_req, _res, next) => {
+        next(new Error('boom'));
+      });
+      app.use('/org/:org', admin);
+      app.use((_err: unknown, _req: unknown, res: ErrorResponse, _next: unknown) => {
+        res.status(500).send('handled');
+      });
+    });
+    // The sub-app's own answer shows the way into it; the error after it is followed there.
+    expect((await get(port, '/org/acme/users/1')).status).toBe(200);
+    expect((await get(port, '/org/acme/fail/1')).status).toBe(500);
+    expect((await get(port, '/org/globex/fail/2')).status).toBe(500);
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(keel)).toEqual(['GET /org/:org/fail/:id 500', 'GET /org/:org/users/:id 200']);
+  });
+});
+
+type ErrorResponse = { status(n: number): { send(s: string): void } };
+
+describe.each([
+  ['Express 5', express5],
+  ['Express 4', express4 as unknown as ExpressFactory],
+])('%s mount parameters', (_name, make) => {
+  const ok = (_req: unknown, res: { send(s: string): void }) => {
+    res.send('ok');
+  };
+
+  it('puts the patterns back for routers mounted at the root and for sub-apps', async () => {
+    const { keel, port } = await start(make, {}, (app) => {
+      // The common layout: an API router mounted without a path, tenants below it.
+      const tenant = make.Router();
+      tenant.get('/orders/:order', ok);
+      const api = make.Router();
+      api.use('/t/:tenant', tenant);
+      app.use(api);
+      // A whole Express app mounted under a parameter.
+      const admin = make();
+      admin.get('/users/:id', ok);
+      app.use('/org/:org', admin);
+    });
+    for (const path of ['/t/acme/orders/1', '/t/globex/orders/2', '/org/acme/users/1', '/org/globex/users/2'])
+      expect((await get(port, path)).status).toBe(200);
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(keel)).toEqual(['GET /org/:org/users/:id 200', 'GET /t/:tenant/orders/:order 200']);
+  });
+
+  it('puts the patterns back for encoded values and values that repeat a static part of the path', async () => {
+    const { keel, port } = await start(make, {}, (app) => {
+      const items = make.Router();
+      items.get('/items/:item', ok);
+      app.use('/v/:version', items);
+    });
+    for (const path of ['/v/v%201/items/1', '/v/caf%C3%A9/items/1', '/v/v/items/1', '/v/items/items/1'])
+      expect((await get(port, path)).status).toBe(200);
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(keel)).toEqual(['GET /v/:version/items/:item 200']);
+    expect(keel.errors.total()).toBe(0);
+  });
+
+  it('keeps the patterns past the prefixes it caches, for each way to a route', async () => {
+    const { keel, port } = await start(make, {}, (app) => {
+      const orders = make.Router();
+      orders.get('/orders/:order', ok);
+      app.use('/t/:tenant', orders);
+      app.use('/org/:org/shop', orders);
+    });
+    const agent = new Agent({ keepAlive: true });
+    for (let i = 0; i < 100; i++) await get(port, `/t/tenant-${i}/orders/${i}`, agent);
+    for (let i = 0; i < 5; i++) await get(port, `/org/org-${i}/shop/orders/${i}`, agent);
+    for (let i = 100; i < 110; i++) await get(port, `/t/tenant-${i}/orders/${i}`, agent);
+    agent.destroy();
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(keel)).toEqual([
+      'GET /org/:org/shop/orders/:order 200',
+      'GET /t/:tenant/orders/:order 200',
+    ]);
+  });
+
+  it('puts the mount prefix before every path of a route with several', async () => {
+    const { keel, port } = await start(make, {}, (app) => {
+      const r = make.Router();
+      r.get(['/a/:x', '/b'], ok);
+      app.use('/api', r);
+    });
+    expect((await get(port, '/api/a/1')).status).toBe(200);
+    expect((await get(port, '/api/b')).status).toBe(200);
+    await new Promise((r) => setImmediate(r));
+    expect(routesOf(keel)).toEqual(['GET /api/a/:x,/api/b 200']);
+  });
 });
 
 describe('@keel/express', () => {
@@ -179,6 +294,19 @@ describe('@keel/express', () => {
     expect((await get(port, '/work')).status).toBe(200);
   });
 
+  it('matches a critical pattern with the g flag on every request, not every other one', async () => {
+    const { keel, port } = await start(express5, { critical: [/^\/pay\//g] }, (app) => {
+      app.get('/pay/now', (_req, res) => {
+        res.send('paid');
+      });
+    });
+    keel.shedder.force('test');
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await get(port, '/pay/now')).status);
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    expect(keel.shedder.shed).toBe(0);
+  });
+
   it('drops no request when shut down under load, and closes the server', async () => {
     const { k, port, server } = await start(
       express5,
@@ -225,6 +353,8 @@ describe('@keel/express', () => {
     });
     keel.shedder.force('test');
     expect((await get(port, '/ok')).status).toBe(200);
+    expect((await get(port, '/ok')).status).toBe(200);
+    expect(keel.errors.counts.get('express:critical')).toBe(2);
     keel.shedder.force(undefined);
     clock.advance(10_000);
     expect((await get(port, '/ok')).status).toBe(200);

@@ -1,4 +1,5 @@
-import { Agent } from 'node:http';
+import { Agent, request } from 'node:http';
+import { createGzip, gunzipSync } from 'node:zlib';
 import { createFakeClock, type FakeClock } from '@keel/core';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +15,96 @@ async function start(routes: (app: express.Express, k: KeelExpress, clock: FakeC
   return { k, clock, port };
 }
 
+/**
+ * What `compression` does, reduced: mounted before the routes, it wraps
+ * `write`/`end` and sets `Content-Encoding` as the head goes out, below
+ * whatever a route's middleware wraps later.
+ */
+function gzipAll(): express.RequestHandler {
+  return (_req, res, next) => {
+    const write = res.write.bind(res) as (chunk: unknown) => boolean;
+    const end = res.end.bind(res) as () => void;
+    let gzip: ReturnType<typeof createGzip> | undefined;
+    const start = () => {
+      if (gzip) return gzip;
+      res.setHeader('content-encoding', 'gzip');
+      res.removeHeader('content-length');
+      res.vary('accept-encoding');
+      gzip = createGzip();
+      gzip.on('data', (chunk) => write(chunk));
+      gzip.on('end', () => end());
+      return gzip;
+    };
+    res.write = ((chunk: unknown) => start().write(chunk as Buffer)) as typeof res.write;
+    res.end = ((chunk?: unknown) => {
+      if (chunk !== undefined && typeof chunk !== 'function') start().end(chunk as Buffer);
+      else start().end();
+      return res;
+    }) as typeof res.end;
+    next();
+  };
+}
+
+/** A GET that asks for gzip and returns the body unzipped. */
+function getGzip(port: number, path: string) {
+  return new Promise<{ headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path, headers: { 'accept-encoding': 'gzip' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+        resolve({ headers: res.headers, body: body.toString() });
+      });
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 describe('response cache', () => {
+  it('stores answers that a compression middleware mounted before it encodes, and serves them encoded', async () => {
+    let calls = 0;
+    const big = 'x'.repeat(4096);
+    const { port } = await start((app, k) => {
+      app.use(gzipAll());
+      app.get('/big', k.cache({ ttl: 60_000 }), (_req, res) => {
+        calls++;
+        res.type('text/plain').send(big);
+      });
+      app.get('/streamed', k.cache({ ttl: 60_000 }), (_req, res) => {
+        calls++;
+        res.type('text/plain');
+        res.write(big);
+        res.end('!');
+      });
+    });
+    const first = await getGzip(port, '/big');
+    const hit = await getGzip(port, '/big');
+    expect([first.headers['x-cache'], hit.headers['x-cache']]).toEqual(['MISS', 'HIT']);
+    expect([first.body, hit.body]).toEqual([big, big]);
+    expect(hit.headers['content-encoding']).toBe('gzip');
+    expect(calls).toBe(1);
+    expect((await getGzip(port, '/streamed')).body).toBe(`${big}!`);
+    const streamedHit = await getGzip(port, '/streamed');
+    expect([streamedHit.headers['x-cache'], streamedHit.body]).toEqual(['HIT', `${big}!`]);
+    expect(calls).toBe(2);
+  });
+
+  it('does not store an answer whose body reaches it already encoded', async () => {
+    let calls = 0;
+    const { port } = await start((app, k) => {
+      // Mounted after the cache, compression hands it the encoded bytes: those cannot be replayed as they are.
+      app.get('/late', k.cache({ ttl: 60_000 }), gzipAll(), (_req, res) => {
+        calls++;
+        res.type('text/plain').send('y'.repeat(4096));
+      });
+    });
+    expect((await getGzip(port, '/late')).body).toBe('y'.repeat(4096));
+    expect((await getGzip(port, '/late')).headers['x-cache']).toBe('MISS');
+    expect(calls).toBe(2);
+  });
+
   it('runs the handler once for 100 concurrent identical misses', async () => {
     let calls = 0;
     const { port, k } = await start((app, k) => {
@@ -64,6 +154,34 @@ describe('response cache', () => {
     expect(calls).toBe(2);
     expect((await get(port, '/news')).body).toBe('news v2');
     expect(calls).toBe(2);
+  });
+
+  it('runs a background refresh in a request context of its own, with its route deadline', async () => {
+    const seen: (number | undefined)[] = [];
+    let version = 0;
+    const { port, clock, k } = await start((app, k) => {
+      app.get(
+        '/report',
+        k.cache({ ttl: 1000, staleWhileRevalidate: 60_000 }),
+        k.deadline(5000),
+        (_req, res) => {
+          seen.push(k.keel.context.remainingMs());
+          k.keel.context.addDbTime(40);
+          res.send(`report v${++version}`);
+        },
+      );
+    });
+    expect((await get(port, '/report')).body).toBe('report v1');
+    clock.advance(2000);
+    const stale = await get(port, '/report');
+    expect(stale.body).toBe('report v1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await get(port, '/report')).body).toBe('report v2');
+    // The refresh has the route's deadline, not what is left of the stale read that started it.
+    expect(seen).toEqual([5000, 5000]);
+    // And its database time is its own, not the stale read's.
+    expect(stale.headers['server-timing']).not.toContain('db;');
+    expect(k.keel.errors.total()).toBe(0);
   });
 
   it('answers 304 to a matching If-None-Match', async () => {
