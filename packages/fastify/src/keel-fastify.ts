@@ -11,6 +11,8 @@ import {
   GracefulShutdown,
   handleSignals,
   type Keel,
+  KeelError,
+  KeelErrorCode,
   type RequestContext,
   type ShutdownReport,
   UNMATCHED_ROUTE,
@@ -31,7 +33,7 @@ import {
   resolvePluginOptions,
   resolveRouteSettings,
 } from './options.js';
-import { type Capture, NotCacheable, RouteCache, refreshToken, runHandler } from './response-cache.js';
+import { answer, type Capture, NotCacheable, RouteCache, refreshToken } from './response-cache.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -123,8 +125,9 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
   const timing = config.serverTiming;
   const token = refreshToken();
   const contexts = keel.context;
-  // GET and its automatic HEAD route share the user's `config.keel` object, and so one cache.
-  const caches = new WeakMap<object, RouteCache>();
+  // GET and its automatic HEAD route share the user's `config.keel` object, URL and
+  // constraints, and so one cache; other routes given the same object get their own.
+  const caches = new WeakMap<object, RouteCache[]>();
   // Cache misses waiting for this request's own answer; `onSend` settles them.
   // A WeakMap rather than a request decoration, which Fastify would initialise on every request.
   const captures = new WeakMap<FastifyRequest, PendingCapture>();
@@ -132,7 +135,14 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
   const report = (where: string, error: unknown) => keel.reportError(`fastify:${where}`, error);
 
   app.decorate('keel', keel);
-  app.decorate('keelShutdown', () => shutdown.shutdown());
+  // Installed last, once nothing else here can fail.
+  let removeSignals: (() => void) | undefined;
+  app.decorate('keelShutdown', () => {
+    const done = shutdown.shutdown();
+    // Started by the app rather than a signal: once it is over, a signal has nothing left to stop.
+    if (removeSignals !== undefined) done.then(removeSignals, removeSignals);
+    return done;
+  });
 
   // Every route's state is decided once, when it is added: a typo in `config.keel` fails at startup.
   app.addHook('onRoute', (route) => {
@@ -145,10 +155,13 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     let cache: RouteCache | undefined;
     // `settings.cache` is only set when `config.keel` was given.
     if (settings.cache && given) {
-      cache = caches.get(given);
+      const shared = caches.get(given) ?? [];
+      caches.set(given, shared);
+      cache = shared.find((c) => c.url === route.url && c.constraints === route.constraints);
       if (!cache) {
-        cache = new RouteCache(keel, app, settings.cache, `${methods.join(',')} ${route.url}`, token);
-        caches.set(given, cache);
+        const where = `${methods.join(',')} ${route.url}`;
+        cache = new RouteCache(keel, app, settings.cache, where, token, route.url, route.constraints);
+        shared.push(cache);
       }
       route.handler = cachedHandler(route.handler, cache);
     }
@@ -159,8 +172,10 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
 
   /**
    * Answers from the route's cache, or lets this request run the handler and
-   * keeps its answer. It answers through `reply` itself, so it returns
-   * `undefined` like a callback-style handler.
+   * keeps its answer. Returns a promise to Fastify, which settles with what
+   * the handler returned when this request ran it, so Fastify treats that
+   * result (a value, `undefined`, a throw of anything) as it would have
+   * without the cache; with `reply` once a cached answer was sent.
    */
   function cachedHandler(original: RouteHandlerMethod, rc: RouteCache): RouteHandlerMethod {
     return function keelCachedHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
@@ -168,37 +183,54 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       if (key === undefined) return original.call(this, request, reply);
       const started = performance.now();
       const held = rc.cache.peek(key) !== undefined;
-      let ranHandler = false;
-      rc.cache
-        .get(key, () => {
-          // Held but stale: refreshed in the background while this request gets the stale answer.
-          if (held) return rc.replay(request);
-          ranHandler = true;
-          return capture(this, original, request, reply, rc);
-        })
-        .then(
-          (entry) => {
-            keel.context.addCacheTime(performance.now() - started, held);
-            if (!ranHandler) rc.send(request, reply, entry, held ? 'HIT' : 'MISS');
-          },
-          (error: unknown) => {
-            // This request ran the handler: its answer is already on its way.
-            if (ranHandler) return;
-            if (!(error instanceof NotCacheable)) report('cache', error);
-            runHandler(this, original, request, reply);
-          },
-        )
-        .catch((error: unknown) => report('cache', error));
+      return new Promise<unknown>((settle) => {
+        let ranHandler = false;
+        rc.cache
+          .get(key, () => {
+            // Held but stale: refreshed in the background while this request gets the stale answer.
+            if (held) return rc.replay(request);
+            return capture(request, reply, rc, () => {
+              ranHandler = true;
+              settle(answer(this, original, request, reply));
+            });
+          })
+          .then(
+            (entry) => {
+              try {
+                keel.context.addCacheTime(performance.now() - started, held);
+              } catch (error) {
+                report('cache', error);
+              }
+              if (ranHandler) return;
+              try {
+                rc.send(request, reply, entry, held ? 'HIT' : 'MISS');
+              } catch (error) {
+                report('cache', error);
+                if (!reply.sent) return settle(answer(this, original, request, reply));
+              }
+              // Sent already unless an async onSend hook still runs: then Fastify waits on `reply`.
+              settle(reply.sent ? undefined : reply);
+            },
+            (error: unknown) => {
+              // This request ran the handler: its answer is already on its way.
+              if (ranHandler) return;
+              if (!(error instanceof NotCacheable)) report('cache', error);
+              settle(answer(this, original, request, reply));
+            },
+          );
+      });
     } as RouteHandlerMethod;
   }
 
-  /** Runs the handler for this request; `onSend` hands its answer to the cache. */
+  /**
+   * Registers this request's answer for the cache (`onSend` hands it over),
+   * then runs the handler (`run`).
+   */
   function capture(
-    instance: FastifyInstance,
-    original: RouteHandlerMethod,
     request: FastifyRequest,
     reply: FastifyReply,
     cache: RouteCache,
+    run: () => void,
   ): Promise<CachedResponse> {
     return new Promise<CachedResponse>((resolve, reject) => {
       // The answer is for everyone: this client gets it whole rather than a 304.
@@ -212,7 +244,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
         captures.delete(request);
         pending?.reject(new NotCacheable());
       });
-      runHandler(instance, original, request, reply);
+      run();
     });
   }
 
@@ -229,7 +261,42 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
         ? request.routeOptions.config
         : (request as unknown as Record<symbol, { config?: unknown }>)[routeContextKey]?.config
     ) as WithState | undefined;
-    return config?.[kState] ?? unmatched;
+    return config?.[kState] ?? lateState(config);
+  }
+
+  /**
+   * The state of a route `onRoute` never saw, worked out on its first request
+   * and kept on its config: a route added before the plugin ran (after an
+   * `app.register(keelFastify)` that was not awaited), or a 404 handler.
+   */
+  function lateState(config: (WithState & Record<string, unknown>) | undefined): RouteState {
+    if (config === null || typeof config !== 'object') return unmatched;
+    let state = unmatched;
+    // Fastify sets `url` on the config of every route, and not on its 404 handlers'.
+    if (typeof config.url === 'string') {
+      const methods = (Array.isArray(config.method) ? config.method : [config.method]).map(String);
+      try {
+        const settings = resolveRouteSettings({ methods, url: config.url }, config.keel, keel);
+        if ((config.keel as KeelRouteOptions | undefined)?.deadline) contexts.use();
+        state = Object.freeze({ ...settings, url: config.url, cache: undefined });
+        if (settings.cache) {
+          throw new KeelError(
+            KeelErrorCode.InvalidOption,
+            `@keel/fastify: route ${methods.join(',')} ${config.url} was added before the plugin ran, so its \`config.keel.cache\` is off: \`await app.register(keelFastify)\` before adding routes.`,
+          );
+        }
+      } catch (error) {
+        // Recorded under its own template all the same; its settings are reported, once.
+        if (state === unmatched) state = Object.freeze({ ...unmatched, url: config.url });
+        report('route', error);
+      }
+    }
+    try {
+      config[kState] = state;
+    } catch {
+      // A frozen config: worked out again on each request, still right.
+    }
+    return state;
   }
 
   /** Ends the request's shutdown tracking, and records it: answered, or cut off by the client (499). */
@@ -399,7 +466,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     shutdown.attach(app.server, { trackRequests: false });
   // Fastify's own close (preClose/onClose hooks of every plugin) runs as a cleanup, after the drain.
   const removeCleanup = keel.onShutdown(() => app.close(), 'fastify');
-  const removeSignals = config.signals ? handleSignals(shutdown) : undefined;
+  if (config.signals) removeSignals = handleSignals(shutdown);
 
   app.addHook('onClose', async () => {
     removeCleanup();

@@ -21,20 +21,45 @@ export interface Capture {
   reject(error: unknown): void;
 }
 
+/**
+ * The request header each of Fastify's built-in constraint strategies reads:
+ * a refresh replays it, or it would not reach the route it refreshes.
+ */
+const CONSTRAINT_HEADERS: Readonly<Record<string, string>> = { host: 'host', version: 'accept-version' };
+
 /** One route's cache: core's response cache, captured, replayed and answered the Fastify way. GET and HEAD of a route share it. */
 export class RouteCache extends ResponseCache {
+  /** The route's URL and `constraints`, as Fastify gave them: a GET and its HEAD route share both. */
+  readonly url: string;
+  readonly constraints: unknown;
   readonly #app: FastifyInstance;
   readonly #refreshToken: string;
+  /** Request headers the route's constraints are decided on, replayed by a refresh. */
+  readonly #constraintHeaders: readonly string[];
 
-  constructor(keel: Keel, app: FastifyInstance, options: ResponseCacheOptions, route: string, token: string) {
-    const path = route.slice(route.indexOf(' ') + 1);
+  constructor(
+    keel: Keel,
+    app: FastifyInstance,
+    options: ResponseCacheOptions,
+    route: string,
+    token: string,
+    url: string,
+    constraints: unknown,
+  ) {
+    const given = constraints !== null && typeof constraints === 'object' ? Object.entries(constraints) : [];
+    // Routes on one URL told apart by their constraints (`version`, `host`) get a name each.
+    let name = `http${url}`;
+    for (const [, value] of given) name += `_${String(value)}`;
     super(keel, options, {
-      name: `http${path.replace(/[^\w.-]+/g, '_')}`.slice(0, 64),
+      name: name.replace(/[^\w.-]+/g, '_').slice(0, 64),
       option: 'config.keel.cache',
       where: `@keel/fastify: route ${route}`,
     });
+    this.url = url;
+    this.constraints = constraints;
     this.#app = app;
     this.#refreshToken = token;
+    this.#constraintHeaders = given.flatMap(([strategy]) => CONSTRAINT_HEADERS[strategy] ?? []);
   }
 
   /** The cache key for a request, or `undefined` when this request bypasses the cache. */
@@ -49,9 +74,13 @@ export class RouteCache extends ResponseCache {
   /** Refreshes a stale answer by replaying the request through the app, off the request path. */
   async replay(request: FastifyRequest): Promise<CachedResponse> {
     const headers = this.replayHeaders(request.headers);
+    for (const name of this.#constraintHeaders) {
+      const value = request.headers[name];
+      if (value !== undefined) headers[name] = String(value);
+    }
     headers[REFRESH_HEADER] = this.#refreshToken;
-    const answer = await this.#app.inject({ method: 'GET', url: request.url, headers });
-    const entry = this.entryOf(answer.statusCode, answer.headers, answer.rawPayload);
+    const replayed = await this.#app.inject({ method: 'GET', url: request.url, headers });
+    const entry = this.entryOf(replayed.statusCode, replayed.headers, replayed.rawPayload);
     if (!entry) throw new NotCacheable();
     return entry;
   }
@@ -91,34 +120,27 @@ export function refreshToken(): string {
 }
 
 /**
- * Runs a route handler the way Fastify would have: a returned value or
- * resolved promise is sent, a throw or rejection goes to the error handler.
- * Needed because the cached handler already returned `reply` to Fastify.
+ * Runs a route handler for the cached handler, which hands what it returns
+ * back to Fastify: Fastify then sends a value, an async result (`undefined`
+ * included) or a throw of anything exactly as it does for any handler. A
+ * callback-style handler returns `undefined` and answers later through
+ * `reply`, which Fastify waits for when given `reply` (a thenable that
+ * settles once the answer is sent).
  */
-export function runHandler(
+export function answer(
   instance: FastifyInstance,
   handler: RouteHandlerMethod,
   request: FastifyRequest,
   reply: FastifyReply,
-): void {
-  const sendResult = (value: unknown) => {
-    if (value !== undefined && value !== reply && !reply.sent) reply.send(value);
-  };
-  const sendError = (error: unknown) => {
-    if (!reply.sent) reply.send(error);
-  };
+): unknown {
   try {
     const out = (handler as (this: FastifyInstance, ...a: unknown[]) => unknown).call(
       instance,
       request,
       reply,
     );
-    if (out !== null && typeof out === 'object' && typeof (out as Promise<unknown>).then === 'function') {
-      (out as Promise<unknown>).then(sendResult, sendError);
-    } else {
-      sendResult(out);
-    }
+    return out === undefined ? reply : out;
   } catch (error) {
-    sendError(error);
+    return Promise.reject(error);
   }
 }

@@ -167,6 +167,98 @@ describe('route cache', () => {
     expect(misses).toBe(5);
   });
 
+  it('answers as Fastify does when a cached handler resolves undefined or throws a non-Error', async () => {
+    const calls = { empty: 0, teapot: 0 };
+    const { port } = await start({}, (app) => {
+      app.get('/empty', { config: { keel: { cache: {} } } }, async (_request, reply) => {
+        calls.empty++;
+        // Fastify sends an async handler's `undefined` as an empty answer.
+        reply.code(204);
+      });
+      app.get('/teapot', { config: { keel: { cache: {} } } }, async () => {
+        calls.teapot++;
+        // Fastify's error handler answers a thrown object with its statusCode.
+        throw { statusCode: 418, message: 'short and stout' };
+      });
+      app.get('/sync-throw', { config: { keel: { cache: {} } } }, () => {
+        throw Object.assign(new Error('sync'), { statusCode: 409 });
+      });
+      app.get('/sync-value', { config: { keel: { cache: {} } } }, () => ({ sync: true }));
+    });
+    const timeout = sleep(2000).then(() => 'no answer');
+    for (let i = 0; i < 2; i++) {
+      const empty = await Promise.race([get(port, '/empty'), timeout]);
+      expect(empty).toMatchObject({ status: 204, body: '' });
+      const teapot = await get(port, '/teapot');
+      expect(teapot.status).toBe(418);
+      expect(JSON.parse(teapot.body)).toMatchObject({ message: 'short and stout' });
+      expect((await get(port, '/sync-throw')).status).toBe(409);
+    }
+    // Neither answer was a 200 to keep.
+    expect(calls).toEqual({ empty: 2, teapot: 2 });
+    const value = await get(port, '/sync-value');
+    expect([value.body, value.headers['x-cache']]).toEqual(['{"sync":true}', 'MISS']);
+    expect((await get(port, '/sync-value')).headers['x-cache']).toBe('HIT');
+  });
+
+  it('keeps routes that share one config.keel object apart, constrained routes on one URL included', async () => {
+    const cached = { keel: { cache: { ttl: 60_000 } } };
+    const { port, keel } = await start({}, (app) => {
+      app.get('/a', { config: cached }, async () => 'a');
+      app.get('/b', { config: cached }, async () => 'b');
+      app.get('/v', { constraints: { version: '1.0.0' }, config: cached }, async () => 'v1');
+      app.get('/v', { constraints: { version: '2.0.0' }, config: cached }, async () => 'v2');
+    });
+    const version = (v: string) => ({ 'accept-version': v });
+    for (let i = 0; i < 2; i++) {
+      expect((await get(port, '/a')).body).toBe('a');
+      expect((await get(port, '/b')).body).toBe('b');
+      expect((await get(port, '/v', undefined, 'GET', version('1.x'))).body).toBe('v1');
+      expect((await get(port, '/v', undefined, 'GET', version('2.x'))).body).toBe('v2');
+    }
+    const head = await get(port, '/v', undefined, 'HEAD', version('2.x'));
+    expect([head.status, head.headers['x-cache'], head.headers['content-length']]).toEqual([200, 'HIT', '2']);
+    expect(keel.caches.map((c) => c.name).sort()).toEqual([
+      'http_a',
+      'http_b',
+      'http_v_1.0.0',
+      'http_v_2.0.0',
+    ]);
+    expect(keel.caches.map((c) => c.stats().hits)).toEqual([1, 1, 1, 2]);
+  });
+
+  it('refreshes a host- or version-constrained route in the background', async () => {
+    const versions = { host: 0, version: 0 };
+    const swr = { keel: { cache: { ttl: 1000, staleWhileRevalidate: 10_000 } } };
+    const { port, keel, clock } = await start({}, (app) => {
+      app.get('/h', { constraints: { host: 'shop.example' }, config: swr }, async (request) => ({
+        host: request.host,
+        n: ++versions.host,
+      }));
+      app.get('/v', { constraints: { version: '2.0.0' }, config: swr }, async () => ({
+        n: ++versions.version,
+      }));
+    });
+    const host = { host: 'shop.example' };
+    const version = { 'accept-version': '2.x' };
+    expect(JSON.parse((await get(port, '/h', undefined, 'GET', host)).body)).toEqual({
+      host: 'shop.example',
+      n: 1,
+    });
+    expect(JSON.parse((await get(port, '/v', undefined, 'GET', version)).body)).toEqual({ n: 1 });
+    clock.advance(1500);
+    // Stale: served at once while the replay refreshes it, reaching the same route.
+    expect(JSON.parse((await get(port, '/h', undefined, 'GET', host)).body).n).toBe(1);
+    expect(JSON.parse((await get(port, '/v', undefined, 'GET', version)).body).n).toBe(1);
+    await sleep(30);
+    expect(JSON.parse((await get(port, '/h', undefined, 'GET', host)).body)).toEqual({
+      host: 'shop.example',
+      n: 2,
+    });
+    expect(JSON.parse((await get(port, '/v', undefined, 'GET', version)).body)).toEqual({ n: 2 });
+    expect([...keel.errors.counts.keys()]).toEqual([]);
+  });
+
   it('adds cache time to Server-Timing and counts reads in /metrics', async () => {
     const { port, keel } = await start({}, (app) => {
       app.get('/list', { config: { keel: { cache: { name: 'list' } } } }, async () => [1, 2, 3]);

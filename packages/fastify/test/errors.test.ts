@@ -2,7 +2,7 @@ import { createFakeClock, createKeel, type KeelError, KeelErrorCode } from '@kee
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { type KeelFastifyOptions, keelFastify } from '../src/index.js';
-import { get, start } from './helpers.js';
+import { get, sleep, start } from './helpers.js';
 
 async function registerFails(options: unknown): Promise<KeelError> {
   const app = Fastify();
@@ -102,6 +102,23 @@ describe('failures inside Keel never fail a request', () => {
     expect((await get(port, keel.paths.health)).status).toBe(200);
     expect(reported).toContain('fastify:onRequest');
     expect(keel.errors.counts.get('fastify:onRequest')).toBe(1);
+  });
+
+  it('answers a cached route when something in the cache path throws', async () => {
+    const reported: string[] = [];
+    let calls = 0;
+    const { keel, port } = await start({ onError: (_e, where) => reported.push(where) }, (app) => {
+      app.get('/cached', { config: { keel: { cache: {} } } }, async () => `call ${++calls}`);
+    });
+    keel.context.addCacheTime = () => {
+      throw new Error('cache time failed');
+    };
+    const timeout = sleep(2000).then(() => ({ status: 0, body: 'no answer' }));
+    const miss = await Promise.race([get(port, '/cached'), timeout]);
+    const hit = await Promise.race([get(port, '/cached'), timeout]);
+    expect([miss.status, miss.body]).toEqual([200, 'call 1']);
+    expect([hit.status, hit.body]).toEqual([200, 'call 1']);
+    expect(reported).toEqual(['fastify:cache', 'fastify:cache']);
   });
 
   it('reports a failing recorder once per place and keeps answering', async () => {

@@ -62,9 +62,15 @@ export interface Answer {
 }
 
 /** A plain node:http request (fetch's pooling hides the connection behaviour shutdown tests depend on). */
-export function get(port: number, path: string, agent?: Agent, method = 'GET'): Promise<Answer> {
+export function get(
+  port: number,
+  path: string,
+  agent?: Agent,
+  method = 'GET',
+  headers?: Record<string, string>,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, method }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, method, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));

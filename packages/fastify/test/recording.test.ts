@@ -1,10 +1,12 @@
 import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ABORTED_STATUS, UNMATCHED_ROUTE } from '@keel/core';
-import type { FastifyInstance } from 'fastify';
+import { ABORTED_STATUS, createFakeClock, UNMATCHED_ROUTE } from '@keel/core';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { keelFastify } from '../src/index.js';
 import { build, get, recorded, sleep, start } from './helpers.js';
 
 setFlagsFromString('--expose_gc');
@@ -59,6 +61,56 @@ describe('recording', () => {
     ]);
     // Durations come from Fastify's reply.elapsedTime: real, positive numbers.
     expect(keel.http.series.every((s) => s.sum > 0)).toBe(true);
+  });
+
+  it('records routes added right after an app.register() that was not awaited, with their config.keel', async () => {
+    const reported: string[] = [];
+    const app = Fastify();
+    // Not awaited: the plugin runs at ready(), after these routes were added, so its onRoute hook never saw them.
+    app.register(keelFastify, {
+      runtime: false,
+      clock: createFakeClock(),
+      onError: (error, where) => reported.push(`${where}: ${error.message}`),
+    });
+    app.get('/users/:id', async () => 'user');
+    app.get('/pay', { config: { keel: { critical: true } } }, async () => 'paid');
+    app.get('/report', { config: { keel: { deadline: 900 } } }, async () => app.keel.context.remainingMs());
+    app.get('/catalog', { config: { keel: { cache: {} } } }, async () => 'catalog');
+    app.register(async (api) => api.get('/', async () => 'index'), { prefix: '/api' });
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const port = (app.server.address() as AddressInfo).port;
+      const { keel } = app;
+      for (const path of [
+        '/users/1',
+        '/users/2',
+        '/report',
+        '/catalog',
+        '/catalog',
+        '/api',
+        '/api/',
+        '/nope',
+      ])
+        await get(port, path);
+      expect((await get(port, '/report')).body).toBe('900');
+      keel.shedder.force('test');
+      expect((await get(port, '/pay')).status).toBe(200);
+      expect((await get(port, '/users/3')).status).toBe(503);
+      keel.shedder.force(undefined);
+
+      expect(recorded(keel).sort((a, b) => a.route.localeCompare(b.route))).toEqual([
+        { method: 'GET', route: UNMATCHED_ROUTE, status: 404, count: 1 },
+        { method: 'GET', route: '/api', status: 200, count: 2 },
+        { method: 'GET', route: '/catalog', status: 200, count: 2 },
+        { method: 'GET', route: '/pay', status: 200, count: 1 },
+        { method: 'GET', route: '/report', status: 200, count: 2 },
+        { method: 'GET', route: '/users/:id', status: 200, count: 2 },
+      ]);
+      // A cache cannot be put on a route already added: said once, and the route answers uncached.
+      expect(reported).toEqual([expect.stringContaining('GET /catalog was added before the plugin ran')]);
+    } finally {
+      await app.close();
+    }
   });
 
   it("does not record Keel's own endpoints", async () => {

@@ -90,4 +90,15 @@ describe('graceful shutdown', () => {
     await app.close();
     expect(process.listenerCount('SIGTERM')).toBe(before);
   });
+
+  it('lets go of its signal handlers once a shutdown it did not get from a signal is over', async () => {
+    const before = { term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') };
+    const { app } = await start({ shutdown: { signals: true, preStopDelay: 0 } });
+    expect(process.listenerCount('SIGTERM')).toBe(before.term + 1);
+    const report = await app.keelShutdown();
+    expect(report.drained).toBe(true);
+    // Left behind, a later SIGTERM would find a finished shutdown and exit(1) at once.
+    expect(process.listenerCount('SIGTERM')).toBe(before.term);
+    expect(process.listenerCount('SIGINT')).toBe(before.int);
+  });
 });
