@@ -57,6 +57,7 @@ export {
   ABORTED_STATUS,
   type AdminServer,
   type AssertBudgetsOptions,
+  CUT_OFF_STATUS,
   createKeel,
   Keel,
   UNMATCHED_ROUTE,

@@ -51,6 +51,13 @@ export const UNMATCHED_ROUTE = '__unmatched__';
  */
 export const ABORTED_STATUS = 499;
 
+/**
+ * Status recorded for a request graceful shutdown cut off when its drain
+ * timed out (or a second signal forced it): the server gave no answer, so
+ * it counts as a server error, against availability.
+ */
+export const CUT_OFF_STATUS = 503;
+
 /** How many groups per signal `/health` lists as hotspots. */
 const TOP_GROUPS = 5;
 

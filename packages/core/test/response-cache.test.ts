@@ -63,6 +63,38 @@ describe('ResponseCache: what is stored', () => {
   ])('never stores %s', (_what, status, headers) => {
     expect(build().entryOf(status, headers, Buffer.from('x'))).toBeUndefined();
   });
+
+  it('does not store an answer that varies on a header the key does not hold, and says which to add', () => {
+    const rc = build({ vary: ['accept-language'] });
+    const seen: { code: string; message: string; where: string }[] = [];
+    const report = keel.reportError.bind(keel);
+    keel.reportError = (where, error) => {
+      seen.push({ where, code: (error as { code: string }).code, message: (error as Error).message });
+      report(where, error);
+    };
+    // One language's page would go to every user agent.
+    expect(rc.entryOf(200, { vary: 'Accept-Language, User-Agent' }, Buffer.from('x'))).toBeUndefined();
+    expect(rc.entryOf(200, { vary: 'user-agent' }, Buffer.from('x'))).toBeUndefined();
+    expect(keel.errors.counts.get('@keel/test:vary')).toBe(2);
+    expect(seen[0]?.code).toBe(KeelErrorCode.InvalidOption);
+    expect(seen[0]?.message).toContain("add 'user-agent'");
+    expect(build().entryOf(200, { vary: '*' }, Buffer.from('x'))).toBeUndefined();
+  });
+
+  it("stores an answer that varies on the key's headers or Accept-Encoding, with Vary naming both", () => {
+    const rc = build({ vary: ['accept-language'] });
+    // Compression sets Vary: Accept-Encoding; the stored body is never encoded, so it suits every client.
+    expect(rc.entryOf(200, { vary: 'Accept-Encoding' }, Buffer.from('x'))?.headers.vary).toBe(
+      'accept-encoding, accept-language',
+    );
+    expect(rc.entryOf(200, { vary: 'accept-language' }, Buffer.from('x'))?.headers.vary).toBe(
+      'accept-language',
+    );
+    expect(build().entryOf(200, { vary: 'accept-encoding' }, Buffer.from('x'))?.headers.vary).toBe(
+      'accept-encoding',
+    );
+    expect(keel.errors.counts.size).toBe(0);
+  });
 });
 
 describe('ResponseCache: keys', () => {
@@ -83,9 +115,24 @@ describe('ResponseCache: keys', () => {
 
   it('replays a refresh with only accept and the vary headers', () => {
     const rc = build({ vary: ['accept-language'] });
-    expect(rc.replayHeaders({ accept: 'text/html', 'accept-language': 'en', cookie: 's=1' })).toEqual({
+    expect(
+      rc.replayHeaders({
+        accept: 'text/html',
+        'accept-language': 'en',
+        cookie: 's=1',
+        authorization: 'Bearer t',
+      }),
+    ).toEqual({
       accept: 'text/html',
       'accept-language': 'en',
+    });
+  });
+
+  it('replays Authorization when answers to authorized requests are cached, so the refresh is let in', () => {
+    const rc = build({ cacheAuthorized: true });
+    expect(rc.replayHeaders({ authorization: 'Bearer t' })).toEqual({
+      accept: '*/*',
+      authorization: 'Bearer t',
     });
   });
 });
@@ -108,6 +155,14 @@ describe('ResponseCache: options', () => {
     expect(error?.code).toBe(KeelErrorCode.InvalidOption);
     expect(error?.message).toContain(path);
     expect(error?.message).toMatch(/^@keel\/test: /);
+  });
+
+  it('lets identical requests wait 30 s on the one running the handler by default, or loadTimeout', () => {
+    expect(build().cache.config.loadTimeout).toBe(30_000);
+    expect(build({ loadTimeout: 2000 }).cache.config.loadTimeout).toBe(2000);
+    expect(() => build({ loadTimeout: 0 })).toThrow(
+      expect.objectContaining({ code: KeelErrorCode.InvalidOption }),
+    );
   });
 
   it('sends plain `public` for a cache that never expires', () => {

@@ -81,9 +81,18 @@ describe('graceful shutdown', () => {
     },
   );
 
-  it('cuts requests that outlive the drain timeout and reports failing cleanups', async () => {
+  it('cuts requests that outlive the drain timeout, closed as cut off before the cleanups run, and reports failing cleanups', async () => {
     const keel = createKeel({ runtime: false });
-    const server = createServer(() => {
+    // What an adapter records when a response closes: its status, or the unanswered one.
+    const closes: { path: string | undefined; status: number; keelClosed: boolean }[] = [];
+    const server = createServer((req, res) => {
+      res.on('close', () =>
+        closes.push({
+          path: req.url,
+          status: res.writableEnded ? res.statusCode : shutdown.unansweredStatus,
+          keelClosed: keel.closed,
+        }),
+      );
       /* never answers */
     });
     const shutdown = new GracefulShutdown(keel, { preStopDelay: 0, drainTimeout: 100, cleanupTimeout: 50 });
@@ -92,17 +101,33 @@ describe('graceful shutdown', () => {
     keel.onShutdown(() => {
       throw new Error('nope');
     }, 'throws');
+    let closedBeforeCleanups = 0;
+    keel.onShutdown(() => {
+      closedBeforeCleanups = closes.length;
+    }, 'reads');
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
+    // A client that gives up on its own before shutdown.
+    const left = request({ host: '127.0.0.1', port, path: '/left' });
+    left.on('error', () => {});
+    left.end();
+    await new Promise((r) => setTimeout(r, 20));
+    left.destroy();
     const pending = get(port, '/stuck').catch((e: Error) => e);
     await new Promise((r) => setTimeout(r, 20));
     const report = await shutdown.shutdown();
     expect(report).toMatchObject({ drained: false, inFlightAtClose: 1, forced: 1 });
     expect(report.cleanups).toEqual([
+      { name: 'reads', ok: true, error: null },
       { name: 'throws', ok: false, error: 'nope' },
       { name: 'hangs', ok: false, error: 'timed out after 50 ms' },
     ]);
     expect(await pending).toBeInstanceOf(Error);
+    expect(closes).toEqual([
+      { path: '/left', status: 499, keelClosed: false },
+      { path: '/stuck', status: 503, keelClosed: false },
+    ]);
+    expect(closedBeforeCleanups).toBe(2);
   });
 
   it('counts each response once: a second end, or an end for a slot since reused, changes nothing', () => {

@@ -2,7 +2,6 @@ import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 // The module's `performance`, not the global: that one is a getter on globalThis, run on every read.
 import { performance } from 'node:perf_hooks';
 import {
-  ABORTED_STATUS,
   addServerTiming,
   appendServerTiming,
   createKeel,
@@ -192,7 +191,8 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
         const route = routeTemplate(req, app as never) ?? UNMATCHED_ROUTE;
         // `writableEnded` (end() was called) rather than `writableFinished`, a
         // getter that reads four properties: each a miss on Express's `res`.
-        const status = this.writableEnded ? sentStatus || this.statusCode : ABORTED_STATUS;
+        // Unanswered: the client left (499), or shutdown cut it off (503).
+        const status = this.writableEnded ? sentStatus || this.statusCode : shutdown.unansweredStatus;
         // Read at the end: a method-override middleware may have changed it, and the route is that method's.
         keel.recordRequest(req.method, route, status, performance.now() - start);
       } catch (error) {

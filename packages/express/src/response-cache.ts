@@ -125,7 +125,8 @@ function capture(
  */
 function label(res: Response, body: Buffer, rc: ResponseCache, keel: Keel): void {
   try {
-    const entry = rc.entryOf(res.statusCode, res.getHeaders(), body);
+    // A preview: the answer is checked, and a refusal reported, when it is stored.
+    const entry = rc.entryOf(res.statusCode, res.getHeaders(), body, true);
     if (!entry) return;
     for (const [name, value] of Object.entries(rc.labelOf(entry))) res.setHeader(name, value!);
   } catch (error) {

@@ -331,6 +331,29 @@ describe('@keel/express', () => {
     agent.destroy();
   });
 
+  it('records a request cut off by the drain timeout as 503, before the cleanups run', async () => {
+    const { k, port } = await start(
+      express5,
+      { shutdown: { preStopDelay: 0, drainTimeout: 100 }, clock: undefined },
+      (app) => {
+        app.get('/stuck/:n', () => {
+          /* never answers */
+        });
+      },
+    );
+    let seenByCleanup: string[] = [];
+    k.keel.onShutdown(() => {
+      seenByCleanup = routesOf(k.keel);
+    }, 'reads');
+    const cut = get(port, '/stuck/1').catch((error: Error) => error);
+    await new Promise((r) => setTimeout(r, 30));
+    const report = await k.shutdown();
+    expect(report).toMatchObject({ drained: false, forced: 1 });
+    expect(await cut).toBeInstanceOf(Error);
+    // The server gave no answer: a server error, not a client that left (499).
+    expect(seenByCleanup).toEqual(['GET /stuck/:n 503']);
+  });
+
   it('never fails a request because a user callback inside Keel throws', async () => {
     const { keel, clock, port } = await start(
       express5,

@@ -107,10 +107,18 @@ describe('response cache', () => {
 
   it('runs the handler once for 100 concurrent identical misses', async () => {
     let calls = 0;
+    // The handler answers once all 100 requests are in, so every one of them is a miss however slow the machine.
+    let arrived = 0;
+    let allIn!: () => void;
+    const everyoneIn = new Promise<void>((resolve) => (allIn = resolve));
     const { port, k } = await start((app, k) => {
+      app.use((_req, _res, next) => {
+        if (++arrived === 100) allIn();
+        next();
+      });
       app.get('/catalog', k.cache({ name: 'catalog', ttl: 60_000 }), async (_req, res) => {
         calls++;
-        await new Promise((r) => setTimeout(r, 50));
+        await everyoneIn;
         res.json({ items: [1, 2, 3], call: calls });
       });
     });
@@ -271,5 +279,33 @@ describe('response cache', () => {
     await get(port, '/me');
     await get(port, '/me');
     expect(calls).toBe(4);
+  });
+
+  it('never serves an answer that varies on a header outside the key to other values of it', async () => {
+    let calls = 0;
+    const { k, port } = await start((app, k) => {
+      // The handler negotiates the language itself and says so in Vary, but the cache was not told.
+      app.get('/greeting', k.cache(), (req, res) => {
+        calls++;
+        res.vary('accept-language').send(req.headers['accept-language'] === 'fr' ? 'bonjour' : 'hello');
+      });
+    });
+    const ask = (lang: string) =>
+      new Promise<{ body: string; vary: unknown }>((resolve) => {
+        request(
+          { host: '127.0.0.1', port, path: '/greeting', headers: { 'accept-language': lang } },
+          (res) => {
+            let body = '';
+            res.on('data', (c) => (body += c));
+            res.on('end', () => resolve({ body, vary: res.headers.vary }));
+          },
+        ).end();
+      });
+    expect((await ask('fr')).body).toBe('bonjour');
+    const en = await ask('en');
+    expect(en.body).toBe('hello');
+    expect(String(en.vary).toLowerCase()).toBe('accept-language');
+    expect(calls).toBe(2);
+    expect(k.keel.errors.counts.get('@keel/express:vary')).toBe(2);
   });
 });

@@ -2,7 +2,6 @@ import { ServerResponse } from 'node:http';
 // The module's `performance`, not the global: that one is a getter on globalThis, run on every read.
 import { performance } from 'node:perf_hooks';
 import {
-  ABORTED_STATUS,
   addServerTiming,
   appendServerTiming,
   type CachedResponse,
@@ -306,7 +305,8 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     if (start === undefined) return;
     try {
       // `writableEnded`, not `writableFinished`: app.inject()'s responses never report finished.
-      const status = this.writableEnded ? this.statusCode : ABORTED_STATUS;
+      // Unanswered: the client left (499), or shutdown cut it off (503).
+      const status = this.writableEnded ? this.statusCode : shutdown.unansweredStatus;
       keel.recordRequest(this.req.method!, this[kRoute]!, status, performance.now() - start);
     } catch (error) {
       report('record', error);

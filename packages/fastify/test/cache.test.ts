@@ -35,21 +35,33 @@ describe('route cache', () => {
     expect(keel.caches[0]!.stats()).toMatchObject({ hits: 1, misses: 3 });
   });
 
-  it('runs the handler once for a burst of identical misses', async () => {
+  it('runs the handler once for 100 concurrent identical misses', async () => {
     let calls = 0;
+    // The handler answers once all 100 requests are in, so every one of them is a miss however slow the machine.
+    let arrived = 0;
+    let allIn!: () => void;
+    const everyoneIn = new Promise<void>((resolve) => (allIn = resolve));
     const { port, keel } = await start({}, (app) => {
+      app.addHook('onRequest', async () => {
+        if (++arrived === 100) allIn();
+      });
       app.get('/report', { config: { keel: { cache: {} } } }, async () => {
         calls++;
-        await sleep(50);
+        await everyoneIn;
         return { report: 'big' };
       });
     });
     const answers = await Promise.all(
-      Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${port}/report`).then((r) => r.json())),
+      Array.from({ length: 100 }, () =>
+        fetch(`http://127.0.0.1:${port}/report`).then(async (r) => ({
+          cache: r.headers.get('x-cache'),
+          body: await r.json(),
+        })),
+      ),
     );
-    expect(answers).toEqual(Array(20).fill({ report: 'big' }));
+    expect(answers).toEqual(Array(100).fill({ cache: 'MISS', body: { report: 'big' } }));
     expect(calls).toBe(1);
-    expect(recorded(keel)).toEqual([{ method: 'GET', route: '/report', status: 200, count: 20 }]);
+    expect(recorded(keel)).toEqual([{ method: 'GET', route: '/report', status: 200, count: 100 }]);
   });
 
   it('serves a stale answer while one background replay refreshes it; the replay is not recorded', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { checkKnownKeys, invalidOptionOf, KeelError } from '../errors.js';
+import { checkKnownKeys, invalidOptionOf, KeelError, KeelErrorCode } from '../errors.js';
 import type { KeelCache } from './cache.js';
 import type { CacheOptions } from './cache-options.js';
 
@@ -30,14 +30,25 @@ export interface ResponseCacheOptions {
   maxBytes?: number;
   /** `Cache-Control` sent when the handler sets none; `false` sends none. @default `public, max-age=<ttl s>` */
   cacheControl?: string | false;
-  /** Cache answers to requests that carry `Authorization`. @default false */
+  /**
+   * Cache answers to requests that carry `Authorization`; a background
+   * refresh then replays the `Authorization` of the request that found the
+   * answer stale. @default false
+   */
   cacheAuthorized?: boolean;
+  /**
+   * How long identical requests wait on the one running the handler before
+   * each runs its own, ms: a handler that hangs does not hold every request
+   * for its URL. @default 30000
+   */
+  loadTimeout?: number;
 }
 
-/** Whatever makes caches and carries request contexts: a Keel instance. */
+/** Whatever makes caches, carries request contexts and takes failures: a Keel instance. */
 export interface CacheOwner {
   cache<V>(options: CacheOptions<V>): KeelCache<V>;
   readonly context: { use(): void };
+  reportError(where: string, error: unknown): void;
 }
 
 /** A stored answer: a 200 with its replayable headers (ETag always set) and body. */
@@ -68,6 +79,7 @@ const KNOWN = new Set([
   'maxBytes',
   'cacheControl',
   'cacheAuthorized',
+  'loadTimeout',
 ]);
 const HEADER_NAME = /^[\w-]+$/;
 /** Longer keys (huge URLs, huge vary headers) bypass the cache instead of growing memory. */
@@ -85,6 +97,9 @@ export class ResponseCache {
   /** Sent when the handler set no `Cache-Control`; `false` for none. */
   readonly cacheControl: string | false;
   readonly cacheAuthorized: boolean;
+  readonly #owner: CacheOwner;
+  readonly #where: string;
+  #varyError: KeelError | undefined;
 
   /**
    * @param owner makes the underlying cache: the Keel instance.
@@ -98,6 +113,8 @@ export class ResponseCache {
     naming: { readonly name: string; readonly option: string; readonly where: string },
   ) {
     const { option, where } = naming;
+    this.#owner = owner;
+    this.#where = where;
     const fail = (key: string, rule: string, got: unknown) =>
       invalidOptionOf(where, `${option}${key}`, rule, got);
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -132,6 +149,7 @@ export class ResponseCache {
         max: options.max ?? 1000,
         maxBytes: options.maxBytes ?? 50 * 1024 * 1024,
         sizeOf: (entry) => entry.body.length + ENTRY_OVERHEAD,
+        loadTimeout: options.loadTimeout ?? 30_000,
       });
     } catch (error) {
       if (!(error instanceof KeelError)) throw error;
@@ -152,20 +170,32 @@ export class ResponseCache {
   replayHeaders(headers: IncomingHttpHeaders): Record<string, string> {
     const out: Record<string, string> = { accept: String(headers.accept ?? '*/*') };
     for (const h of this.vary) if (headers[h] !== undefined) out[h] = String(headers[h]);
+    // The answer was cached for callers with credentials; without them the refresh would get a 401.
+    if (this.cacheAuthorized && headers.authorization !== undefined)
+      out.authorization = headers.authorization;
     return out;
   }
 
   /**
    * The answer as it would be stored, or `undefined` when it must not be:
-   * not a 200, `Set-Cookie`, `private`, `no-store` or `no-cache`, or already
-   * compressed (the stored headers would lose the encoding).
+   * not a 200, `Set-Cookie`, `private`, `no-store` or `no-cache`, already
+   * compressed (the stored headers would lose the encoding), or varying on a
+   * request header the key does not hold (see `#variesBeyondKey`; reported
+   * unless `preview`, for a look at an answer that is checked again later).
    */
-  entryOf(status: number, raw: OutgoingHttpHeaders, body: Buffer): CachedResponse | undefined {
+  entryOf(
+    status: number,
+    raw: OutgoingHttpHeaders,
+    body: Buffer,
+    preview = false,
+  ): CachedResponse | undefined {
     if (status !== 200 || raw['set-cookie'] !== undefined || raw['content-encoding'] !== undefined) {
       return undefined;
     }
     const control = String(raw['cache-control'] ?? '').toLowerCase();
     if (/\b(no-store|private|no-cache)\b/.test(control)) return undefined;
+    const ownVary = varyOf(raw.vary);
+    if (this.#variesBeyondKey(ownVary, preview)) return undefined;
     const headers: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(raw)) {
       if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
@@ -175,12 +205,38 @@ export class ResponseCache {
         ? raw.etag
         : `"${createHash('sha1').update(body).digest('base64url').slice(0, 27)}"`;
     headers.etag = etag;
-    // Shared caches between us and the client must key on the same headers.
-    if (this.vary.length > 0 && headers.vary === undefined) headers.vary = this.vary.join(', ');
+    // Shared caches between us and the client must key on the same headers: the handler's and the key's.
+    const missing = this.vary.filter((h) => !ownVary.includes(h));
+    if (missing.length > 0) headers.vary = [...ownVary, ...missing].join(', ');
     if (this.cacheControl && headers['cache-control'] === undefined) {
       headers['cache-control'] = this.cacheControl;
     }
     return Object.freeze({ headers, body, etag });
+  }
+
+  /**
+   * An answer whose own `Vary` names a request header the key does not hold
+   * differs by that header, so stored it would be served to every value of
+   * it (one language's page to all). Such answers are not stored, and the
+   * first is reported so the option can be fixed. `Accept-Encoding` is fine:
+   * the stored body is never encoded, and an identity body suits any client.
+   */
+  #variesBeyondKey(ownVary: readonly string[], preview: boolean): boolean {
+    if (ownVary.length === 0) return false;
+    const beyond = ownVary.filter((h) => h !== 'accept-encoding' && !this.vary.includes(h));
+    if (beyond.length === 0) return false;
+    if (preview) return true;
+    // Made once: the same answer comes back on every miss, and the reporter only counts repeats.
+    this.#varyError ??= new KeelError(
+      KeelErrorCode.InvalidOption,
+      `${this.#where}: the answer varies on ${beyond.join(', ')} (its Vary header), which the cache key does not hold, so it is not stored: ${
+        beyond.includes('*')
+          ? 'an answer with `Vary: *` is never cached'
+          : `add ${beyond.map((h) => `'${h}'`).join(', ')} to the cache's \`vary\` option`
+      }.`,
+    );
+    this.#owner.reportError(`${this.#where}:vary`, this.#varyError);
+    return true;
   }
 
   /**
@@ -194,6 +250,16 @@ export class ResponseCache {
     if (entry.headers.vary !== undefined) label.vary = entry.headers.vary;
     return label;
   }
+}
+
+/** The lowercased header names of a `Vary` value (a string, or a list of them). */
+function varyOf(value: OutgoingHttpHeaders[string]): string[] {
+  if (value === undefined) return [];
+  const text = Array.isArray(value) ? value.join(',') : String(value);
+  return text
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
 }
 
 /** `If-None-Match` uses weak comparison: `W/"x"` matches `"x"`. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
 import { KeelError, KeelErrorCode } from '../errors.js';
-import type { Keel } from '../keel.js';
+import { ABORTED_STATUS, CUT_OFF_STATUS, type Keel } from '../keel.js';
 
 export interface GracefulShutdownOptions {
   /**
@@ -69,6 +69,8 @@ export class GracefulShutdown {
   readonly #freeSlots: number[] = [];
   #inFlight = 0;
   #closing = false;
+  /** Connections have been cut: an unfinished response from now on is the server's doing. */
+  #cutting = false;
   #promise: Promise<ShutdownReport> | undefined;
   #drained: (() => void) | undefined;
   /**
@@ -96,6 +98,15 @@ export class GracefulShutdown {
 
   get shuttingDown(): boolean {
     return this.#promise !== undefined;
+  }
+
+  /**
+   * What to record for a response that closed before it was answered:
+   * `CUT_OFF_STATUS` (503) once shutdown has cut connections, else
+   * `ABORTED_STATUS` (499, the client left).
+   */
+  get unansweredStatus(): number {
+    return this.#cutting ? CUT_OFF_STATUS : ABORTED_STATUS;
   }
 
   /** Requests being answered right now, over every attached server. */
@@ -138,7 +149,7 @@ export class GracefulShutdown {
    */
   requestStarted(res: ServerResponse): number {
     // Before the slot is taken: nothing after it may throw, or the slot would never be handed back.
-    if (this.#closing && !res.headersSent) res.setHeader('connection', 'close');
+    if (this.#closing) closeAfter(res);
     const slot = this.#freeSlots.pop() ?? this.#slots.length;
     this.#slots[slot] = res;
     this.#inFlight++;
@@ -171,6 +182,7 @@ export class GracefulShutdown {
   /** Cuts every connection at once (a second signal). */
   force(): void {
     this.#closing = true;
+    this.#cutting = true;
     for (const server of this.#servers) {
       server.close();
       server.closeAllConnections();
@@ -186,8 +198,7 @@ export class GracefulShutdown {
     this.#closing = true;
     // Answers not yet started tell the client not to reuse the socket, so
     // no keep-alive client sends a next request into a closing socket.
-    for (const res of this.#slots)
-      if (res !== undefined && !res.headersSent) res.setHeader('connection', 'close');
+    for (const res of this.#slots) if (res !== undefined) closeAfter(res);
     const closed = this.#servers.map(
       (server) => new Promise<void>((resolve) => server.close(() => resolve())),
     );
@@ -197,7 +208,12 @@ export class GracefulShutdown {
     let forced = 0;
     if (!drained) {
       forced = this.inFlight;
+      this.#cutting = true;
       for (const server of this.#servers) server.closeAllConnections();
+      // The cut responses emit 'close' a turn or two later, when their sockets
+      // have closed; wait for them, so adapters record them (as cut off) before
+      // the cleanups and `keel.close()`, not into a closed instance.
+      await this.#settleCut();
     }
     await Promise.all(closed);
 
@@ -212,6 +228,13 @@ export class GracefulShutdown {
       cleanups: Object.freeze(cleanups),
       durationMs: this.#clock.now() - started,
     });
+  }
+
+  /** Until every cut response has closed, or a few event-loop turns (one never tracked right cannot hold shutdown). */
+  async #settleCut(): Promise<void> {
+    for (let turn = 0; turn < 10 && this.#inFlight > 0; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   #waitForDrain(): Promise<boolean> {
@@ -283,6 +306,16 @@ export function handleSignals(shutdown: GracefulShutdown, options: SignalHandlin
   return () => {
     for (const signal of signals) process.off(signal, handler);
   };
+}
+
+/**
+ * Tells the client not to reuse the connection for a next request. HTTP/1
+ * only: HTTP/2 has no such header (Node warns on it) and closes its streams,
+ * not the session, per answer.
+ */
+function closeAfter(res: ServerResponse): void {
+  if (!res.headersSent && (res as { stream?: unknown }).stream === undefined)
+    res.setHeader('connection', 'close');
 }
 
 function nonNegative(path: string, value: unknown, fallback: number): number {
