@@ -1,4 +1,5 @@
 import { createServer, IncomingMessage, request, ServerResponse } from 'node:http';
+import { connect, createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -187,6 +188,37 @@ describe('graceful shutdown', () => {
     const fresh = new ServerResponse(new IncomingMessage(new Socket()));
     shutdown.requestStarted(fresh);
     expect(fresh.getHeader('connection')).toBe('close');
+    void keel.close();
+  });
+
+  it('sets no Connection header on an HTTP/2 answer while closing (HTTP/2 has none; Node would warn)', async () => {
+    const keel = createKeel({ runtime: false });
+    const shutdown = new GracefulShutdown(keel);
+    shutdown.force();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    const server = createHttp2Server((_req, res) => {
+      const slot = shutdown.requestStarted(res as unknown as ServerResponse);
+      res.on('close', () => shutdown.requestEnded(res as unknown as ServerResponse, slot));
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const stream = client.request({ ':path': '/' });
+      stream.on('response', resolve).on('error', reject);
+      stream.resume();
+      stream.end();
+    });
+    client.close();
+    await new Promise((r) => server.close(r));
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    expect(headers[':status']).toBe(200);
+    expect(headers.connection).toBeUndefined();
+    expect(warnings).toEqual([]);
+    expect(shutdown.inFlight).toBe(0);
     void keel.close();
   });
 
