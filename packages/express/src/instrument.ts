@@ -1,13 +1,8 @@
-import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
-// The module's `performance`, not the global: that one is a getter on globalThis, run on every read.
-import { performance } from 'node:perf_hooks';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
-  addServerTiming,
-  appendServerTiming,
   createKeel,
   GracefulShutdown,
   type GracefulShutdownOptions,
-  type HeaderMethods,
   handleSignals,
   Keel,
   KeelError,
@@ -17,12 +12,10 @@ import {
   type RequestContext,
   type ResponseCacheOptions,
   type ShutdownReport,
-  UNMATCHED_ROUTE,
-  type WriteHead,
 } from '@keel/core';
 import type { Application, Request, RequestHandler } from 'express';
 import { REFRESH, responseCache } from './response-cache.js';
-import { routeTemplate } from './route-template.js';
+import { Tracker } from './tracking.js';
 
 export interface KeelExpressOptions extends KeelOptions {
   /** Use this Keel instead of creating one from the other options. */
@@ -108,98 +101,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
   const retryAfter = String(shedder.config.retryAfterSeconds);
   const deadline = keel.config.requestDeadline;
 
-  // Express 5 gives every request's `req` and `res` a hidden class of their
-  // own (it swaps their prototypes), so each property read on them misses
-  // V8's inline caches: 0.15–0.4 µs a read in profiles, more than a closure costs.
-  // What Keel needs per request therefore lives in two closures made before
-  // the swap, and `res` is read only for what Express or Node decide later.
-
-  /** Where this app's responses find `writeHead`, `getHeader` and `setHeader`: a stable object, unlike `res`. */
-  const appResponse = (app as unknown as { response: HeaderMethods & { writeHead: WriteHead } }).response;
-  const appWritesNodeHead = appResponse.writeHead === ServerResponse.prototype.writeHead;
-
-  /**
-   * Adds `Server-Timing` to a request that started at `start`: appended to
-   * the head Node's `writeHead` just built (`afterNode`), or set before a
-   * `writeHead` that is not Node's runs. A failure is reported, never thrown.
-   */
-  function timeHead(
-    res: ServerResponse,
-    ctx: RequestContext | undefined,
-    start: number,
-    afterNode: boolean,
-    reason?: unknown,
-    headers?: unknown,
-  ): void {
-    try {
-      const ms = performance.now() - start;
-      if (afterNode) appendServerTiming(res, ctx, ms);
-      else addServerTiming(res, ctx, ms, reason, headers, appResponse);
-    } catch (error) {
-      keel.reportError('express:server-timing', error);
-    }
-  }
-
-  /**
-   * Starts recording a request. Returns its `close` listener, which ends its
-   * shutdown tracking and records it, answered or cut off (499). With
-   * `Server-Timing` on, the response gets a `writeHead` of its own that adds
-   * the header and notes the status, then calls the app's (`app.response.writeHead`).
-   */
-  function track(
-    req: Request,
-    res: ServerResponse,
-    ctx: RequestContext | undefined,
-    slot: number,
-  ): (this: ServerResponse) => void {
-    const start = performance.now();
-    // The status writeHead sent, so `close` reads `res` once less; 0 until then, or with timing off.
-    let sentStatus = 0;
-    if (timing) {
-      // A `writeHead` already on this response (a parent app's on-headers, say) is chained, not dropped.
-      const own = Object.hasOwn(res, 'writeHead') ? (res.writeHead as unknown as WriteHead) : undefined;
-      // Straight into Node's `writeHead`, the header is appended to the head it builds
-      // (core's `appendServerTiming`); through another one, which may read the
-      // headers first, it is set before the call.
-      const appendAfter = own === undefined && appWritesNodeHead;
-      let timed = false;
-      // Fixed parameters, not `...args`: a rest array per response is measurable here.
-      // Node treats an undefined `reason` and `headers` as not given.
-      res.writeHead = function writeHeadWithTiming(
-        this: ServerResponse,
-        statusCode: number,
-        reason?: unknown,
-        headers?: unknown,
-      ) {
-        if (!timed && !appendAfter) {
-          timed = true;
-          timeHead(this, ctx, start, false, reason, headers);
-        }
-        const written = (own ?? appResponse.writeHead).call(this, statusCode, reason, headers);
-        // As Node reads it, and only once Node has accepted it.
-        sentStatus = statusCode | 0;
-        if (!timed) {
-          timed = true;
-          timeHead(this, ctx, start, true);
-        }
-        return written;
-      } as never;
-    }
-    return function recordOnClose(this: ServerResponse) {
-      shutdown.requestEnded(this, slot);
-      try {
-        const route = routeTemplate(req, app as never) ?? UNMATCHED_ROUTE;
-        // `writableEnded` (end() was called) rather than `writableFinished`, a
-        // getter that reads four properties: each a miss on Express's `res`.
-        // Unanswered: the client left (499), or shutdown cut it off (503).
-        const status = this.writableEnded ? sentStatus || this.statusCode : shutdown.unansweredStatus;
-        // Read at the end: a method-override middleware may have changed it, and the route is that method's.
-        keel.recordRequest(req.method, route, status, performance.now() - start);
-      } catch (error) {
-        keel.reportError('express:record', error);
-      }
-    };
-  }
+  const tracker = new Tracker({ keel, shutdown, app, timing });
 
   // Beacons are the browser's traffic to Keel, not the app's: neither shed nor recorded.
   const vitals = mountVitals ? keel.vitals : undefined;
@@ -238,7 +140,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
   ) {
     const res = response as KeelResponse;
     let slot = -1;
-    let onClose: ((this: ServerResponse) => void) | undefined;
+    let tracked = false;
     let ctx: RequestContext | undefined;
     try {
       slot = shutdown.requestStarted(res);
@@ -254,13 +156,14 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
         ctx = contexts.create(deadline);
         res[CONTEXT] = ctx;
       }
-      if (!(req as Refreshable)[REFRESH]) onClose = track(req as Request, res, ctx, slot);
+      if (!(req as Refreshable)[REFRESH]) {
+        tracker.track(req as Request, res, ctx, slot);
+        tracked = true;
+      }
     } catch (error) {
       keel.reportError('express:request', error);
     }
-    // `on`, not `once`: once wraps the listener in yet another closure.
-    if (onClose !== undefined) res.on('close', onClose);
-    else shutdown.endOnClose(res, slot);
+    if (!tracked) shutdown.endOnClose(res, slot);
     if (ctx !== undefined) contexts.runIn(ctx, dispatch, this, req, res, callback);
     else handle.call(this, req, res, callback);
   };

@@ -57,6 +57,47 @@ describe.each([
   ['Express 5', express5],
   ['Express 4', express4 as unknown as ExpressFactory],
 ])('%s', (_name, make) => {
+  it('keeps each request apart while slots are reused: status, route and Server-Timing of its own', async () => {
+    const { keel, port } = await start(make, {}, (app) => {
+      app.get('/status/:code/:ms', async (req, res) => {
+        await new Promise((r) => setTimeout(r, Number(req.params.ms)));
+        res.status(Number(req.params.code)).send(req.params.code);
+      });
+      app.get('/other/:n', (_req, res) => {
+        res.writeHead(202).end();
+      });
+    });
+    const codes = [200, 201, 404, 500];
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    // Waves of requests that finish out of order, so a freed slot is taken while others are in flight.
+    const answers = await Promise.all(
+      Array.from({ length: 80 }, (_, i) =>
+        i % 5 === 4
+          ? get(port, `/other/${i}`, agent)
+          : get(port, `/status/${codes[i % 4]}/${(i * 7) % 23}`, agent),
+      ),
+    );
+    agent.destroy();
+    answers.forEach((a, i) => {
+      expect(a.status).toBe(i % 5 === 4 ? 202 : codes[i % 4]);
+      expect(a.headers['server-timing']).toMatch(/^app;dur=\d/);
+    });
+    await new Promise((r) => setImmediate(r));
+    const counts = Object.fromEntries(
+      keel.http.series.map((s) => [
+        `${s.labelValues[1]} ${s.labelValues[2]}`,
+        s.le.reduce((a, b) => a + b, 0),
+      ]),
+    );
+    expect(counts).toEqual({
+      '/other/:n 202': 16,
+      '/status/:code/:ms 200': 16,
+      '/status/:code/:ms 201': 16,
+      '/status/:code/:ms 404': 16,
+      '/status/:code/:ms 500': 16,
+    });
+  });
+
   it('records routes defined before instrument(app) as well as after', async () => {
     const app = make();
     app.get('/early/:id', (_req, res) => {
