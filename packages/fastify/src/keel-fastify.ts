@@ -100,6 +100,12 @@ const SHED_BODY = JSON.stringify({
 });
 
 const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
+  if (app.hasDecorator('keel')) {
+    throw new KeelError(
+      KeelErrorCode.InvalidOption,
+      '@keel/fastify is registered twice on this app (it would record every request twice): register it once, on the root instance; pass `keel` to share one Keel between apps.',
+    );
+  }
   const config = resolvePluginOptions(options);
   const owned = config.keel === undefined;
   const keel = config.keel ?? createKeel(config.keelOptions);

@@ -37,6 +37,21 @@ describe('options', () => {
     if ('keel' in options && options.keel && 'close' in options.keel) await options.keel.close();
   });
 
+  it('rejects a second registration on the same app with KEEL_INVALID_OPTION, saying what to do', async () => {
+    const app = Fastify();
+    await app.register(keelFastify, { runtime: false, clock: createFakeClock() });
+    const error = await app
+      .register(keelFastify, { runtime: false, clock: createFakeClock() })
+      .then(() => app.ready())
+      .then(
+        () => undefined,
+        (e: KeelError) => e,
+      );
+    await app.close().catch(() => {});
+    expect(error?.code).toBe(KeelErrorCode.InvalidOption);
+    expect(error?.message).toContain('registered twice');
+  });
+
   it.each([
     ['config.keel.deadline', { deadline: -5 }],
     ['config.keel.deadline', { deadline: '500' }],
