@@ -100,4 +100,9 @@ export function recorded(keel: Keel): RecordedSeries[] {
     .filter((s) => s.count > 0);
 }
 
+/** `recorded(keel)` in route order, for comparing with a list. */
+export function recordedByRoute(keel: Keel): RecordedSeries[] {
+  return recorded(keel).sort((a, b) => a.route.localeCompare(b.route));
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -7,7 +7,7 @@ import { ABORTED_STATUS, createFakeClock, UNMATCHED_ROUTE } from '@keel/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { keelFastify } from '../src/index.js';
-import { build, get, recorded, sleep, start } from './helpers.js';
+import { build, get, recorded, recordedByRoute, sleep, start } from './helpers.js';
 
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
@@ -52,7 +52,7 @@ describe('recording', () => {
     expect((await get(port, '/boom')).status).toBe(500);
     expect((await get(port, '/no/such/path')).status).toBe(404);
 
-    expect(recorded(keel).sort((a, b) => a.route.localeCompare(b.route))).toEqual([
+    expect(recordedByRoute(keel)).toEqual([
       { method: 'GET', route: UNMATCHED_ROUTE, status: 404, count: 1 },
       { method: 'GET', route: '/api/v1', status: 200, count: 1 },
       { method: 'POST', route: '/api/v1/users', status: 201, count: 1 },
@@ -98,7 +98,7 @@ describe('recording', () => {
       expect((await get(port, '/users/3')).status).toBe(503);
       keel.shedder.force(undefined);
 
-      expect(recorded(keel).sort((a, b) => a.route.localeCompare(b.route))).toEqual([
+      expect(recordedByRoute(keel)).toEqual([
         { method: 'GET', route: UNMATCHED_ROUTE, status: 404, count: 1 },
         { method: 'GET', route: '/api', status: 200, count: 2 },
         { method: 'GET', route: '/catalog', status: 200, count: 2 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { get, recorded, start } from './helpers.js';
+import { get, recordedByRoute, start } from './helpers.js';
 
 describe('load shedding', () => {
   it('answers 503 + Retry-After while shedding, except critical routes and the probes', async () => {
@@ -26,7 +26,7 @@ describe('load shedding', () => {
     expect((await get(port, '/work')).status).toBe(200);
 
     // Shed requests are the answer to overload, not errors: the HTTP signal never sees them.
-    expect(recorded(keel).sort((a, b) => a.route.localeCompare(b.route))).toEqual([
+    expect(recordedByRoute(keel)).toEqual([
       { method: 'GET', route: '/pay', status: 200, count: 1 },
       { method: 'GET', route: '/work', status: 200, count: 2 },
     ]);
