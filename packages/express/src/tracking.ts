@@ -59,7 +59,7 @@ export class Tracker {
   readonly #ownWriteHeads: (WriteHead | undefined)[] = [];
   readonly #timed: boolean[] = [];
 
-  // Per slot, for good.
+  // Per slot, for good (`#writeHeads` only with timing on).
   readonly #onClose: ((this: ServerResponse) => void)[] = [];
   readonly #writeHeads: WriteHead[] = [];
 
@@ -106,7 +106,7 @@ export class Tracker {
       this.#ownWriteHeads.push(undefined);
       this.#timed.push(false);
       this.#onClose.push(this.#closeListener(s));
-      this.#writeHeads.push(this.#timedWriteHead(s));
+      if (this.#deps.timing) this.#writeHeads.push(this.#timedWriteHead(s));
     }
   }
 

@@ -29,6 +29,7 @@ import fp from 'fastify-plugin';
 import {
   type KeelFastifyOptions,
   type KeelRouteOptions,
+  type RouteSettings,
   resolvePluginOptions,
   resolveRouteSettings,
 } from './options.js';
@@ -154,9 +155,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     if ((route.config as WithState | undefined)?.[kState] !== undefined) return;
     const given = route.config?.keel;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const settings = resolveRouteSettings({ methods, url: route.url }, given, keel);
-    // A route's own deadline is only worth setting if the code below can read it.
-    if (given?.deadline) contexts.use();
+    const settings = routeSettings(methods, route.url, given);
     let cache: RouteCache | undefined;
     // `settings.cache` is only set when `config.keel` was given.
     if (settings.cache && given) {
@@ -174,6 +173,14 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     // A copy: one config object may be shared by several routes.
     route.config = { ...route.config, [kState]: state } as RouteOptions['config'];
   });
+
+  /** A route's checked `config.keel` (a bad one throws, naming the route). */
+  function routeSettings(methods: readonly string[], url: string, given: unknown): RouteSettings {
+    const settings = resolveRouteSettings({ methods, url }, given, keel);
+    // A route's own deadline is only worth setting if the code below can read it.
+    if ((given as KeelRouteOptions | undefined)?.deadline) contexts.use();
+    return settings;
+  }
 
   /**
    * Answers from the route's cache, or lets this request run the handler and
@@ -281,8 +288,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     if (typeof config.url === 'string') {
       const methods = (Array.isArray(config.method) ? config.method : [config.method]).map(String);
       try {
-        const settings = resolveRouteSettings({ methods, url: config.url }, config.keel, keel);
-        if ((config.keel as KeelRouteOptions | undefined)?.deadline) contexts.use();
+        const settings = routeSettings(methods, config.url, config.keel);
         state = Object.freeze({ ...settings, url: config.url, cache: undefined });
         if (settings.cache) {
           throw new KeelError(
@@ -304,7 +310,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     return state;
   }
 
-  /** Ends the request's shutdown tracking, and records it: answered, or cut off by the client (499). */
+  /** Ends the request's shutdown tracking, and records it: answered, or not (499 or, cut by shutdown, 503). */
   function onResponseClose(this: RecordedResponse): void {
     shutdown.requestEnded(this, this[kSlot] ?? -1);
     const start = this[kStart];
