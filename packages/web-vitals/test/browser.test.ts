@@ -106,9 +106,11 @@ describe('@keel/web-vitals in Chromium', () => {
     expect(beacon!.page).toBe('/pages/quiet');
     const tti = metric(beacon!, 'TTI')!;
     expect(tti.censored).toBeUndefined();
-    // TTI is never before FCP or DOMContentLoaded, and nothing else happened.
+    // TTI is never before FCP or DOMContentLoaded, and nothing else happened:
+    // it is the later of the two. (How far DOMContentLoaded falls after FCP is
+    // the machine's doing: 122 ms once on a loaded CI core, so no bound on it.)
     expect(tti.value).toBeCloseTo(Math.max(fcp, dcl), 0);
-    expect(tti.value - fcp).toBeLessThan(100);
+    expect(tti.value).toBeGreaterThanOrEqual(fcp);
     expect(metric(beacon!, 'FCP')!.value).toBeCloseTo(fcp, 0);
     expect(metric(beacon!, 'TTFB')).toBeDefined();
     expect(metric(beacon!, 'LCP')).toBeDefined();
