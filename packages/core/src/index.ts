@@ -87,7 +87,7 @@ export {
   type ReadableSpanLike,
   registerOtelMetrics,
 } from './otel/otel.js';
-export { LoadShedder, type SheddingConfig } from './pressure/load-shedder.js';
+export { LoadShedder, type SheddingConfig, type SheddingSnapshot } from './pressure/load-shedder.js';
 export { prometheusName } from './prometheus/exposition.js';
 export type { RuntimeSnapshot } from './runtime/runtime-sampler.js';
 export {

@@ -31,7 +31,7 @@ import {
   resolveOptions,
   TTI_SIGNAL,
 } from './options.js';
-import { LoadShedder } from './pressure/load-shedder.js';
+import { LoadShedder, sheddingSnapshot } from './pressure/load-shedder.js';
 import { decodeMetrics, MetricsWriter } from './prometheus/exposition.js';
 import { renderKeelMetrics } from './prometheus/keel-metrics.js';
 import { RuntimeSampler, type RuntimeSnapshot } from './runtime/runtime-sampler.js';
@@ -243,11 +243,7 @@ export class Keel {
       sections: undefined as HealthReport['sections'],
       readiness: this.#readinessAt(report.score),
       dependencies: Object.freeze([...this.#checks.values()].map((c) => c.status)),
-      shedding: Object.freeze({
-        active: this.shedder.shedding,
-        reason: this.shedder.reason,
-        shed: this.shedder.shed,
-      }),
+      shedding: sheddingSnapshot(this.shedder),
     };
     if (this.#sections.size > 0) {
       let rendered: HealthReport['sections'];
@@ -352,9 +348,20 @@ export class Keel {
     return Object.freeze(out);
   }
 
-  /** Turns readiness off so load balancers stop sending traffic; liveness stays 200. */
+  /**
+   * Turns readiness off so load balancers stop sending traffic; liveness
+   * stays 200. The first call emits `shutdown`, so the monitor can stand
+   * down: a planned shutdown is not an outage.
+   */
   beginShutdown(): void {
+    if (this.#shuttingDown) return;
     this.#shuttingDown = true;
+    this.#events.emit('shutdown', { at: this.config.clock.now() });
+  }
+
+  /** Whether `beginShutdown` was called (a planned shutdown is under way). */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
   }
 
   /**
@@ -766,11 +773,7 @@ export class Keel {
       dependencies: Object.freeze([...this.#checks.values()].map((c) => c.status)),
       runtime,
       signals: Object.freeze(this.#signalStats()),
-      shedding: Object.freeze({
-        active: this.shedder.shedding,
-        reason: this.shedder.reason,
-        shed: this.shedder.shed,
-      }),
+      shedding: sheddingSnapshot(this.shedder),
       evaluatedAt: now,
       startedAt: this.#startedAt,
     });

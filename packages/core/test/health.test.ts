@@ -87,6 +87,17 @@ describe('live parts of the report', () => {
     expect(keel.health().readiness).toEqual({ ready: false, reasons: ['shutting down'] });
   });
 
+  it('says once that a planned shutdown began, for listeners that must stand down', () => {
+    const { keel } = testKeel();
+    const seen: number[] = [];
+    keel.on('shutdown', ({ at }) => seen.push(at));
+    expect(keel.shuttingDown).toBe(false);
+    keel.beginShutdown();
+    keel.beginShutdown();
+    expect(keel.shuttingDown).toBe(true);
+    expect(seen).toEqual([keel.config.clock.now()]);
+  });
+
   it('scores a breached latency budget by how far its percentile is over target', () => {
     const { keel, step } = testKeel();
     traffic(keel, 1000, { fastMs: 400 });

@@ -34,10 +34,37 @@ describe('load shedding', () => {
     expect(keel.shedder.shedding).toBe(false);
     keel.shedder.force('monitor: shed load');
     expect(keel.shedder.shedding).toBe(true);
-    expect(keel.evaluate().shedding).toEqual({ active: true, reason: 'monitor: shed load', shed: 0 });
+    expect(keel.evaluate().shedding).toEqual({
+      active: true,
+      reason: 'monitor: shed load',
+      shed: 0,
+      routes: null,
+    });
     keel.shedder.force(undefined);
     expect(keel.shedder.shedding).toBe(false);
     expect(await keel.metrics()).toContain('keel_shedding 0');
+    await keel.close();
+  });
+
+  it('can be forced for some routes only, which runtime pressure widens to every route', async () => {
+    const keel = createKeel({ runtime: false, clock: createFakeClock(), shedding: { eventLoopDelay: 500 } });
+    keel.shedder.force('monitor: api_latency breached on /slow', ['/slow']);
+    expect(keel.shedder.shedding).toBe(true);
+    expect(keel.shedder.shedsRoute('/slow')).toBe(true);
+    expect(keel.shedder.shedsRoute('/users/:id')).toBe(false);
+    expect(keel.evaluate().shedding).toMatchObject({ active: true, routes: ['/slow'] });
+
+    keel.shedder.update(runtime(800));
+    expect(keel.shedder.routes).toBeNull();
+    expect(keel.shedder.shedsRoute('/users/:id')).toBe(true);
+    expect(keel.shedder.reason).toMatch(/event-loop delay/);
+
+    keel.shedder.update(runtime(10));
+    expect(keel.shedder.shedsRoute('/users/:id')).toBe(false);
+    expect(keel.shedder.shedsRoute('/slow')).toBe(true);
+    keel.shedder.force(undefined);
+    expect(keel.shedder.shedding).toBe(false);
+    expect(keel.shedder.shedsRoute('/slow')).toBe(false);
     await keel.close();
   });
 

@@ -1,4 +1,5 @@
 import type { BudgetSnapshot, BudgetState } from '../budgets/budget.js';
+import type { SheddingSnapshot } from '../pressure/load-shedder.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import type { DependencyStatus } from './checks.js';
 import type { ComponentScore, HealthStatus } from './score.js';
@@ -52,7 +53,7 @@ export interface HealthReport {
   readonly runtime: RuntimeSnapshot | null;
   readonly signals: readonly SignalStats[];
   /** Load shedding as of the evaluation; `shed` counts requests turned away since start. */
-  readonly shedding: { readonly active: boolean; readonly reason: string; readonly shed: number };
+  readonly shedding: SheddingSnapshot;
   readonly evaluatedAt: number;
   readonly startedAt: number;
   /** Sections added with `keel.addHealthSection`, rendered once, when this is first read. */
@@ -81,6 +82,8 @@ export interface KeelEvents {
   health: HealthChangeEvent;
   /** Every evaluation, once per interval. */
   evaluation: HealthReport;
+  /** `beginShutdown` was called: a planned shutdown began (emitted once). */
+  shutdown: { readonly at: number };
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
