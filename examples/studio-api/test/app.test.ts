@@ -79,7 +79,7 @@ describe('studio-api', () => {
 
     const users = t.keel.http.series.filter((s) => s.labelValues[1] === '/api/users/:id');
     expect(users).toHaveLength(1);
-    expect(users[0]!.labelValues).toEqual(['GET', '/api/users/:id', '200']);
+    expect(users[0]!.labelValues).toEqual(['GET', '/api/users/:id', '200', '']);
     expect(routes()).toContain('/api/users');
     expect(routes().some((r) => r?.includes('/api/users/1'))).toBe(false);
 
@@ -90,7 +90,7 @@ describe('studio-api', () => {
   it('records an unknown user under the route template too', async () => {
     const res = await get('/api/users/999');
     expect(res.status).toBe(404);
-    expect(t.keel.http.series.map((s) => s.labelValues)).toEqual([['GET', '/api/users/:id', '404']]);
+    expect(t.keel.http.series.map((s) => s.labelValues)).toEqual([['GET', '/api/users/:id', '404', '']]);
   });
 
   it('gives unmatched paths a single series', async () => {
@@ -121,7 +121,7 @@ describe('studio-api', () => {
     for (let i = 0; i < 100 && t.keel.http.series.length === 0; i++)
       await new Promise((r) => setTimeout(r, 10));
     expect(t.keel.http.series.map((s) => s.labelValues)).toEqual([
-      ['GET', '/demo/slow', String(ABORTED_STATUS)],
+      ['GET', '/demo/slow', String(ABORTED_STATUS), ''],
     ]);
   });
 
@@ -158,7 +158,7 @@ describe('studio-api', () => {
     expect(budget(after, 'error_rate')).toMatchObject({ state: 'breached', value: 100 });
     expect(budget(after, 'api_latency').state).toBe('ok');
     expect(after.score).toBeLessThan(8);
-    expect(t.keel.http.series.map((s) => s.labelValues)).toEqual([['GET', '/demo/error', '500']]);
+    expect(t.keel.http.series.map((s) => s.labelValues)).toEqual([['GET', '/demo/error', '500', '']]);
   });
 
   it('turns /readyz to 503 on shutdown while /livez stays 200', async () => {

@@ -59,7 +59,9 @@ export {
   type AssertBudgetsOptions,
   CUT_OFF_STATUS,
   createKeel,
+  KEEL_OUTCOMES,
   Keel,
+  type KeelOutcome,
   UNMATCHED_ROUTE,
 } from './keel.js';
 export {

@@ -58,6 +58,25 @@ export const ABORTED_STATUS = 499;
  */
 export const CUT_OFF_STATUS = 503;
 
+/**
+ * Why Keel, not the app, answered a request; the HTTP signal's
+ * `keel_outcome` label, so dashboards and the monitor can tell refusals
+ * from the app's own answers.
+ * - `shed`: load shedding (503 + Retry-After);
+ * - `circuit_open`: an open circuit breaker refused the call the answer needed;
+ * - `not_ready`: the instance is not ready (starting, draining) and said so;
+ * - `cut_off`: graceful shutdown cut the request at its drain timeout.
+ */
+export type KeelOutcome = 'shed' | 'circuit_open' | 'not_ready' | 'cut_off';
+
+/** Every `KeelOutcome`, for code that splits recorded requests by it. */
+export const KEEL_OUTCOMES: readonly KeelOutcome[] = Object.freeze([
+  'shed',
+  'circuit_open',
+  'not_ready',
+  'cut_off',
+]);
+
 /** How many groups per signal `/health` lists as hotspots. */
 const TOP_GROUPS = 5;
 
@@ -199,11 +218,20 @@ export class Keel {
 
   /**
    * Records one finished HTTP request. `route` is the route template
-   * (`/users/:id`), or `UNMATCHED_ROUTE` when none matched.
+   * (`/users/:id`), or `UNMATCHED_ROUTE` when none matched. `outcome` says
+   * why Keel answered the request itself (`shed`, ...); leave it out when the
+   * app answered. A self-answer counts like any other answer (a 503 is a
+   * server error), so refusing users can never look like health.
    */
-  recordRequest(method: string, route: string, status: number, durationMs: number): void {
+  recordRequest(
+    method: string,
+    route: string,
+    status: number,
+    durationMs: number,
+    outcome: KeelOutcome | '' = '',
+  ): void {
     const ok = status === ABORTED_STATUS || (this.config.clientErrorsAreErrors ? status < 400 : status < 500);
-    this.http.record(durationMs, ok, method, route, status);
+    this.http.record(durationMs, ok, method, route, status, outcome);
   }
 
   /** Records one database operation under its fingerprint (`summary`). */

@@ -262,7 +262,8 @@ const PAGE_LOAD_BOUNDARIES = [
 const BUILT_IN_SIGNALS: Record<string, SignalOptions> = {
   [HTTP_SIGNAL]: {
     description: 'Duration of HTTP server requests.',
-    labels: ['http_request_method', 'http_route', 'http_response_status_code'],
+    // `keel_outcome` is empty (absent) when the app answered, and names why when Keel did.
+    labels: ['http_request_method', 'http_route', 'http_response_status_code', 'keel_outcome'],
     groupBy: 'http_route',
     boundaries: LATENCY_BOUNDARIES,
   },

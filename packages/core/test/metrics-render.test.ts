@@ -70,6 +70,22 @@ describe('rendering /metrics', () => {
     await keel.close();
   });
 
+  it("labels Keel's own answers with keel_outcome, and leaves the label off the app's", async () => {
+    const keel = createKeel({ runtime: false, clock: createFakeClock() });
+    keel.recordRequest('GET', '/a', 200, 12);
+    keel.recordRequest('GET', '/a', 503, 0.2, 'shed');
+    keel.recordRequest('GET', '/a', 503, 0.3, 'shed');
+    const text = await keel.metrics();
+    const name = 'http_server_request_duration_seconds';
+    const labels = 'http_request_method="GET",http_route="/a",http_response_status_code=';
+    expect(text).toContain(`${name}_count{${labels}"200"} 1\n`);
+    expect(text).toContain(`${name}_count{${labels}"503",keel_outcome="shed"} 2\n`);
+    expect(text).not.toContain('keel_outcome=""');
+    // A shed request is a server error: it spends the error budget like any other 503.
+    expect(keel.http.summarize(keel.http.newSummary(), 1, '/a', true).bad).toBe(2);
+    await keel.close();
+  });
+
   it('answers overlapping scrapes each with the whole text, the registry after Keel', async () => {
     const keel = createKeel({ runtime: false, clock: createFakeClock() });
     new Gauge({ name: 'app_queue_depth', help: 'Jobs waiting.', registers: [keel.registry] }).set(7);

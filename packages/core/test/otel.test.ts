@@ -48,8 +48,8 @@ describe('OpenTelemetry bridge', () => {
     tracer.startSpan('internal', { kind: SpanKind.INTERNAL }).end();
 
     expect(keel.http.series.map((s) => s.labelValues)).toEqual([
-      ['GET', '/users/:id', '503'],
-      ['GET', UNMATCHED_ROUTE, '404'],
+      ['GET', '/users/:id', '503', ''],
+      ['GET', UNMATCHED_ROUTE, '404', ''],
     ]);
     expect(keel.http.series[0]!.sum).toBeCloseTo(250, 0);
     expect(keel.db.series.map((s) => s.labelValues)).toEqual([['SELECT', 'SELECT users']]);

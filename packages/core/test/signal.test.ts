@@ -9,10 +9,11 @@ describe('signals', () => {
     keel.recordRequest('GET', '/a', 200, 30);
     keel.recordRequest('POST', '/a', 201, 10);
     keel.recordRequest('GET', '/b', 500, 10);
+    // The fourth label, keel_outcome, is empty: the app answered.
     expect(keel.http.series.map((s) => s.labelValues.join(' '))).toEqual([
-      'GET /a 200',
-      'POST /a 201',
-      'GET /b 500',
+      'GET /a 200 ',
+      'POST /a 201 ',
+      'GET /b 500 ',
     ]);
     const getA = keel.http.series[0]!;
     expect(getA.le.reduce((a, b) => a + b, 0)).toBe(2);
@@ -25,7 +26,12 @@ describe('signals', () => {
       keel.recordRequest('GET', `/random/${Math.random().toString(36)}`, 404, 1);
     expect(keel.http.seriesCount).toBe(50);
     expect(keel.http.overflowed).toBe(100_000 - 50);
-    expect(keel.http.overflowSeries.labelValues).toEqual([OVERFLOW_LABEL, OVERFLOW_LABEL, OVERFLOW_LABEL]);
+    expect(keel.http.overflowSeries.labelValues).toEqual([
+      OVERFLOW_LABEL,
+      OVERFLOW_LABEL,
+      OVERFLOW_LABEL,
+      OVERFLOW_LABEL,
+    ]);
     expect(keel.http.groups.size).toBeLessThanOrEqual(50);
   });
 

@@ -308,7 +308,7 @@ describe('@keel/express', () => {
     const growth = process.memoryUsage().heapUsed - heapAfterWarmup;
     agent.destroy();
     expect(keel.http.seriesCount).toBe(1);
-    expect(keel.http.series[0]!.labelValues).toEqual(['GET', UNMATCHED_ROUTE, '404']);
+    expect(keel.http.series[0]!.labelValues).toEqual(['GET', UNMATCHED_ROUTE, '404', '']);
     expect(keel.http.series[0]!.le.reduce((a, b) => a + b, 0)).toBe(100_000);
     // 80,000 more requests may not leave more than a few MB behind (a series each would be hundreds of MB).
     expect(growth).toBeLessThan(8 * 1024 * 1024);

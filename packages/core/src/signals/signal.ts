@@ -189,7 +189,8 @@ export class Signal {
 
   /** The slow path, once per distinct label combination (or per overflowing sample). */
   #insert(a?: LabelValue, b?: LabelValue, c?: LabelValue, d?: LabelValue): Series {
-    const values = [a, b, c, d].slice(0, this.#depth);
+    // A label left out is an empty one (absent in Prometheus), so optional trailing labels can be omitted.
+    const values = [a, b, c, d].slice(0, this.#depth).map((v) => v ?? '');
     const { maxLabelLength, maxSeries } = this.definition;
     if (this.series.length >= maxSeries || !values.every((v) => isValidLabelValue(v, maxLabelLength))) {
       this.overflowed++;
@@ -228,8 +229,10 @@ export class Signal {
   }
 
   #makeSeries(values: string[], group: Group): Series {
+    // An empty value is an absent label in Prometheus: leaving it out keeps
+    // optional labels (the HTTP signal's `keel_outcome`) off the common series.
     const rendered = this.definition.labels
-      .map((name, i) => `${name}="${escapeLabelValue(values[i]!)}"`)
+      .flatMap((name, i) => (values[i] === '' ? [] : [`${name}="${escapeLabelValue(values[i]!)}"`]))
       .join(',');
     return new Series(values, rendered, group, this.definition.boundaries.length);
   }
