@@ -16,6 +16,7 @@ export {
   type ResponseCacheOptions,
 } from './cache/response-cache.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
+export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
 export { RequestContext, RequestContexts } from './context/request-context.js';
 export {
   checkKnownKeys,
@@ -59,9 +60,7 @@ export {
   type AssertBudgetsOptions,
   CUT_OFF_STATUS,
   createKeel,
-  KEEL_OUTCOMES,
   Keel,
-  type KeelOutcome,
   UNMATCHED_ROUTE,
 } from './keel.js';
 export {

@@ -7,6 +7,7 @@ import { formatBudgetReport } from './budgets/budget-report.js';
 import { createCache, type KeelCache } from './cache/cache.js';
 import type { CacheOptions } from './cache/cache-options.js';
 import type { TimerHandle } from './clock.js';
+import type { KeelOutcome } from './context/keel-outcome.js';
 import { RequestContexts } from './context/request-context.js';
 import { ErrorReporter, KeelError, KeelErrorCode } from './errors.js';
 import { Emitter } from './events.js';
@@ -57,25 +58,6 @@ export const ABORTED_STATUS = 499;
  * it counts as a server error, against availability.
  */
 export const CUT_OFF_STATUS = 503;
-
-/**
- * Why Keel, not the app, answered a request; the HTTP signal's
- * `keel_outcome` label, so dashboards and the monitor can tell refusals
- * from the app's own answers.
- * - `shed`: load shedding (503 + Retry-After);
- * - `circuit_open`: an open circuit breaker refused the call the answer needed;
- * - `not_ready`: the instance is not ready (starting, draining) and said so;
- * - `cut_off`: graceful shutdown cut the request at its drain timeout.
- */
-export type KeelOutcome = 'shed' | 'circuit_open' | 'not_ready' | 'cut_off';
-
-/** Every `KeelOutcome`, for code that splits recorded requests by it. */
-export const KEEL_OUTCOMES: readonly KeelOutcome[] = Object.freeze([
-  'shed',
-  'circuit_open',
-  'not_ready',
-  'cut_off',
-]);
 
 /** How many groups per signal `/health` lists as hotspots. */
 const TOP_GROUPS = 5;

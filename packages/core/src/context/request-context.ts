@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '../clock.js';
+import type { KeelOutcome } from './keel-outcome.js';
 
 /**
  * What Keel carries along one request: the route, its deadline (so
@@ -17,6 +18,13 @@ export class RequestContext {
   cacheMs = 0;
   cacheHits = 0;
   cacheMisses = 0;
+  /**
+   * Set when Keel refused something this request needed on the app's
+   * behalf (an open circuit failed a call fast): adapters record a 5xx
+   * answer of this request with this `keel_outcome`, so refusals are told
+   * apart from the app's own errors. `undefined` when nothing was refused.
+   */
+  outcome: KeelOutcome | undefined = undefined;
 
   constructor(
     /** When the request started (clock ms). */
@@ -99,6 +107,15 @@ export class RequestContexts {
     const context = this.current();
     if (context?.deadline === undefined) return undefined;
     return Math.max(0, context.deadline - this.#clock.now());
+  }
+
+  /**
+   * Marks the current request as refused by Keel for `outcome` (see
+   * `RequestContext.outcome`); does nothing outside a request.
+   */
+  refuse(outcome: KeelOutcome): void {
+    const context = this.current();
+    if (context) context.outcome = outcome;
   }
 
   /** Adds database time to the current request, if there is one. */
