@@ -1,11 +1,14 @@
-export {
-  CircuitBreaker,
-  type CircuitBreakerConfig,
-  type CircuitBreakerOptions,
-  type CircuitState,
-  type CircuitStats,
-} from './breaker/circuit-breaker.js';
+export type { CircuitBreakerConfig, CircuitBreakerOptions } from './breaker/breaker-options.js';
+export { CircuitBreaker, type CircuitState, type CircuitStats } from './breaker/circuit-breaker.js';
 export type { BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
+export type {
+  BudgetKind,
+  BudgetOptions,
+  BudgetsOption,
+  BurnRateWindow,
+  DefaultBudgetName,
+  ResolvedBudget,
+} from './budgets/budget-options.js';
 export { type CacheDeps, type CacheLoader, type CacheStats, createCache, KeelCache } from './cache/cache.js';
 export type { CacheConfig, CacheOptions } from './cache/cache-options.js';
 export {
@@ -46,6 +49,7 @@ export {
   type HealthStatus,
   thresholdScore,
 } from './health/score.js';
+export type { EndpointName, EndpointOptions } from './http/endpoint-options.js';
 export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE, pathOf } from './http/endpoints.js';
 export {
   addServerTiming,
@@ -63,24 +67,8 @@ export {
   Keel,
   UNMATCHED_ROUTE,
 } from './keel.js';
-export {
-  type BudgetKind,
-  type BudgetOptions,
-  type BudgetsOption,
-  type BurnRateWindow,
-  DB_SIGNAL,
-  type DefaultBudgetName,
-  type EndpointName,
-  type EndpointOptions,
-  HTTP_SIGNAL,
-  type KeelConfig,
-  type KeelOptions,
-  type ResolvedBudget,
-  type RuntimeOptions,
-  type SignalOptions,
-  type Thresholds,
-  TTI_SIGNAL,
-} from './options.js';
+export type { Thresholds } from './option-readers.js';
+export type { KeelConfig, KeelOptions } from './options.js';
 export {
   KeelSpanProcessor,
   type KeelSpanProcessorOptions,
@@ -88,8 +76,10 @@ export {
   type ReadableSpanLike,
   registerOtelMetrics,
 } from './otel/otel.js';
-export { LoadShedder, type SheddingConfig, type SheddingSnapshot } from './pressure/load-shedder.js';
+export { LoadShedder, type SheddingSnapshot } from './pressure/load-shedder.js';
+export type { SheddingConfig } from './pressure/shedding-options.js';
 export { prometheusName } from './prometheus/exposition.js';
+export type { RuntimeOptions } from './runtime/runtime-options.js';
 export type { RuntimeSnapshot } from './runtime/runtime-sampler.js';
 export {
   type AttachOptions,
@@ -100,8 +90,10 @@ export {
   type ShutdownReport,
   type SignalHandlingOptions,
 } from './shutdown/graceful-shutdown.js';
+export { DB_SIGNAL, HTTP_SIGNAL, TTI_SIGNAL } from './signals/built-in-signals.js';
 export { type LabelValue, OVERFLOW_LABEL } from './signals/labels.js';
 export type { Signal, SignalDefinition } from './signals/signal.js';
+export type { SignalOptions } from './signals/signal-options.js';
 export {
   checkBeacon,
   type VitalsBeacon,

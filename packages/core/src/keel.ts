@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { CircuitBreaker, type CircuitBreakerOptions } from './breaker/circuit-breaker.js';
+import type { CircuitBreakerOptions } from './breaker/breaker-options.js';
+import { CircuitBreaker } from './breaker/circuit-breaker.js';
 import { type BudgetSnapshot, BudgetTracker } from './budgets/budget.js';
 import { formatBudgetReport } from './budgets/budget-report.js';
 import { createCache, type KeelCache } from './cache/cache.js';
@@ -11,7 +12,7 @@ import type { KeelOutcome } from './context/keel-outcome.js';
 import { RequestContexts } from './context/request-context.js';
 import { ErrorReporter, KeelError, KeelErrorCode } from './errors.js';
 import { Emitter } from './events.js';
-import { DependencyCheck, type DependencyCheckOptions } from './health/checks.js';
+import { DependencyCheck, type DependencyCheckOptions, resolveCheckOptions } from './health/checks.js';
 import { Heartbeat } from './health/heartbeat.js';
 import {
   type GroupStats,
@@ -22,21 +23,15 @@ import {
   type SignalStats,
 } from './health/report.js';
 import { budgetScore, combineScores, HEALTHY_SCORE, thresholdScore } from './health/score.js';
+import type { EndpointName } from './http/endpoint-options.js';
 import { createEndpoints, type EndpointHandler } from './http/endpoints.js';
-import {
-  DB_SIGNAL,
-  type EndpointName,
-  HTTP_SIGNAL,
-  type KeelConfig,
-  type KeelOptions,
-  resolveOptions,
-  TTI_SIGNAL,
-} from './options.js';
+import { type KeelConfig, type KeelOptions, resolveOptions } from './options.js';
 import { LoadShedder, sheddingSnapshot } from './pressure/load-shedder.js';
 import { decodeMetrics, MetricsWriter } from './prometheus/exposition.js';
 import { renderKeelMetrics } from './prometheus/keel-metrics.js';
 import { RuntimeSampler, type RuntimeSnapshot } from './runtime/runtime-sampler.js';
 import { holdTickObjectShapes } from './runtime/tick-shapes.js';
+import { DB_SIGNAL, HTTP_SIGNAL, TTI_SIGNAL } from './signals/built-in-signals.js';
 import type { LabelValue } from './signals/labels.js';
 import { Signal } from './signals/signal.js';
 import type { WindowSummary } from './signals/window.js';
@@ -379,38 +374,14 @@ export class Keel {
    * readiness and the score use its last result. Returns a function that removes it.
    */
   addCheck(options: DependencyCheckOptions): () => void {
-    if (typeof options?.name !== 'string' || !/^[\w.-]{1,64}$/.test(options.name)) {
+    const resolved = resolveCheckOptions(options);
+    if (this.#checks.has(resolved.name)) {
       throw new KeelError(
         KeelErrorCode.InvalidOption,
-        'addCheck: `name` must be 1-64 letters, digits, "_", "." or "-".',
+        `addCheck: a check named "${resolved.name}" is already registered.`,
       );
     }
-    if (typeof options.check !== 'function') {
-      throw new KeelError(
-        KeelErrorCode.InvalidOption,
-        `addCheck(${options.name}): \`check\` must be a function.`,
-      );
-    }
-    if (this.#checks.has(options.name)) {
-      throw new KeelError(
-        KeelErrorCode.InvalidOption,
-        `addCheck: a check named "${options.name}" is already registered.`,
-      );
-    }
-    for (const key of ['timeout', 'interval'] as const) {
-      const v = options[key];
-      if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
-        throw new KeelError(
-          KeelErrorCode.InvalidOption,
-          `addCheck(${options.name}): \`${key}\` must be a positive integer (ms).`,
-        );
-      }
-    }
-    const check = new DependencyCheck(
-      { timeout: 2000, interval: 10_000, critical: true, ...options },
-      this.config.clock,
-      this.errors,
-    );
+    const check = new DependencyCheck(resolved, this.config.clock, this.errors);
     this.#checks.set(check.name, check);
     if (!this.#closed) check.start();
     return () => {

@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HealthReport, healthJson, type Readiness } from '../health/report.js';
-import type { EndpointName, KeelConfig } from '../options.js';
+import type { EndpointName, EndpointsConfig } from './endpoint-options.js';
 
 /** What the endpoints need from an instance; kept narrow so they are easy to test and mount. */
 export interface EndpointSource {
-  readonly config: KeelConfig;
+  readonly config: { readonly endpoints: EndpointsConfig };
   readiness(): Readiness;
   health(): HealthReport;
   metricsBuffer(): Promise<Buffer>;

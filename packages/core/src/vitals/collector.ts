@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ResolvedBudget } from '../budgets/budget-options.js';
 import type { Clock } from '../clock.js';
 import { send } from '../http/endpoints.js';
-import type { ResolvedBudget } from '../options.js';
 import { renderMetric } from '../prometheus/exposition.js';
 import { isValidLabelValue } from '../signals/labels.js';
 import type { Signal } from '../signals/signal.js';
