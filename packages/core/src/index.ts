@@ -1,6 +1,6 @@
 export type { CircuitBreakerConfig, CircuitBreakerOptions } from './breaker/breaker-options.js';
 export { CircuitBreaker, type CircuitState, type CircuitStats } from './breaker/circuit-breaker.js';
-export type { BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
+export type { BudgetChangeEvent, BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
 export type {
   BudgetKind,
   BudgetOptions,
@@ -9,6 +9,7 @@ export type {
   DefaultBudgetName,
   ResolvedBudget,
 } from './budgets/budget-options.js';
+export type { AssertBudgetsOptions } from './budgets/budget-set.js';
 export { type CacheDeps, type CacheLoader, type CacheStats, createCache, KeelCache } from './cache/cache.js';
 export type { CacheConfig, CacheOptions } from './cache/cache-options.js';
 export {
@@ -31,7 +32,6 @@ export {
 } from './errors.js';
 export type { DependencyCheckOptions, DependencyStatus } from './health/checks.js';
 export type {
-  BudgetChangeEvent,
   GroupStats,
   HealthChangeEvent,
   HealthJson,
@@ -49,6 +49,7 @@ export {
   type HealthStatus,
   thresholdScore,
 } from './health/score.js';
+export type { AdminServer } from './http/admin-server.js';
 export type { EndpointName, EndpointOptions } from './http/endpoint-options.js';
 export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE, pathOf } from './http/endpoints.js';
 export {
@@ -58,21 +59,15 @@ export {
   serverTiming,
   type WriteHead,
 } from './http/server-timing.js';
-export {
-  ABORTED_STATUS,
-  type AdminServer,
-  type AssertBudgetsOptions,
-  CUT_OFF_STATUS,
-  createKeel,
-  Keel,
-  UNMATCHED_ROUTE,
-} from './keel.js';
+export { createKeel, Keel } from './keel.js';
 export type { Thresholds } from './option-readers.js';
 export type { KeelConfig, KeelOptions } from './options.js';
 export {
   KeelSpanProcessor,
   type KeelSpanProcessorOptions,
   type MeterLike,
+  type OtelMetricsSource,
+  type OtelSpanSink,
   type ReadableSpanLike,
   registerOtelMetrics,
 } from './otel/otel.js';
@@ -87,10 +82,12 @@ export {
   GracefulShutdown,
   type GracefulShutdownOptions,
   handleSignals,
+  type ShutdownHost,
   type ShutdownReport,
   type SignalHandlingOptions,
 } from './shutdown/graceful-shutdown.js';
 export { DB_SIGNAL, HTTP_SIGNAL, TTI_SIGNAL } from './signals/built-in-signals.js';
+export { ABORTED_STATUS, CUT_OFF_STATUS, UNMATCHED_ROUTE } from './signals/http-signal.js';
 export { type LabelValue, OVERFLOW_LABEL } from './signals/labels.js';
 export type { Signal, SignalDefinition } from './signals/signal.js';
 export type { SignalOptions } from './signals/signal-options.js';

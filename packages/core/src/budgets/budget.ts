@@ -39,6 +39,15 @@ export interface BudgetSnapshot {
   readonly burnRates: readonly BurnRate[];
 }
 
+/** A budget moved to another state (after hysteresis): the `budget` event. */
+export interface BudgetChangeEvent {
+  readonly budget: string;
+  readonly from: BudgetState;
+  readonly to: BudgetState;
+  readonly snapshot: BudgetSnapshot;
+  readonly at: number;
+}
+
 /** What one window says about a budget, before hysteresis. */
 export interface Assessment {
   readonly value: number | null;
