@@ -4,6 +4,7 @@ export type { BudgetChangeEvent, BudgetSnapshot, BudgetState, BurnRate } from '.
 export type {
   BudgetKind,
   BudgetOptions,
+  BudgetRulesOptions,
   BudgetsOption,
   BurnRateWindow,
   DefaultBudgetName,
@@ -31,6 +32,7 @@ export {
   KeelErrorCode,
 } from './errors.js';
 export type { DependencyCheckOptions, DependencyStatus } from './health/checks.js';
+export type { HealthOptions } from './health/health-options.js';
 export type {
   GroupStats,
   HealthChangeEvent,
@@ -72,7 +74,7 @@ export {
   registerOtelMetrics,
 } from './otel/otel.js';
 export { LoadShedder, type SheddingSnapshot } from './pressure/load-shedder.js';
-export type { SheddingConfig } from './pressure/shedding-options.js';
+export type { SheddingConfig, SheddingOptions } from './pressure/shedding-options.js';
 export { prometheusName } from './prometheus/exposition.js';
 export type { RuntimeOptions } from './runtime/runtime-options.js';
 export type { RuntimeSnapshot } from './runtime/runtime-sampler.js';
@@ -87,10 +89,12 @@ export {
   type SignalHandlingOptions,
 } from './shutdown/graceful-shutdown.js';
 export { DB_SIGNAL, HTTP_SIGNAL, TTI_SIGNAL } from './signals/built-in-signals.js';
+export type { HttpOptions } from './signals/http-signal.js';
 export { ABORTED_STATUS, CUT_OFF_STATUS, UNMATCHED_ROUTE } from './signals/http-signal.js';
 export { type LabelValue, OVERFLOW_LABEL } from './signals/labels.js';
 export type { Signal, SignalDefinition } from './signals/signal.js';
-export type { SignalOptions } from './signals/signal-options.js';
+export type { SignalLimitsOptions, SignalOptions } from './signals/signal-options.js';
+export type { WindowOptions } from './signals/window-options.js';
 export {
   checkBeacon,
   type VitalsBeacon,
