@@ -1,11 +1,16 @@
-export {
-  CircuitBreaker,
-  type CircuitBreakerConfig,
-  type CircuitBreakerOptions,
-  type CircuitState,
-  type CircuitStats,
-} from './breaker/circuit-breaker.js';
-export type { BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
+export type { CircuitBreakerConfig, CircuitBreakerOptions } from './breaker/breaker-options.js';
+export { CircuitBreaker, type CircuitState, type CircuitStats } from './breaker/circuit-breaker.js';
+export type { BudgetChangeEvent, BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
+export type {
+  BudgetKind,
+  BudgetOptions,
+  BudgetRulesOptions,
+  BudgetsOption,
+  BurnRateWindow,
+  DefaultBudgetName,
+  ResolvedBudget,
+} from './budgets/budget-options.js';
+export type { AssertBudgetsOptions } from './budgets/budget-set.js';
 export { type CacheDeps, type CacheLoader, type CacheStats, createCache, KeelCache } from './cache/cache.js';
 export type { CacheConfig, CacheOptions } from './cache/cache-options.js';
 export {
@@ -27,8 +32,8 @@ export {
   KeelErrorCode,
 } from './errors.js';
 export type { DependencyCheckOptions, DependencyStatus } from './health/checks.js';
+export type { HealthOptions } from './health/health-options.js';
 export type {
-  BudgetChangeEvent,
   GroupStats,
   HealthChangeEvent,
   HealthJson,
@@ -46,6 +51,8 @@ export {
   type HealthStatus,
   thresholdScore,
 } from './health/score.js';
+export type { AdminServer } from './http/admin-server.js';
+export type { EndpointName, EndpointOptions } from './http/endpoint-options.js';
 export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE, pathOf } from './http/endpoints.js';
 export {
   addServerTiming,
@@ -54,42 +61,22 @@ export {
   serverTiming,
   type WriteHead,
 } from './http/server-timing.js';
-export {
-  ABORTED_STATUS,
-  type AdminServer,
-  type AssertBudgetsOptions,
-  CUT_OFF_STATUS,
-  createKeel,
-  Keel,
-  UNMATCHED_ROUTE,
-} from './keel.js';
-export {
-  type BudgetKind,
-  type BudgetOptions,
-  type BudgetsOption,
-  type BurnRateWindow,
-  DB_SIGNAL,
-  type DefaultBudgetName,
-  type EndpointName,
-  type EndpointOptions,
-  HTTP_SIGNAL,
-  type KeelConfig,
-  type KeelOptions,
-  type ResolvedBudget,
-  type RuntimeOptions,
-  type SignalOptions,
-  type Thresholds,
-  TTI_SIGNAL,
-} from './options.js';
+export { createKeel, Keel } from './keel.js';
+export type { Thresholds } from './option-readers.js';
+export type { KeelConfig, KeelOptions } from './options.js';
 export {
   KeelSpanProcessor,
   type KeelSpanProcessorOptions,
   type MeterLike,
+  type OtelMetricsSource,
+  type OtelSpanSink,
   type ReadableSpanLike,
   registerOtelMetrics,
 } from './otel/otel.js';
-export { LoadShedder, type SheddingConfig, type SheddingSnapshot } from './pressure/load-shedder.js';
+export { LoadShedder, type SheddingSnapshot } from './pressure/load-shedder.js';
+export type { SheddingConfig, SheddingOptions } from './pressure/shedding-options.js';
 export { prometheusName } from './prometheus/exposition.js';
+export type { RuntimeOptions } from './runtime/runtime-options.js';
 export type { RuntimeSnapshot } from './runtime/runtime-sampler.js';
 export {
   type AttachOptions,
@@ -97,11 +84,17 @@ export {
   GracefulShutdown,
   type GracefulShutdownOptions,
   handleSignals,
+  type ShutdownHost,
   type ShutdownReport,
   type SignalHandlingOptions,
 } from './shutdown/graceful-shutdown.js';
+export { DB_SIGNAL, HTTP_SIGNAL, TTI_SIGNAL } from './signals/built-in-signals.js';
+export type { HttpOptions } from './signals/http-signal.js';
+export { ABORTED_STATUS, CUT_OFF_STATUS, UNMATCHED_ROUTE } from './signals/http-signal.js';
 export { type LabelValue, OVERFLOW_LABEL } from './signals/labels.js';
 export type { Signal, SignalDefinition } from './signals/signal.js';
+export type { SignalLimitsOptions, SignalOptions } from './signals/signal-options.js';
+export type { WindowOptions } from './signals/window-options.js';
 export {
   checkBeacon,
   type VitalsBeacon,

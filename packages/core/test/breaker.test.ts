@@ -119,6 +119,18 @@ describe('circuit breaker', () => {
     expect(keel.breakers.map((b) => b.name)).toEqual(['inventory']);
   });
 
+  it('rejects an unknown option, naming it', () => {
+    const { keel } = setup();
+    const options = { name: 'payments', failureRate: 0.5 };
+    expect(() => keel.breaker(options)).toThrow(
+      expect.objectContaining({
+        code: KeelErrorCode.InvalidOption,
+        message: expect.stringMatching(/`failureRate`/),
+      }),
+    );
+    expect(keel.breakers.map((b) => b.name)).toEqual(['inventory']);
+  });
+
   it('slow calls default to the request deadline', () => {
     const { keel } = setup();
     expect(keel.breaker({ name: 'd' }).config.slowCallMs).toBe(keel.config.requestDeadline);

@@ -172,6 +172,12 @@ describe('budgets', () => {
     expect(() => bad.keel.assertBudgets({ budgets: ['nope'] })).toThrowError(
       expect.objectContaining({ code: KeelErrorCode.InvalidOption }),
     );
+    expect(() => bad.keel.assertBudgets({ budget: ['api_latency'] } as never)).toThrowError(
+      expect.objectContaining({
+        code: KeelErrorCode.InvalidOption,
+        message: expect.stringMatching(/`budget`/),
+      }),
+    );
   });
 
   it('can scope a budget to one group', () => {

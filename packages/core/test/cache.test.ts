@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
 import { createCache, type KeelCache } from '../src/cache/cache.js';
-import { renderCacheMetrics } from '../src/cache/cache-metrics.js';
 import type { CacheOptions } from '../src/cache/cache-options.js';
 import { createFakeClock, type FakeClock, KeelError, KeelErrorCode } from '../src/index.js';
+import { renderCacheMetrics } from '../src/prometheus/cache-metrics.js';
 
 function setup<V = string>(options: Partial<CacheOptions<V>> = {}) {
   const clock = createFakeClock();

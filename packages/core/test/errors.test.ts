@@ -56,4 +56,15 @@ describe('failures inside Keel never reach the app', () => {
       expect.objectContaining({ code: KeelErrorCode.InvalidOption }),
     );
   });
+
+  it('rejects an unknown check option, naming it', () => {
+    const { keel } = testKeel();
+    const options = { name: 'db', check: () => true, timeoutMs: 500 };
+    expect(() => keel.addCheck(options)).toThrowError(
+      expect.objectContaining({
+        code: KeelErrorCode.InvalidOption,
+        message: expect.stringMatching(/`timeoutMs`/),
+      }),
+    );
+  });
 });

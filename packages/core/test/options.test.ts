@@ -62,6 +62,22 @@ describe('options', () => {
       /burnRateWindows\[0\].short/,
     ],
     ['a clock without timers', { clock: { now: () => 0 } }, /`clock`/],
+    // Every options object refuses keys it does not know, so a typo never passes silently.
+    ['an unknown window key', { window: { intervall: 5000 } }, /`window.intervall`/],
+    ['an unknown budget key', { budgets: { api_latency: { targte: 300 } } }, /`budgets.api_latency.targte`/],
+    ['an unknown signal key', { signals: { s: { label: ['a'] } } }, /`signals.s.label`/],
+    ['an unknown limit', { limits: { maxSerie: 10 } }, /`limits.maxSerie`/],
+    ['an unknown http key', { http: { clientErrors: true } }, /`http.clientErrors`/],
+    ['an unknown runtime key', { runtime: { interval: 500 } }, /`runtime.interval`/],
+    ['an unknown threshold', { runtime: { heap: { high: 0.9 } } }, /`runtime.heap.high`/],
+    ['an unknown health key', { health: { stability: 1000 } }, /`health.stability`/],
+    ['an unknown endpoint key', { endpoints: { port: 9464 } }, /`endpoints.port`/],
+    ['an unknown shedding key', { shedding: { retryAfterSeconds: 5 } }, /`shedding.retryAfterSeconds`/],
+    [
+      'an unknown burn-rate window key',
+      { burnRateWindows: [{ short: 300_000, long: 3_600_000, factor: 14.4, slow: 1 }] },
+      /`burnRateWindows\[0\].slow`/,
+    ],
     ['a non-object', 42, /`options` must be an object/],
   ])('rejects %s with KEEL_INVALID_OPTION naming the option', (_name, options, message) => {
     const result = codeOf(options);

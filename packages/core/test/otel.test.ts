@@ -64,6 +64,13 @@ describe('OpenTelemetry bridge', () => {
     expect(keel.http.seriesCount).toBe(0);
   });
 
+  it('refuses an unknown span-processor option, naming it', () => {
+    const { keel } = testKeel();
+    expect(() => new KeelSpanProcessor(keel, { htpp: false } as never)).toThrowError(
+      expect.objectContaining({ code: 'KEEL_INVALID_OPTION', message: expect.stringMatching(/`htpp`/) }),
+    );
+  });
+
   it('publishes the score, budgets and percentiles as observable gauges', async () => {
     const { keel, step } = testKeel();
     const reader = new TestReader();

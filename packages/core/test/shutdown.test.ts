@@ -234,4 +234,16 @@ describe('graceful shutdown', () => {
     expect(codes).toEqual([1, 0]);
     remove();
   });
+
+  it('refuses unknown options of handleSignals and attach, naming them', () => {
+    const keel = createKeel({ runtime: false });
+    const shutdown = new GracefulShutdown(keel);
+    expect(() => handleSignals(shutdown, { signal: ['SIGTERM'] } as never)).toThrowError(
+      expect.objectContaining({ code: 'KEEL_INVALID_OPTION', message: expect.stringMatching(/`signal`/) }),
+    );
+    expect(() => shutdown.attach(createServer(), { track: false } as never)).toThrowError(
+      expect.objectContaining({ code: 'KEEL_INVALID_OPTION', message: expect.stringMatching(/`track`/) }),
+    );
+    void keel.close();
+  });
 });

@@ -66,6 +66,16 @@ describe('signals', () => {
     expect(keel.http.series[0]!.le.reduce((a, b) => a + b, 0)).toBe(2);
   });
 
+  it('finds the series of a call that leaves a trailing label out, even at the series cap', () => {
+    // `keel.http.record(v, ok, method, route, status)` leaves `keel_outcome` out. Such a call must
+    // reach its series again: at the cap, a miss would send every later sample to the overflow series.
+    const { keel } = testKeel({ limits: { maxSeries: 1 } });
+    for (let i = 0; i < 5; i++) keel.http.record(5, true, 'GET', '/', 200);
+    expect(keel.http.seriesCount).toBe(1);
+    expect(keel.http.overflowed).toBe(0);
+    expect(keel.http.series[0]!.le.reduce((a, b) => a + b, 0)).toBe(5);
+  });
+
   it('supports user-defined signals with their own labels and budgets', () => {
     const { keel, step } = testKeel({
       signals: {

@@ -1,44 +1,12 @@
 import type { Clock } from '../clock.js';
 import { KeelError, KeelErrorCode } from '../errors.js';
+import {
+  type CircuitBreakerConfig,
+  type CircuitBreakerOptions,
+  resolveBreakerOptions,
+} from './breaker-options.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
-
-export interface CircuitBreakerOptions {
-  /** Names the breaker in `/health`, events and errors: 1-64 letters, digits, "_", "." or "-". */
-  name: string;
-  /**
-   * Trip when at least this share of the calls in `window` failed (a rejection,
-   * a throw, or — with `tripOnSlowCalls` — a slow call). @default 0.5
-   */
-  failureRatio?: number;
-  /** Calls `window` must hold before the ratio is judged, so two failures of three do not trip it. @default 10 */
-  minimumCalls?: number;
-  /** Rolling window the ratios are counted over, ms. @default 60000 */
-  window?: number;
-  /** How long the circuit stays open before one probe call is let through (half-open), ms. @default 30000 */
-  openFor?: number;
-  /** Probe calls that must succeed in a row, in half-open, to close the circuit. @default 1 */
-  probes?: number;
-  /**
-   * A call taking longer than this is counted slow: reported in `stats()` (which is
-   * how the monitor spots a slow dependency) and, with `tripOnSlowCalls`, a failure.
-   * @default the request deadline (`api_latency` target) of the Keel, else 1000
-   */
-  slowCallMs?: number;
-  /** Count slow calls as failures for tripping. @default false */
-  tripOnSlowCalls?: boolean;
-}
-
-export interface CircuitBreakerConfig {
-  readonly name: string;
-  readonly failureRatio: number;
-  readonly minimumCalls: number;
-  readonly window: number;
-  readonly openFor: number;
-  readonly probes: number;
-  readonly slowCallMs: number;
-  readonly tripOnSlowCalls: boolean;
-}
 
 export interface CircuitStats {
   readonly name: string;
@@ -64,7 +32,6 @@ export interface CircuitStats {
 
 /** How many sub-buckets the rolling window is cut into: counts age out a sixth at a time. */
 const BUCKETS = 6;
-const NAME = /^[\w.-]{1,64}$/;
 
 /**
  * A circuit breaker for one dependency.
@@ -307,34 +274,4 @@ export class CircuitBreaker {
     }
     this.#bucketStart += steps * width;
   }
-}
-
-function resolveBreakerOptions(
-  options: CircuitBreakerOptions,
-  defaultSlowCallMs: number,
-): CircuitBreakerConfig {
-  const fail = (key: string, rule: string) =>
-    new KeelError(KeelErrorCode.InvalidOption, `keel.breaker: option \`${key}\` ${rule}.`);
-  if (typeof options !== 'object' || options === null) throw fail('options', 'must be an object with `name`');
-  if (typeof options.name !== 'string' || !NAME.test(options.name))
-    throw fail('name', 'must be 1-64 letters, digits, "_", "." or "-"');
-  const ratio = options.failureRatio ?? 0.5;
-  if (!(ratio > 0 && ratio <= 1)) throw fail('failureRatio', 'must be in (0, 1]');
-  const positive = (key: keyof CircuitBreakerOptions, value: unknown, fallback: number) => {
-    const v = value ?? fallback;
-    if (!(Number.isSafeInteger(v) && (v as number) > 0)) throw fail(key, 'must be a positive integer');
-    return v as number;
-  };
-  const slowCallMs = options.slowCallMs ?? defaultSlowCallMs;
-  if (!(Number.isFinite(slowCallMs) && slowCallMs >= 0)) throw fail('slowCallMs', 'must be a number >= 0');
-  return Object.freeze({
-    name: options.name,
-    failureRatio: ratio,
-    minimumCalls: positive('minimumCalls', options.minimumCalls, 10),
-    window: positive('window', options.window, 60_000),
-    openFor: positive('openFor', options.openFor, 30_000),
-    probes: positive('probes', options.probes, 1),
-    slowCallMs,
-    tripOnSlowCalls: options.tripOnSlowCalls === true,
-  });
 }

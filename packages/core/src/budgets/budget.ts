@@ -1,7 +1,7 @@
-import type { BurnRateWindow, KeelConfig, ResolvedBudget } from '../options.js';
 import type { SignalDefinition } from '../signals/signal.js';
 import { boundaryIndexOf } from '../signals/sketch.js';
 import type { WindowSummary } from '../signals/window.js';
+import type { BudgetsConfig, BurnRateWindow, ResolvedBudget } from './budget-options.js';
 
 export type BudgetState = 'ok' | 'at_risk' | 'breached' | 'no_data';
 
@@ -39,6 +39,15 @@ export interface BudgetSnapshot {
   readonly burnRates: readonly BurnRate[];
 }
 
+/** A budget moved to another state (after hysteresis): the `budget` event. */
+export interface BudgetChangeEvent {
+  readonly budget: string;
+  readonly from: BudgetState;
+  readonly to: BudgetState;
+  readonly snapshot: BudgetSnapshot;
+  readonly at: number;
+}
+
 /** What one window says about a budget, before hysteresis. */
 export interface Assessment {
   readonly value: number | null;
@@ -67,7 +76,7 @@ export class BudgetTracker {
   /** Index of the budget's target among the signal's boundaries (latency only). */
   readonly boundary: number;
 
-  readonly #config: KeelConfig;
+  readonly #config: BudgetsConfig;
   readonly #good: Float64Array;
   readonly #total: Float64Array;
   readonly #ready: Float64Array;
@@ -80,7 +89,7 @@ export class BudgetTracker {
   #pendingCount = 0;
   #last: BudgetSnapshot;
 
-  constructor(budget: ResolvedBudget, signal: SignalDefinition, config: KeelConfig, now: number) {
+  constructor(budget: ResolvedBudget, signal: SignalDefinition, config: BudgetsConfig, now: number) {
     this.budget = budget;
     this.#config = config;
     this.objective =

@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../clock.js';
-import { type ErrorReporter, KeelError, KeelErrorCode } from '../errors.js';
+import { checkKnownKeys, type ErrorReporter, invalidOptionOf, KeelError, KeelErrorCode } from '../errors.js';
 
 export interface DependencyCheckOptions {
   /** Shown in `/readyz`, `/health` and metrics, e.g. `postgres`. */
@@ -15,6 +15,37 @@ export interface DependencyCheckOptions {
   interval?: number;
   /** A failing critical dependency turns `/readyz` to 503. @default true */
   critical?: boolean;
+}
+
+const KEYS: ReadonlySet<string> = new Set(['name', 'check', 'timeout', 'interval', 'critical']);
+
+/** Validates `keel.addCheck`'s options and applies the defaults. */
+export function resolveCheckOptions(options: DependencyCheckOptions): Required<DependencyCheckOptions> {
+  if (typeof options?.name !== 'string' || !/^[\w.-]{1,64}$/.test(options.name)) {
+    throw new KeelError(
+      KeelErrorCode.InvalidOption,
+      'addCheck: `name` must be 1-64 letters, digits, "_", "." or "-".',
+    );
+  }
+  checkKnownKeys(options, KEYS, (key, rule, got) =>
+    invalidOptionOf(`addCheck(${options.name})`, key, rule, got),
+  );
+  if (typeof options.check !== 'function') {
+    throw new KeelError(
+      KeelErrorCode.InvalidOption,
+      `addCheck(${options.name}): \`check\` must be a function.`,
+    );
+  }
+  for (const key of ['timeout', 'interval'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        `addCheck(${options.name}): \`${key}\` must be a positive integer (ms).`,
+      );
+    }
+  }
+  return { timeout: 2000, interval: 10_000, critical: true, ...options };
 }
 
 export interface DependencyStatus {

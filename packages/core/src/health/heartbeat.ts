@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import type { ErrorReporter } from '../errors.js';
 
 /**
  * The last sign of life of a previous run, written to a file so a restart can
@@ -12,9 +13,12 @@ export class Heartbeat {
   #chain: Promise<void> = Promise.resolve();
   #next: Promise<void> | undefined;
   #latest = 0;
+  readonly #errors: Pick<ErrorReporter, 'report'>;
 
-  constructor(file: string) {
+  /** A failed write is reported (as `heartbeat`), never thrown to the app. */
+  constructor(file: string, errors: Pick<ErrorReporter, 'report'>) {
     this.#file = file;
+    this.#errors = errors;
   }
 
   /** Milliseconds since the previous run's last heartbeat; 0 when there was none. */
@@ -28,8 +32,12 @@ export class Heartbeat {
     }
   }
 
-  /** Records a sign of life; resolves once a write at least this recent is on disk. */
+  /** Records a sign of life; resolves once a write at least this recent is on disk, or it failed. */
   beat(now: number): Promise<void> {
+    return this.#write(now).catch((error) => this.#errors.report('heartbeat', error));
+  }
+
+  #write(now: number): Promise<void> {
     this.#latest = now;
     if (!this.#next) {
       const next = this.#chain.then(() => {

@@ -1,4 +1,4 @@
-import type { BudgetSnapshot, BudgetState } from '../budgets/budget.js';
+import type { BudgetChangeEvent, BudgetSnapshot } from '../budgets/budget.js';
 import type { SheddingSnapshot } from '../pressure/load-shedder.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import type { DependencyStatus } from './checks.js';
@@ -58,14 +58,6 @@ export interface HealthReport {
   readonly startedAt: number;
   /** Sections added with `keel.addHealthSection`, rendered once, when this is first read. */
   readonly sections?: Readonly<Record<string, unknown>> | undefined;
-}
-
-export interface BudgetChangeEvent {
-  readonly budget: string;
-  readonly from: BudgetState;
-  readonly to: BudgetState;
-  readonly snapshot: BudgetSnapshot;
-  readonly at: number;
 }
 
 export interface HealthChangeEvent {
@@ -151,7 +143,8 @@ export function healthJson(report: HealthReport) {
   return { ...body, ...report.sections };
 }
 
-function round(value: number): number {
+/** To 0.001: what reports and `/health` show of a measured value. */
+export function round(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 

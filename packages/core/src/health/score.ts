@@ -1,5 +1,5 @@
 import type { BudgetSnapshot } from '../budgets/budget.js';
-import type { Thresholds } from '../options.js';
+import type { Thresholds } from '../option-readers.js';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 

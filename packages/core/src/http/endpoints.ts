@@ -1,11 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HealthReport, healthJson, type Readiness } from '../health/report.js';
-import type { EndpointName, KeelConfig } from '../options.js';
+import type { EndpointName, EndpointsConfig } from './endpoint-options.js';
+import { send } from './respond.js';
 
 /** What the endpoints need from an instance; kept narrow so they are easy to test and mount. */
 export interface EndpointSource {
-  readonly config: KeelConfig;
+  readonly config: { readonly endpoints: EndpointsConfig };
   readiness(): Readiness;
   health(): HealthReport;
   metricsBuffer(): Promise<Buffer>;
@@ -117,22 +118,4 @@ export function pathOf(url: string | undefined): string {
   if (url === undefined) return '/';
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
-}
-
-/** Answers with a complete, uncacheable body (Keel's endpoints and the vitals collector). */
-export function send(
-  res: ServerResponse,
-  status: number,
-  type: string,
-  body: string | Buffer,
-  headers?: Record<string, string>,
-  req?: IncomingMessage,
-): void {
-  if (res.headersSent) return;
-  res.statusCode = status;
-  res.setHeader('content-type', type);
-  res.setHeader('cache-control', 'no-store');
-  res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  res.end(req?.method === 'HEAD' ? undefined : body);
 }

@@ -1,5 +1,6 @@
-import type { Keel } from '../keel.js';
-import { UNMATCHED_ROUTE } from '../keel.js';
+import { checkKnownKeys, invalidOptionOf } from '../errors.js';
+import type { HealthReport } from '../health/report.js';
+import { UNMATCHED_ROUTE } from '../signals/http-signal.js';
 
 /*
  * Structural types for the few OpenTelemetry shapes Keel touches. Core does
@@ -29,6 +30,19 @@ export interface ReadableSpanLike {
   readonly status?: { readonly code: number };
 }
 
+/** What `registerOtelMetrics` reads: a Keel, or anything that reports health the same way. */
+export interface OtelMetricsSource {
+  health(): HealthReport;
+  reportError(where: string, error: unknown): void;
+}
+
+/** What `KeelSpanProcessor` records into: a Keel, or anything that records the same way. */
+export interface OtelSpanSink {
+  recordRequest(method: string, route: string, status: number, durationMs: number): void;
+  recordQuery(operation: string, summary: string, durationMs: number, ok?: boolean): void;
+  reportError(where: string, error: unknown): void;
+}
+
 /** `SpanKind` values of `@opentelemetry/api`. */
 const SPAN_KIND_SERVER = 1;
 const SPAN_KIND_CLIENT = 2;
@@ -47,7 +61,7 @@ const STATE_VALUE = { ok: 0, at_risk: 1, breached: 2, no_data: -1 } as const;
  * import { metrics } from '@opentelemetry/api';
  * registerOtelMetrics(keel, metrics.getMeter('keel'));
  */
-export function registerOtelMetrics(keel: Keel, meter: MeterLike): () => void {
+export function registerOtelMetrics(keel: OtelMetricsSource, meter: MeterLike): () => void {
   const registrations: (() => void)[] = [];
   const gauge = (
     name: string,
@@ -129,14 +143,15 @@ export interface KeelSpanProcessorOptions {
  * const provider = new NodeTracerProvider({ spanProcessors: [new KeelSpanProcessor(keel)] });
  */
 export class KeelSpanProcessor {
-  readonly #keel: Keel;
+  readonly #keel: OtelSpanSink;
   readonly #http: boolean;
   readonly #db: boolean;
 
-  constructor(keel: Keel, options: KeelSpanProcessorOptions = {}) {
+  constructor(keel: OtelSpanSink, options: KeelSpanProcessorOptions = {}) {
+    const o = resolveSpanProcessorOptions(options);
     this.#keel = keel;
-    this.#http = options.http ?? true;
-    this.#db = options.db ?? true;
+    this.#http = o.http;
+    this.#db = o.db;
   }
 
   onStart(): void {}
@@ -176,6 +191,20 @@ export class KeelSpanProcessor {
   shutdown(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+const SPAN_PROCESSOR_KEYS: ReadonlySet<string> = new Set(['http', 'db']);
+
+function resolveSpanProcessorOptions(options: KeelSpanProcessorOptions): Required<KeelSpanProcessorOptions> {
+  const invalid = (key: string, rule: string, got: unknown) =>
+    invalidOptionOf('KeelSpanProcessor', key, rule, got);
+  if (typeof options !== 'object' || options === null) throw invalid('options', 'must be an object', options);
+  checkKnownKeys(options, SPAN_PROCESSOR_KEYS, invalid);
+  for (const key of ['http', 'db'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean')
+      throw invalid(key, 'must be a boolean', options[key]);
+  }
+  return { http: options.http ?? true, db: options.db ?? true };
 }
 
 function str(value: unknown): string | undefined {

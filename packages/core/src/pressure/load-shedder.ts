@@ -1,14 +1,5 @@
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
-
-export interface SheddingConfig {
-  readonly enabled: boolean;
-  /** Shed while the event-loop delay p99 is at or above this, ms. */
-  readonly eventLoopDelay: number;
-  /** Shed while heap used / heap limit is at or above this. */
-  readonly heapUsedRatio: number;
-  /** `Retry-After` sent with each 503, seconds. */
-  readonly retryAfterSeconds: number;
-}
+import type { SheddingConfig } from './shedding-options.js';
 
 /**
  * Decides, off the request path, whether new requests should be turned away.

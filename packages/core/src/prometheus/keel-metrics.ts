@@ -1,8 +1,22 @@
-import { renderCacheMetrics } from '../cache/cache-metrics.js';
-import type { Keel } from '../keel.js';
+import type { CacheStats } from '../cache/cache.js';
+import type { HealthReport, Readiness } from '../health/report.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
-import { renderVitalsMetrics } from '../vitals/collector.js';
+import type { Signal } from '../signals/signal.js';
+import type { VitalsStats } from '../vitals/collector.js';
+import { renderCacheMetrics } from './cache-metrics.js';
 import { type GaugeSample, type MetricsWriter, renderHistogram, renderMetric } from './exposition.js';
+import { renderVitalsMetrics } from './vitals-metrics.js';
+
+/** What Keel's exposition reads: an instance, seen through only what `/metrics` shows. */
+export interface KeelMetricsSource {
+  health(): HealthReport;
+  readiness(): Readiness;
+  readonly signals: readonly Signal[];
+  readonly caches: readonly { stats(): CacheStats }[];
+  readonly vitals: { stats(): VitalsStats } | undefined;
+  readonly shedder: { readonly shedding: boolean; readonly shed: number };
+  readonly errors: { total(): number };
+}
 
 type MetricType = Parameters<typeof renderMetric>[1];
 
@@ -12,7 +26,11 @@ const STATES = ['ok', 'at_risk', 'breached', 'no_data'] as const;
  * Keel's own exposition: every signal as a histogram, then the health score,
  * budgets, dependencies and runtime as gauges an HPA or KEDA can scale on.
  */
-export function renderKeelMetrics(out: MetricsWriter, keel: Keel, runtime: RuntimeSnapshot | null): void {
+export function renderKeelMetrics(
+  out: MetricsWriter,
+  keel: KeelMetricsSource,
+  runtime: RuntimeSnapshot | null,
+): void {
   const report = keel.health();
   const metric = (name: string, type: MetricType, help: string, samples: readonly GaugeSample[]) =>
     out.text(renderMetric(name, type, help, samples));

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
-import { KeelError, KeelErrorCode } from '../errors.js';
-import { ABORTED_STATUS, CUT_OFF_STATUS, type Keel } from '../keel.js';
+import { checkKnownKeys, invalidOptionOf, KeelError, KeelErrorCode } from '../errors.js';
+import { ABORTED_STATUS, CUT_OFF_STATUS } from '../signals/http-signal.js';
 
 export interface GracefulShutdownOptions {
   /**
@@ -32,6 +32,18 @@ export interface ShutdownReport {
   readonly durationMs: number;
 }
 
+/** What graceful shutdown drives: a Keel, or anything with its lifecycle. */
+export interface ShutdownHost {
+  readonly config: { readonly clock: Clock };
+  /** Readiness turns 503 (the first step). */
+  beginShutdown(): void;
+  /** A copy of what to run after the drain, oldest first; they run newest first. */
+  shutdownCleanups(): { name: string; fn: () => unknown }[];
+  reportError(where: string, error: unknown): void;
+  /** The last step. */
+  close(): Promise<void>;
+}
+
 type SlotHolder = Record<symbol, number | undefined>;
 
 export interface AttachOptions {
@@ -54,7 +66,7 @@ export interface AttachOptions {
  * Framework-agnostic: adapters attach the `http.Server` they listen on.
  */
 export class GracefulShutdown {
-  readonly #keel: Keel;
+  readonly #keel: ShutdownHost;
   readonly #clock: Clock;
   readonly #options: Required<GracefulShutdownOptions>;
   readonly #servers: Server[] = [];
@@ -81,7 +93,7 @@ export class GracefulShutdown {
   /** The `close` listener `endOnClose` adds, one function for every response. */
   readonly #onTrackedClose: (this: ServerResponse) => void;
 
-  constructor(keel: Keel, options: GracefulShutdownOptions = {}) {
+  constructor(keel: ShutdownHost, options: GracefulShutdownOptions = {}) {
     this.#keel = keel;
     this.#clock = keel.config.clock;
     this.#options = {
@@ -116,6 +128,7 @@ export class GracefulShutdown {
 
   /** Tracks a server so shutdown can close it and drain its requests. Idempotent per server. */
   attach(server: Server, options: AttachOptions = {}): void {
+    known('attach', options, ATTACH_KEYS);
     if (this.#servers.includes(server)) return;
     this.#servers.push(server);
     if (options.trackRequests === false) return;
@@ -289,6 +302,7 @@ export interface SignalHandlingOptions {
  * cuts every connection and exits at once. Returns a function that removes the handlers.
  */
 export function handleSignals(shutdown: GracefulShutdown, options: SignalHandlingOptions = {}): () => void {
+  known('handleSignals', options, SIGNAL_HANDLING_KEYS);
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const handler = () => {
@@ -316,6 +330,20 @@ export function handleSignals(shutdown: GracefulShutdown, options: SignalHandlin
 function closeAfter(res: ServerResponse): void {
   if (!res.headersSent && (res as { stream?: unknown }).stream === undefined)
     res.setHeader('connection', 'close');
+}
+
+const ATTACH_KEYS: ReadonlySet<string> = new Set(['trackRequests']);
+const SIGNAL_HANDLING_KEYS: ReadonlySet<string> = new Set(['signals', 'exit']);
+
+/**
+ * Refuses an options object with a key `keys` does not list. (`GracefulShutdownOptions`
+ * are not checked this way yet: `@keel/express` passes its own `signals` flag along with them.)
+ */
+function known(who: string, options: object, keys: ReadonlySet<string>): void {
+  if (typeof options !== 'object' || options === null) {
+    throw invalidOptionOf(who, 'options', 'must be an object', options);
+  }
+  checkKnownKeys(options, keys, (key, rule, got) => invalidOptionOf(who, key, rule, got));
 }
 
 function nonNegative(path: string, value: unknown, fallback: number): number {

@@ -201,9 +201,12 @@ export class Signal {
     const fresh = this.#makeSeries(strings, group);
     const existing = this.#byRenderedLabels.get(fresh.renderedLabels);
     const series = existing ?? fresh;
+    // The tree is keyed by the values as given, `undefined` included: `#find` looks up what the
+    // caller passed, and a label left out keyed as '' sent every such call down this slow path.
+    const keys = [a, b, c, d];
     let node = this.#root as Node;
     for (let i = 0; i < this.#depth - 1; i++) {
-      const key = values[i] as LabelValue;
+      const key = keys[i] as LabelValue;
       let child = node.get(key) as Node | undefined;
       if (!child) {
         child = new Map();
@@ -211,7 +214,7 @@ export class Signal {
       }
       node = child;
     }
-    node.set(values[this.#depth - 1] as LabelValue, series);
+    node.set(keys[this.#depth - 1] as LabelValue, series);
     if (!existing) {
       this.series.push(series);
       this.#byRenderedLabels.set(series.renderedLabels, series);

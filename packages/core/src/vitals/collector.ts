@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ResolvedBudget } from '../budgets/budget-options.js';
 import type { Clock } from '../clock.js';
-import { send } from '../http/endpoints.js';
-import type { ResolvedBudget } from '../options.js';
-import { renderMetric } from '../prometheus/exposition.js';
+import { send } from '../http/respond.js';
 import { isValidLabelValue } from '../signals/labels.js';
 import type { Signal } from '../signals/signal.js';
 import { VITAL_METRICS, type VitalName, type VitalsConfig } from './vitals-options.js';
@@ -347,29 +346,6 @@ export class VitalsCollector {
       res.end();
     }
   }
-}
-
-/** The collector's counters in the Prometheus text format. */
-export function renderVitalsMetrics(collector: VitalsCollector): string {
-  const s = collector.stats();
-  return (
-    renderMetric('keel_web_vitals_beacons_total', 'counter', 'Web-vitals beacons received, by outcome.', [
-      [{ outcome: 'accepted' }, s.accepted],
-      ...Object.entries(s.rejected).map(([outcome, n]) => [{ outcome }, n] as const),
-    ]) +
-    renderMetric(
-      'keel_web_vitals_tti_censored_total',
-      'counter',
-      'TTI values from pages hidden before TTI was confirmed (lower bounds); recorded="true" when past the page-load target.',
-      [
-        [{ recorded: 'true' }, s.censoredRecorded],
-        [{ recorded: 'false' }, s.censored - s.censoredRecorded],
-      ],
-    ) +
-    renderMetric('keel_web_vitals_page_groups', 'gauge', 'Page groups admitted by the vitals collector.', [
-      [null, s.pageGroups],
-    ])
-  );
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,6 @@
 import { checkKnownKeys, invalidOption } from '../errors.js';
+import { read } from '../option-readers.js';
+import { WEB_VITAL_SIGNALS } from '../signals/built-in-signals.js';
 
 /** The metrics a browser may send, by the name `web-vitals` gives them (plus Keel's TTI). */
 export type VitalName = 'TTI' | 'LCP' | 'INP' | 'CLS' | 'FCP' | 'TTFB';
@@ -16,13 +18,13 @@ export interface VitalMetric {
  * a forged beacon cannot park a sample at 1e300 and drag a percentile with it.
  */
 export const VITAL_METRICS: Readonly<Record<VitalName, VitalMetric>> = Object.freeze({
-  TTI: { signal: 'web_vitals.tti', max: 600_000 },
-  LCP: { signal: 'web_vitals.lcp', max: 600_000 },
-  FCP: { signal: 'web_vitals.fcp', max: 600_000 },
-  TTFB: { signal: 'web_vitals.ttfb', max: 600_000 },
-  INP: { signal: 'web_vitals.inp', max: 60_000 },
+  TTI: { signal: WEB_VITAL_SIGNALS.TTI, max: 600_000 },
+  LCP: { signal: WEB_VITAL_SIGNALS.LCP, max: 600_000 },
+  FCP: { signal: WEB_VITAL_SIGNALS.FCP, max: 600_000 },
+  TTFB: { signal: WEB_VITAL_SIGNALS.TTFB, max: 600_000 },
+  INP: { signal: WEB_VITAL_SIGNALS.INP, max: 60_000 },
   // Layout shift is unitless; real pages stay far below 10.
-  CLS: { signal: 'web_vitals.cls', max: 100 },
+  CLS: { signal: WEB_VITAL_SIGNALS.CLS, max: 100 },
 });
 
 export interface VitalsOptions {
@@ -91,9 +93,11 @@ export function resolveVitalsOptions(value: unknown): VitalsConfig | null {
 }
 
 function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    throw invalidOption(path, `must be an integer from ${min} to ${max}`, value);
-  }
-  return value as number;
+  return read(
+    path,
+    value,
+    fallback,
+    (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
+    `must be an integer from ${min} to ${max}`,
+  );
 }

@@ -1,11 +1,11 @@
-import { type GaugeSample, renderMetric } from '../prometheus/exposition.js';
-import type { KeelCache } from './cache.js';
+import type { CacheStats } from '../cache/cache.js';
+import { type GaugeSample, renderMetric } from './exposition.js';
 
 /**
  * Prometheus text for a Keel's caches. Reads each cache's counters once; with
  * no caches it writes nothing, so an app without caches sees no empty families.
  */
-export function renderCacheMetrics(caches: Iterable<KeelCache<unknown>>): string {
+export function renderCacheMetrics(caches: Iterable<{ stats(): CacheStats }>): string {
   const stats = Array.from(caches, (cache) => cache.stats());
   if (stats.length === 0) return '';
   let out = renderMetric(

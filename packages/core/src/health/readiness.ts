@@ -1,0 +1,109 @@
+import type { ReadyTime } from '../budgets/budget-set.js';
+import type { DependencyChecks } from './dependency-checks.js';
+import type { HealthConfig } from './health-options.js';
+import type { Readiness } from './report.js';
+
+/**
+ * Whether this instance should get traffic (`/readyz`), and for how long it
+ * was ready: the availability budget counts time not ready as downtime.
+ *
+ * Not ready while starting (with `health.manualStartup`), shutting down or
+ * closed, while a hold is on, while a critical dependency fails, or with the
+ * score below `health.readinessMinScore`.
+ */
+export class ReadinessGate {
+  readonly #config: Pick<HealthConfig, 'manualStartup' | 'readinessMinScore'>;
+  readonly #checks: DependencyChecks;
+  readonly #holds = new Set<{ reason: string }>();
+  #started: boolean;
+  #shuttingDown = false;
+  #closed = false;
+  #lastTick: number;
+  #readyMs = 0;
+  #elapsedMs = 0;
+
+  constructor(
+    config: Pick<HealthConfig, 'manualStartup' | 'readinessMinScore'>,
+    checks: DependencyChecks,
+    now: number,
+  ) {
+    this.#config = config;
+    this.#checks = checks;
+    this.#started = !config.manualStartup;
+    this.#lastTick = now;
+  }
+
+  /** Readiness as it is now, given the latest health score. */
+  at(score: number): Readiness {
+    const reasons: string[] = [];
+    if (this.#closed) reasons.push('closed');
+    else if (this.#shuttingDown) reasons.push('shutting down');
+    else if (!this.#started) reasons.push('starting');
+    for (const hold of this.#holds) reasons.push(hold.reason);
+    for (const check of this.#checks.values()) {
+      const s = check.status;
+      if (s.critical && !s.ok) reasons.push(`dependency ${s.name}: ${s.error ?? 'failing'}`);
+    }
+    const floor = this.#config.readinessMinScore;
+    if (floor > 0 && score < floor) reasons.push(`health score ${score} below ${floor}`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  markStarted(): void {
+    this.#started = true;
+  }
+
+  /** Not ready, with `reason`, until the returned function is called. */
+  hold(reason: string): () => void {
+    const hold = { reason: String(reason) };
+    this.#holds.add(hold);
+    return () => {
+      this.#holds.delete(hold);
+    };
+  }
+
+  /** Turns readiness off for good; `true` the first time only. */
+  beginShutdown(): boolean {
+    if (this.#shuttingDown) return false;
+    this.#shuttingDown = true;
+    return true;
+  }
+
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  markClosed(): void {
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Adds the time since the last call to the interval's elapsed time, and to its ready time if `ready`. */
+  account(now: number, ready: boolean): void {
+    const elapsed = Math.max(0, now - this.#lastTick);
+    this.#lastTick = now;
+    this.#elapsedMs += elapsed;
+    if (ready) this.#readyMs += elapsed;
+  }
+
+  /** Time the process was gone (a restart's gap, from the heartbeat): elapsed, not ready. */
+  addDowntime(ms: number): void {
+    this.#elapsedMs += ms;
+  }
+
+  /** Ready and elapsed time of the interval in progress. */
+  current(): ReadyTime {
+    return { readyMs: this.#readyMs, elapsedMs: this.#elapsedMs };
+  }
+
+  /** Ends the interval: returns its ready time and starts the next at zero. */
+  closeInterval(): ReadyTime {
+    const time = this.current();
+    this.#readyMs = 0;
+    this.#elapsedMs = 0;
+    return time;
+  }
+}

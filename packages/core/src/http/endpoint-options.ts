@@ -1,0 +1,71 @@
+import { object, read } from '../option-readers.js';
+
+export type EndpointName = 'livez' | 'readyz' | 'health' | 'metrics';
+
+export interface EndpointOptions {
+  /** When set, endpoints not in `public` need `Authorization: Bearer <token>`. @default none */
+  token?: string;
+  /** Endpoints served without the token. @default ['livez', 'readyz'] */
+  public?: EndpointName[];
+  /** Path prefix the handlers answer under. @default '' (so `/livez`, `/readyz`, ...) */
+  prefix?: string;
+  /** Serve the endpoints on their own port (call `keel.listen()` or set this). @default none */
+  adminPort?: number;
+  /** @default '0.0.0.0' */
+  adminHost?: string;
+}
+
+export type EndpointsConfig = Readonly<{
+  token: string | undefined;
+  public: readonly EndpointName[];
+  prefix: string;
+  adminPort: number | undefined;
+  adminHost: string;
+}>;
+
+const ENDPOINT_NAMES: readonly EndpointName[] = ['livez', 'readyz', 'health', 'metrics'];
+const KEYS: ReadonlySet<string> = new Set(['token', 'public', 'prefix', 'adminPort', 'adminHost']);
+
+/** Validates `options.endpoints`. */
+export function resolveEndpointOptions(value: unknown): EndpointsConfig {
+  const o = object('endpoints', value, KEYS);
+  return Object.freeze({
+    token: read<string | undefined>(
+      'endpoints.token',
+      o.token,
+      undefined,
+      (v) => typeof v === 'string' && v.length >= 16,
+      'must be a string of at least 16 characters',
+    ),
+    public: Object.freeze(
+      read<EndpointName[]>(
+        'endpoints.public',
+        o.public,
+        ['livez', 'readyz'],
+        (v) => Array.isArray(v) && v.every((e) => ENDPOINT_NAMES.includes(e)),
+        `must be an array of ${ENDPOINT_NAMES.join(', ')}`,
+      ).slice(),
+    ),
+    prefix: read(
+      'endpoints.prefix',
+      o.prefix,
+      '',
+      (v) => typeof v === 'string' && (v === '' || (/^\/[^?#\s]*$/.test(v) && !v.endsWith('/'))),
+      'must be empty or a path like "/ops" (leading slash, no trailing slash)',
+    ),
+    adminPort: read<number | undefined>(
+      'endpoints.adminPort',
+      o.adminPort,
+      undefined,
+      (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535,
+      'must be a port number from 0 to 65535',
+    ),
+    adminHost: read(
+      'endpoints.adminHost',
+      o.adminHost,
+      '0.0.0.0',
+      (v) => typeof v === 'string' && v.length > 0,
+      'must be a host name or address',
+    ),
+  });
+}
