@@ -27,6 +27,13 @@ export interface CircuitBreakerOptions {
   slowCallMs?: number;
   /** Count slow calls as failures for tripping. @default false */
   tripOnSlowCalls?: boolean;
+  /**
+   * Also trip after this many failed calls in a row, whatever the window
+   * holds: a dependency that goes down under heavy traffic has thousands of
+   * successes in its window, and the ratio alone would take as many failures
+   * to trip. `undefined`: the ratio only. @default undefined
+   */
+  consecutiveFailures?: number;
 }
 
 export interface CircuitBreakerConfig {
@@ -38,6 +45,7 @@ export interface CircuitBreakerConfig {
   readonly probes: number;
   readonly slowCallMs: number;
   readonly tripOnSlowCalls: boolean;
+  readonly consecutiveFailures: number | undefined;
 }
 
 export interface CircuitStats {
@@ -99,6 +107,7 @@ export class CircuitBreaker {
   #openUntil = 0;
   #probing = false;
   #probeSuccesses = 0;
+  #failuresInARow = 0;
   #rejected = 0;
   #opened = 0;
   readonly #listeners = new Set<(state: CircuitState, reason: string) => void>();
@@ -252,7 +261,17 @@ export class CircuitBreaker {
       }
       return;
     }
-    if (this.#state !== 'closed' || !failed) return;
+    if (this.#state !== 'closed') return;
+    if (!failed) {
+      this.#failuresInARow = 0;
+      return;
+    }
+    const inARow = ++this.#failuresInARow;
+    const limit = this.config.consecutiveFailures;
+    if (limit !== undefined && inARow >= limit) {
+      this.#open(`tripped: ${inARow} calls failed in a row`);
+      return;
+    }
     let calls = 0;
     let failures = 0;
     for (let i = 0; i < BUCKETS; i++) {
@@ -265,6 +284,7 @@ export class CircuitBreaker {
   }
 
   #open(reason: string): void {
+    this.#failuresInARow = 0;
     this.#openUntil = this.#clock.now() + this.config.openFor;
     if (this.#state !== 'open') this.#opened++;
     this.#transition('open', reason);
@@ -336,5 +356,9 @@ function resolveBreakerOptions(
     probes: positive('probes', options.probes, 1),
     slowCallMs,
     tripOnSlowCalls: options.tripOnSlowCalls === true,
+    consecutiveFailures:
+      options.consecutiveFailures === undefined
+        ? undefined
+        : positive('consecutiveFailures', options.consecutiveFailures, 1),
   });
 }
