@@ -89,7 +89,7 @@ describe('recording', () => {
     const metrics = await keel.metrics();
     expect(metrics).toContain('db_client_connection_max{db_client_connection_pool_name="main"} 3');
     expect(metrics).toMatch(
-      /db_client_connection_count\{db_client_connection_pool_name="main",db_client_connection_state="idle"\} [1-3]/,
+      /db_client_connections_usage\{db_client_connection_pool_name="main",db_client_connection_state="idle"\} [1-3]/,
     );
     expect(metrics).toContain(
       'db_client_connection_wait_time_seconds_count{db_client_connection_pool_name="main"} 3',
