@@ -1,7 +1,7 @@
 import type { CircuitBreaker, Keel, RequestContext } from '@keel/core';
 import pg, { type Pool, type PoolClient, type PoolConfig, type QueryConfig, type QueryResult } from 'pg';
 import { ClientGuards } from './client-guards.js';
-import { type Done, kState, type QueryArg, type Tracked } from './client-state.js';
+import { kState, type QueryArg, type Tracked } from './client-state.js';
 import { acquireConnection } from './connection-acquire.js';
 import type { PoolRecycle, PoolResize, SlowQueryRecord } from './events.js';
 import { type KeelPoolOptions, type PoolConfigResolved, resolvePoolOptions } from './options.js';

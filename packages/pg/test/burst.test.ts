@@ -52,7 +52,11 @@ describe('a burst beyond the pool size, inside request contexts', () => {
             await pool.query('SELECT $1::int AS i', [i]);
             return { ok: true, dbCalls: context.dbCalls, code: undefined };
           } catch (error) {
-            return { ok: false, dbCalls: context.dbCalls, code: error instanceof KeelError ? error.code : String(error) };
+            return {
+              ok: false,
+              dbCalls: context.dbCalls,
+              code: error instanceof KeelError ? error.code : String(error),
+            };
           }
         }),
       ),
