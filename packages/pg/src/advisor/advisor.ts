@@ -114,6 +114,9 @@ const DEFAULTS: Required<AdvisorThresholds> = {
   minCalls: 5,
 };
 
+/** The names `thresholds` takes, for the option checks of the advisor's users. */
+export const THRESHOLD_KEYS: ReadonlySet<string> = new Set(Object.keys(DEFAULTS));
+
 function clientConfig(target: AdvisorTarget): ClientConfig {
   if (typeof target === 'string') return { connectionString: target };
   if (typeof (target as KeelPool).inner === 'object' && (target as KeelPool).inner !== null)
