@@ -46,7 +46,7 @@ export interface PoolBreakerOptions {
   minimumCalls?: number;
   /** The window `failureRatio` is counted over, ms. @default 10000 */
   windowMs?: number;
-  /** How long it stays open before one query is let through as a probe, ms. @default 5000 */
+  /** How long it stays open before one query is let through as a probe, ms. @default 2000 */
   openForMs?: number;
   /** Probe queries that must succeed in a row to close it. @default 1 */
   probes?: number;
@@ -204,7 +204,7 @@ function resolveBreaker(value: unknown, poolName: string): Readonly<Required<Poo
     failureRatio: ratio,
     minimumCalls: positiveInt('breaker.minimumCalls', b.minimumCalls, 20),
     windowMs: positiveInt('breaker.windowMs', b.windowMs, 10_000),
-    openForMs: positiveInt('breaker.openForMs', b.openForMs, 5000),
+    openForMs: positiveInt('breaker.openForMs', b.openForMs, 2000),
     probes: positiveInt('breaker.probes', b.probes, 1),
   });
 }

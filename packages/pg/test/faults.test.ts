@@ -82,7 +82,7 @@ describe('database down', () => {
     await proxy.start();
     const { keel, pool } = setup(true);
     await pool.query('SELECT 1');
-    const outcomes = { ok: 0, unavailable: 0, other: [] as unknown[] };
+    const outcomes = { ok: 0, unavailable: 0, circuitOpen: 0, other: [] as unknown[] };
     let stop = false;
     const worker = async () => {
       for (let i = 0; i < 400 && !stop; i++) {
@@ -91,6 +91,8 @@ describe('database down', () => {
           outcomes.ok++;
         } catch (e) {
           if (e instanceof KeelError && e.code === KeelErrorCode.DatabaseUnavailable) outcomes.unavailable++;
+          // Once enough fail in a row the pool's circuit breaker fails the rest fast (issue 14).
+          else if (e instanceof KeelError && e.code === KeelErrorCode.CircuitOpen) outcomes.circuitOpen++;
           else outcomes.other.push(e);
           await new Promise((r) => setTimeout(r, 5));
         }

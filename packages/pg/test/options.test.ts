@@ -55,7 +55,7 @@ describe('pool options', () => {
       failureRatio: 0.5,
       minimumCalls: 20,
       windowMs: 10_000,
-      openForMs: 5000,
+      openForMs: 2000,
       probes: 1,
     });
     expect(Object.isFrozen(pool.config.breaker)).toBe(true);
