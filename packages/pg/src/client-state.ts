@@ -23,6 +23,8 @@ export interface ClientState {
   deadlineAt: number;
   /** The database did not answer by `deadlineAt`: cancelled and the connection closed. */
   expired: boolean;
+  /** How long the last query took on this connection, from sending to its answer, ms (for the breaker). */
+  lastMs: number;
 }
 
 /** pg's `client.query`, in the one form Keel calls it (promise, no callback). */
@@ -69,6 +71,7 @@ export function newClientState(rawQuery: RawQuery): ClientState {
     inFlight: 0,
     deadlineAt: Number.POSITIVE_INFINITY,
     expired: false,
+    lastMs: 0,
   };
 }
 

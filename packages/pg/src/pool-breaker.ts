@@ -76,13 +76,15 @@ export function runThroughBreaker<T>(
 }
 
 /**
- * Tells a closed breaker how a query went. A query admitted before the
- * circuit opened is not counted once it has: only probes speak then.
+ * Tells a closed breaker how a query went, and how long the database took
+ * (`ms`; waiting for a connection is not the database being slow). A query
+ * admitted before the circuit opened is not counted once it has: only probes
+ * speak then.
  */
-export function judge(breaker: CircuitBreaker, error: unknown, started: number): void {
+export function judge(breaker: CircuitBreaker, error: unknown, ms: number): void {
   if (breaker.state !== 'closed') return;
   const verdict = verdictOf(error);
-  if (verdict !== 'neutral') breaker.record(performance.now() - started, verdict === 'answered');
+  if (verdict !== 'neutral') breaker.record(ms, verdict === 'answered');
 }
 
 /**
@@ -102,7 +104,7 @@ export function underBreaker<T>(
   else if (breaker.state !== 'closed') runThroughBreaker(breaker, context, execute, settle);
   else
     execute((error, result) => {
-      judge(breaker, error, started);
+      judge(breaker, error, performance.now() - started);
       settle(error, result);
     });
 }

@@ -300,14 +300,14 @@ export class KeelPool {
       this.config.deadlines,
       (error, client) => {
         if (client === undefined) {
-          if (breaker !== null) judge(breaker, error, started);
+          if (breaker !== null) judge(breaker, error, performance.now() - started);
           reject(error);
           return;
         }
         const state = client[kState]!;
         this.#execution.run(client, state, query, values, fp, context, (failure, result) => {
           this.#guards.handBack(client, state, client.release);
-          if (breaker !== null) judge(breaker, failure, started);
+          if (breaker !== null) judge(breaker, failure, state.lastMs);
           if (failure === null) resolve(result!);
           else reject(failure);
         });

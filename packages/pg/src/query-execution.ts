@@ -134,6 +134,7 @@ export class QueryExecution {
         return;
       }
       this.deadlines.disarm(state);
+      state.lastMs = 0;
       done(queryError(pool, error, undefined, fp.label, client, state));
     });
   }
@@ -152,7 +153,9 @@ export class QueryExecution {
     (state.rawQuery as unknown as RawQueryCallback).call(client, query, values, (error, result) => {
       this.deadlines.disarm(state);
       const failed = error != null;
-      this.#recording.record(fp, performance.now() - started, failed, result, context, query);
+      const ms = performance.now() - started;
+      state.lastMs = ms;
+      this.#recording.record(fp, ms, failed, result, context, query);
       if (failed) done(queryError(this.#pool, error, deadlineMs, fp.label, client, state));
       else done(null, result);
     });
