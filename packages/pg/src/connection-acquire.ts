@@ -7,9 +7,10 @@ import type { QueryExecution } from './query-execution.js';
 /**
  * A connection from the pool, waiting at most until the deadline of the
  * request `context` (read when the query was issued, never here) or
- * `limitMs`. Wait time since `started` goes to the histogram; long waits
- * count as saturation. A connection that comes after the caller gave up goes
- * straight back.
+ * `limitMs`. Wait time since `started` goes to the histogram; a long wait
+ * counts as saturation only when every connection was in use: opening a new
+ * one (a pool not yet at its size) is not the pool being saturated. A
+ * connection that comes after the caller gave up goes straight back.
  */
 export function acquireConnection(
   pool: PoolHost,
@@ -30,6 +31,8 @@ export function acquireConnection(
     done(deadlineError(pool, 'the request deadline had passed before a connection was acquired'));
     return;
   }
+  const inner = pool.inner;
+  const full = inner.idleCount === 0 && inner.totalCount >= pool.max;
   let settled = false;
   let timer: TimerHandle | undefined;
   if (limit !== undefined) {
@@ -49,7 +52,7 @@ export function acquireConnection(
       );
     }, limit);
   }
-  pool.inner.connect((error, client, release) => {
+  inner.connect((error, client, release) => {
     if (timer !== undefined) clock.clearTimeout(timer);
     if (settled) {
       // The caller gave up; the connection goes straight back.
@@ -63,7 +66,7 @@ export function acquireConnection(
     }
     const waited = performance.now() - started;
     pool.counters.observeWait(waited);
-    if (waited > pool.config.saturationMs) pool.counters.saturations++;
+    if (full && waited > pool.config.saturationMs) pool.counters.saturations++;
     done(null, execution.track(client as Tracked));
   });
 }

@@ -81,7 +81,7 @@ export interface KeelPoolOptions {
   queryTimeoutMs?: number | false;
   /** The circuit breaker on the database; `false` turns it off. */
   breaker?: PoolBreakerOptions | false;
-  /** An acquire that waits longer than this counts as pool saturation, ms. @default 100 */
+  /** An acquire that waits longer than this while every connection is in use counts as pool saturation, ms. @default 100 */
   saturationMs?: number;
   /** A client from `connect()` held longer than this is reported, ms; `false` turns it off. @default 10000 */
   heldClientMs?: number | false;

@@ -89,9 +89,8 @@ export function judge(breaker: CircuitBreaker, error: unknown, ms: number): void
 
 /**
  * Runs `execute` under the pool's breaker, if any: judged when the circuit
- * is closed, through `runThroughBreaker` otherwise. For `connect()` and
- * checked-out clients; `pool.query()` inlines the same steps to spare a
- * callback per query.
+ * is closed, through `runThroughBreaker` otherwise. For `connect()`; the
+ * query paths inline the same steps to spare a callback per query.
  */
 export function underBreaker<T>(
   breaker: CircuitBreaker | null,

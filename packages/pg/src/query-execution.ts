@@ -11,7 +11,7 @@ import {
   type RawQueryCallback,
   type Tracked,
 } from './client-state.js';
-import { underBreaker } from './pool-breaker.js';
+import { judge, runThroughBreaker } from './pool-breaker.js';
 import { deadlineError, queryError } from './pool-errors.js';
 import type { PoolHost } from './pool-host.js';
 import { DeadlineWatch, SERVER_ANSWER_GRACE_MS, setStatementTimeout } from './query-deadlines.js';
@@ -76,14 +76,24 @@ export class QueryExecution {
       return new Promise<QueryResult>((resolve, reject) => {
         const context = pool.keel.context.current();
         const fp = this.#recording.fingerprint(query as QueryArg);
-        underBreaker<QueryResult>(
-          this.#breaker,
-          context,
-          performance.now(),
-          (done) =>
-            this.run(client, state, query as QueryArg, values as unknown[] | undefined, fp, context, done),
-          (error, result) => (error === null ? resolve(result!) : reject(error)),
-        );
+        const sql = query as QueryArg;
+        const params = values as unknown[] | undefined;
+        const breaker = this.#breaker;
+        if (breaker !== null && breaker.state !== 'closed') {
+          runThroughBreaker<QueryResult>(
+            breaker,
+            context,
+            (done) => this.run(client, state, sql, params, fp, context, done),
+            (error, result) => (error === null ? resolve(result!) : reject(error)),
+          );
+          return;
+        }
+        // The same steps as `pool.query()`'s, inlined: one callback per query.
+        this.run(client, state, sql, params, fp, context, (error, result) => {
+          if (breaker !== null) judge(breaker, error, state.lastMs);
+          if (error === null) resolve(result!);
+          else reject(error);
+        });
       });
     };
     client.query = instrumented as PoolClient['query'];

@@ -297,6 +297,14 @@ describe('checks and saturation', () => {
     );
   });
 
+  it('opening a new connection is not saturation: only waits with every connection in use count', async () => {
+    const { pool } = setup({ pg: { ...db.config, max: 2 }, saturationMs: 1 });
+    // Each opens a connection (TCP, startup, auth): milliseconds, with connections to spare.
+    await Promise.all([pool.query('SELECT 1'), pool.query('SELECT 1')]);
+    expect(pool.totalCount).toBe(2);
+    expect(pool.counters.saturations).toBe(0);
+  });
+
   it('ends the pool on graceful shutdown', async () => {
     const { keel, pool } = setup();
     const cleanup = keel.shutdownCleanups().find((c) => c.name === 'pg-pool:main')!;
