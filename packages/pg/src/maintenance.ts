@@ -1,13 +1,12 @@
 import { checkKnownKeys, HTTP_SIGNAL, invalidOptionOf, type TimerHandle } from '@keel/core';
 import type { PoolClient } from 'pg';
+import { type AdvisorThresholds, THRESHOLD_KEYS } from './advisor/advisor-options.js';
 import {
-  type AdvisorThresholds,
   MAINTENANCE_TABLES_SQL,
   type MaintenanceTableRow,
   maintenanceNeeds,
-  quoteIdent,
-  THRESHOLD_KEYS,
-} from './advisor/advisor.js';
+} from './advisor/maintenance-needs.js';
+import { quoteIdent } from './advisor/sql-text.js';
 import type { KeelPool } from './pool.js';
 
 export interface MaintenanceOptions {
