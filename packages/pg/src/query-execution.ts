@@ -31,17 +31,22 @@ export class QueryExecution {
   readonly #recording: QueryRecording;
   readonly #breaker: CircuitBreaker | null;
   readonly deadlines: DeadlineWatch;
+  readonly #openClients: Set<unknown>;
 
-  /** `openClients`: the pool's open connections, kept up to date by the pool, for the deadline watch. */
+  /**
+   * `openClients`: the pool's open connections, kept up to date by the pool
+   * (added on pg-pool's `connect`, deleted on `remove`), for the deadline watch.
+   */
   constructor(
     pool: PoolHost,
     recording: QueryRecording,
     breaker: CircuitBreaker | null,
-    openClients: Iterable<unknown>,
+    openClients: Set<unknown>,
   ) {
     this.#pool = pool;
     this.#recording = recording;
     this.#breaker = breaker;
+    this.#openClients = openClients;
     this.deadlines = new DeadlineWatch(pool.keel.config.clock, openClients, (client, state) =>
       this.#expire(client, state),
     );
@@ -54,6 +59,8 @@ export class QueryExecution {
     const rawQuery = client.query as unknown as RawQuery;
     const state = newClientState(rawQuery);
     client[kState] = state;
+    // A wrapped pool's connections opened before Keel saw them emitted no `connect` here.
+    this.#openClients.add(client);
     // A checked-out client whose connection dies emits `error`; pg-pool listens
     // only while it is idle, so without this the app would crash. A connection
     // Keel closed itself at a deadline is counted there, not reported.

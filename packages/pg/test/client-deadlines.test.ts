@@ -1,5 +1,6 @@
 import { createKeel, type Keel, KeelError, KeelErrorCode } from '@keel/core';
 import { createPool, type KeelPool, type KeelPoolOptions } from '@keel/pg';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, sql, type TestDatabase } from './helpers/database.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
@@ -148,6 +149,52 @@ describe('a database that hangs (accepts, never answers)', () => {
     await vi.waitFor(() => expect(pool.totalCount).toBe(0));
     proxy.forward();
     await recovered(pool, performance.now());
+    await noStuckClients(pool);
+  });
+});
+
+describe('a wrapped pg.Pool', () => {
+  it('connections it opened before Keel wrapped it are held to deadlines too', async () => {
+    const url = new URL(db.url);
+    url.port = String(proxy.port);
+    const existing = new pg.Pool({ connectionString: url.toString(), max: 2, connectionTimeoutMillis: 1000 });
+    await Promise.all([existing.query('SELECT pg_sleep(0.02)'), existing.query('SELECT pg_sleep(0.02)')]);
+    expect(existing.totalCount).toBe(2);
+    const { keel, pool } = setup({ pg: existing });
+    proxy.hang();
+    const outcome = await timed(() => keel.context.run(200, () => pool.query('SELECT 1')));
+    expect(outcome.code).toBe(KeelErrorCode.QueryDeadline);
+    expect(pool.counters.clientTimeouts).toBe(1);
+    await vi.waitFor(() => expect(pool.totalCount).toBe(1));
+  });
+});
+
+describe('a database that refuses (its host crashed: connections reset, new ones refused)', () => {
+  it('in-flight and new queries fail at once, typed, and the pool refills once it is back', async () => {
+    const { keel, pool } = setup();
+    await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT pg_sleep(0.02)')));
+    const inFlight = Array.from({ length: 4 }, () =>
+      timed(() => keel.context.run(5000, () => pool.query('SELECT pg_sleep(2)'))),
+    );
+    await vi.waitFor(async () =>
+      expect((await ourBackends()).filter((b) => b.state === 'active')).toHaveLength(4),
+    );
+    await proxy.stop();
+    const cut = await Promise.all(inFlight);
+    const refused = await timed(() => keel.context.run(5000, () => pool.query('SELECT 1')));
+    console.log(
+      `refused: in-flight failed after ${cut.map((c) => c.ms.toFixed(0)).join(' / ')} ms (${cut[0]!.code}); a new query failed after ${refused.ms.toFixed(0)} ms (${refused.code})`,
+    );
+    expect(cut.map((c) => c.code)).toEqual(Array(4).fill(KeelErrorCode.DatabaseUnavailable));
+    expect(refused.code).toBe(KeelErrorCode.DatabaseUnavailable);
+    expect(refused.ms).toBeLessThan(1000);
+    await vi.waitFor(() => expect(pool.totalCount).toBe(0));
+
+    const back = performance.now();
+    await proxy.start();
+    const ms = await recovered(pool, back);
+    console.log(`refused: first query answered ${ms.toFixed(0)} ms after the database came back`);
+    expect(ms).toBeLessThan(5000);
     await noStuckClients(pool);
   });
 });
