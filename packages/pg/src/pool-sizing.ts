@@ -39,7 +39,7 @@ export class PoolSizing {
 
   /** Whether a healthy connection coming back should be closed: the pool is over its size, or it was recycled. */
   shouldRetire(client: Tracked): boolean {
-    return client[kGeneration] !== this.#generation || this.#pool.inner.totalCount > this.#pool.max;
+    return (client[kGeneration] ?? 0) !== this.#generation || this.#pool.inner.totalCount > this.#pool.max;
   }
 
   async resize(max: number): Promise<PoolResize> {
@@ -53,10 +53,10 @@ export class PoolSizing {
     let closed = 0;
     if (max > from) {
       const wanted = Math.min(inner.waitingCount, max - inner.totalCount);
-      opened = count(await Promise.all(times(wanted, () => this.#open())));
+      opened = await this.#openNew(wanted);
     } else if (max < from) {
       const surplus = Math.min(inner.idleCount, inner.totalCount - max);
-      closed = count(await Promise.all(times(surplus, () => this.#takeIdle(() => true))));
+      closed = await this.#closeIdle(surplus, () => true);
     }
     const retiring = Math.max(0, inner.totalCount - max);
     const record: PoolResize = { from, to: max, opened, closed, retiring };
@@ -73,16 +73,12 @@ export class PoolSizing {
   async recycle(): Promise<PoolRecycle> {
     const pool = this.#pool;
     const inner = pool.inner;
-    const old = this.#generation++;
+    this.#generation++;
     const idle = inner.idleCount;
     const busy = inner.totalCount - idle;
-    const closed = count(
-      await Promise.all(
-        times(idle, () => this.#takeIdle((c) => c[kGeneration] === old || c[kGeneration] === undefined)),
-      ),
-    );
+    const closed = await this.#closeIdle(idle, (c) => this.shouldRetire(c));
     const room = Math.max(0, pool.max - inner.totalCount);
-    const opened = count(await Promise.all(times(Math.min(closed, room), () => this.#open())));
+    const opened = await this.#openNew(Math.min(closed, room));
     const record: PoolRecycle = { closed, opened, replacing: busy };
     emitEvent(pool, {
       kind: 'pool-recycled',
@@ -95,48 +91,42 @@ export class PoolSizing {
   }
 
   /**
-   * Takes one idle connection out of the pool and closes it when `close`
-   * says so (else puts it back). Resolves whether it closed one; a
-   * connection that was not idle after all (another caller took it first
-   * and this request waited) is judged the same way when it comes.
+   * Takes a connection from the pool and gives it back at once, closed when
+   * `close` says so. When any are idle this takes an idle one; with room and
+   * none idle it opens a new one, which goes to the first waiting caller on
+   * its way back. A connection that was not idle after all (another caller
+   * took it first and this request waited) is judged the same way when it
+   * comes. Resolves what happened to it.
    */
-  #takeIdle(close: (client: Tracked) => boolean): Promise<boolean> {
+  #cycle(close: (client: Tracked) => boolean): Promise<'closed' | 'returned' | 'failed'> {
     return new Promise((resolve) =>
       this.#pool.inner.connect(
         (error: Error | undefined, client: PoolClient | undefined, release: PgRelease) => {
           if (error || client === undefined) {
-            resolve(false);
+            resolve('failed');
             return;
           }
           const closing = close(client as Tracked);
           release(closing);
-          resolve(closing);
+          resolve(closing ? 'closed' : 'returned');
         },
       ),
     );
   }
 
-  /** Opens one connection (there is room and none idle) and puts it in the pool, where the first waiting caller gets it. */
-  #open(): Promise<boolean> {
-    return new Promise((resolve) =>
-      this.#pool.inner.connect(
-        (error: Error | undefined, client: PoolClient | undefined, release: PgRelease) => {
-          if (error || client === undefined) {
-            resolve(false);
-            return;
-          }
-          release();
-          resolve(true);
-        },
-      ),
-    );
+  /** Closes up to `n` idle connections that `close` picks; resolves how many it closed. */
+  async #closeIdle(n: number, close: (client: Tracked) => boolean): Promise<number> {
+    const results = await Promise.all(times(n, () => this.#cycle(close)));
+    return results.filter((r) => r === 'closed').length;
+  }
+
+  /** Opens `n` connections into the pool; resolves how many it opened. */
+  async #openNew(n: number): Promise<number> {
+    const results = await Promise.all(times(n, () => this.#cycle(() => false)));
+    return results.filter((r) => r === 'returned').length;
   }
 }
 
 function times<T>(n: number, f: () => T): T[] {
   return Array.from({ length: Math.max(0, n) }, f);
-}
-
-function count(results: boolean[]): number {
-  return results.filter(Boolean).length;
 }

@@ -1,45 +1,23 @@
-import { createKeel, type Keel, KeelError, KeelErrorCode, type RequestContext } from '@keel/core';
-import { createPool, type KeelPool, type KeelPoolOptions, type PgEvent } from '@keel/pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { createKeel, KeelError, KeelErrorCode, type RequestContext } from '@keel/core';
+import { createPool, type KeelPoolOptions, type PgEvent } from '@keel/pg';
+import { describe, expect, it, vi } from 'vitest';
+import { useProxiedDatabase } from './helpers/fixtures.js';
 
 // Issue 14, item 3: @keel/pg on core's circuit breaker. Failures in a row open it; while
 // open, queries fail fast (KEEL_CIRCUIT_OPEN) and mark their request circuit_open; a
 // half-open probe closes it once the database answers.
 
-let db: TestDatabase;
-let proxy: TcpProxy;
-const open: { keel: Keel; pool: KeelPool }[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase('breaker');
-  const target = new URL(db.url);
-  proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await db?.close();
-});
-
-afterEach(async () => {
-  proxy.forward();
-  await proxy.start();
-  for (const { keel, pool } of open.splice(0)) {
-    await pool.end();
-    await keel.close();
-  }
-});
+const fixture = useProxiedDatabase('breaker');
+const { open } = fixture;
 
 async function setup(options: KeelPoolOptions = {}) {
-  await proxy.start();
+  await fixture.proxy.start();
   const events: PgEvent[] = [];
   const keel = createKeel({ service: 'pg-breaker', runtime: false });
-  const url = new URL(db.url);
-  url.port = String(proxy.port);
+  const url = new URL(fixture.db.url);
+  url.port = String(fixture.proxy.port);
   const pool = createPool(keel, {
-    pg: { ...db.config, connectionString: url.toString(), max: 4, connectionTimeoutMillis: 1000 },
+    pg: { ...fixture.db.config, connectionString: url.toString(), max: 4, connectionTimeoutMillis: 1000 },
     healthCheck: false,
     breaker: { consecutiveFailures: 3, openForMs: 400 },
     onEvent: (e) => events.push(e),
@@ -67,8 +45,13 @@ describe("the pool's circuit breaker", () => {
     expect(pool.breaker!.config).toMatchObject({ consecutiveFailures: 3, openFor: 400, failureRatio: 0.5 });
 
     const other = createKeel({ runtime: false });
-    const named = createPool(other, { name: 'reports', pg: db.config, healthCheck: false });
-    const none = createPool(other, { name: 'batch', pg: db.config, healthCheck: false, breaker: false });
+    const named = createPool(other, { name: 'reports', pg: fixture.db.config, healthCheck: false });
+    const none = createPool(other, {
+      name: 'batch',
+      pg: fixture.db.config,
+      healthCheck: false,
+      breaker: false,
+    });
     expect(other.breakers.map((b) => b.name)).toEqual(['postgres-reports']);
     expect(none.breaker).toBeNull();
     open.push({ keel: other, pool: named }, { keel: other, pool: none });
@@ -77,7 +60,7 @@ describe("the pool's circuit breaker", () => {
   it('database refused: opens after failures in a row, fails fast and typed, marks the request, closes on a probe', async () => {
     const { keel, pool, events } = await setup();
     await pool.query('SELECT 1');
-    await proxy.stop();
+    await fixture.proxy.stop();
     const first = [];
     for (let i = 0; i < 3; i++) first.push(await code(pool.query('SELECT 1')));
     expect(first).toEqual(Array(3).fill(KeelErrorCode.DatabaseUnavailable));
@@ -101,7 +84,7 @@ describe("the pool's circuit breaker", () => {
     expect(pool.breaker!.stats().rejected).toBe(2);
 
     const back = performance.now();
-    await proxy.start();
+    await fixture.proxy.start();
     await vi.waitFor(() => expect(pool.breaker!.state).toBe('half_open'), { timeout: 5000 });
     expect(await code(pool.query('SELECT 1'))).toBe('ok'); // the probe
     expect(pool.breaker!.state).toBe('closed');
@@ -116,7 +99,7 @@ describe("the pool's circuit breaker", () => {
   it('database hung: deadlines that get no answer open it, and it closes once the database answers again', async () => {
     const { keel, pool } = await setup({ queryTimeoutMs: 300 });
     await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT pg_sleep(0.02)')));
-    proxy.hang();
+    fixture.proxy.hang();
     const inFlight = await Promise.all(
       Array.from({ length: 4 }, () => code(keel.context.run(200, () => pool.query('SELECT 1')))),
     );
@@ -133,7 +116,7 @@ describe("the pool's circuit breaker", () => {
     expect(pool.breaker!.state).toBe('open');
 
     const back = performance.now();
-    proxy.forward();
+    fixture.proxy.forward();
     await vi.waitFor(
       async () => {
         expect(await code(pool.query('SELECT 1'))).toBe('ok');
@@ -152,9 +135,9 @@ describe("the pool's circuit breaker", () => {
 
   it('half-open lets one probe through at a time; the others fail fast', async () => {
     const { pool } = await setup();
-    await proxy.stop();
+    await fixture.proxy.stop();
     for (let i = 0; i < 3; i++) await code(pool.query('SELECT 1'));
-    await proxy.start();
+    await fixture.proxy.start();
     await vi.waitFor(() => expect(pool.breaker!.state).toBe('half_open'), { timeout: 5000 });
     const outcomes = await Promise.all([
       code(pool.query('SELECT pg_sleep(0.1)')),

@@ -1,47 +1,25 @@
-import { createKeel, type Keel, KeelError, KeelErrorCode } from '@keel/core';
+import { createKeel, KeelError, KeelErrorCode } from '@keel/core';
 import { createPool, type KeelPool, type KeelPoolOptions } from '@keel/pg';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDatabase, sql, type TestDatabase } from './helpers/database.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { describe, expect, it, vi } from 'vitest';
+import { sql } from './helpers/database.js';
+import { useProxiedDatabase } from './helpers/fixtures.js';
 
 // Issue 14, item 2: the deadline existed only on the server (`statement_timeout`), so a
 // database that stopped answering held every connection for good, and a slow network
 // answered seconds past the request's deadline. Each case prints what it measured.
 
-let db: TestDatabase;
-let proxy: TcpProxy;
-const open: { keel: Keel; pool: KeelPool }[] = [];
+const fixture = useProxiedDatabase('deadlines');
+const { open } = fixture;
 const applicationName = `keel_deadlines_${process.pid}`;
-
-beforeAll(async () => {
-  db = await createTestDatabase('deadlines');
-  const target = new URL(db.url);
-  proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
-  await proxy.start();
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await db?.close();
-});
-
-afterEach(async () => {
-  proxy.forward();
-  await proxy.start();
-  for (const { keel, pool } of open.splice(0)) {
-    await pool.end();
-    await keel.close();
-  }
-});
 
 function setup(options: KeelPoolOptions = {}, viaProxy = true) {
   const keel = createKeel({ service: 'pg-deadlines', runtime: false });
-  const url = new URL(db.url);
-  if (viaProxy) url.port = String(proxy.port);
+  const url = new URL(fixture.db.url);
+  if (viaProxy) url.port = String(fixture.proxy.port);
   const pool = createPool(keel, {
     pg: {
-      ...db.config,
+      ...fixture.db.config,
       connectionString: url.toString(),
       application_name: applicationName,
       max: 4,
@@ -69,7 +47,7 @@ async function timed(promise: () => Promise<unknown>): Promise<{ code: string; m
 
 const ourBackends = () =>
   sql<{ pid: number; state: string; query: string }>(
-    db,
+    fixture.db,
     'SELECT pid, state, query FROM pg_stat_activity WHERE application_name = $1',
     [applicationName],
   );
@@ -101,7 +79,7 @@ describe('a database that hangs (accepts, never answers)', () => {
     await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT pg_sleep(0.02)')));
     expect(pool.totalCount).toBe(4);
 
-    proxy.hang();
+    fixture.proxy.hang();
     const inRequests = Array.from({ length: 2 }, () =>
       timed(() => keel.context.run(300, () => pool.query('SELECT 1'))),
     );
@@ -125,7 +103,7 @@ describe('a database that hangs (accepts, never answers)', () => {
     expect(meanwhile.code).toBe(KeelErrorCode.QueryDeadline);
 
     const back = performance.now();
-    proxy.forward();
+    fixture.proxy.forward();
     const ms = await recovered(pool, back);
     console.log(`hang: first query answered ${ms.toFixed(0)} ms after the database came back`);
     expect(ms).toBeLessThan(5000);
@@ -141,13 +119,13 @@ describe('a database that hangs (accepts, never answers)', () => {
     const { keel, pool } = setup({ queryTimeoutMs: 500 });
     const client = await pool.connect();
     await client.query('SELECT 1');
-    proxy.hang();
+    fixture.proxy.hang();
     const outcome = await timed(() => keel.context.run(200, () => client.query('SELECT 1')));
     console.log(`hang, checked-out client: failed after ${outcome.ms.toFixed(0)} ms (deadline 200 ms)`);
     expect(outcome.code).toBe(KeelErrorCode.QueryDeadline);
     client.release();
     await vi.waitFor(() => expect(pool.totalCount).toBe(0));
-    proxy.forward();
+    fixture.proxy.forward();
     await recovered(pool, performance.now());
     await noStuckClients(pool);
   });
@@ -155,13 +133,13 @@ describe('a database that hangs (accepts, never answers)', () => {
 
 describe('a wrapped pg.Pool', () => {
   it('connections it opened before Keel wrapped it are held to deadlines too', async () => {
-    const url = new URL(db.url);
-    url.port = String(proxy.port);
+    const url = new URL(fixture.db.url);
+    url.port = String(fixture.proxy.port);
     const existing = new pg.Pool({ connectionString: url.toString(), max: 2, connectionTimeoutMillis: 1000 });
     await Promise.all([existing.query('SELECT pg_sleep(0.02)'), existing.query('SELECT pg_sleep(0.02)')]);
     expect(existing.totalCount).toBe(2);
     const { keel, pool } = setup({ pg: existing });
-    proxy.hang();
+    fixture.proxy.hang();
     const outcome = await timed(() => keel.context.run(200, () => pool.query('SELECT 1')));
     expect(outcome.code).toBe(KeelErrorCode.QueryDeadline);
     expect(pool.counters.clientTimeouts).toBe(1);
@@ -179,7 +157,7 @@ describe('a database that refuses (its host crashed: connections reset, new ones
     await vi.waitFor(async () =>
       expect((await ourBackends()).filter((b) => b.state === 'active')).toHaveLength(4),
     );
-    await proxy.stop();
+    await fixture.proxy.stop();
     const cut = await Promise.all(inFlight);
     const refused = await timed(() => keel.context.run(5000, () => pool.query('SELECT 1')));
     console.log(
@@ -191,7 +169,7 @@ describe('a database that refuses (its host crashed: connections reset, new ones
     await vi.waitFor(() => expect(pool.totalCount).toBe(0));
 
     const back = performance.now();
-    await proxy.start();
+    await fixture.proxy.start();
     const ms = await recovered(pool, back);
     console.log(`refused: first query answered ${ms.toFixed(0)} ms after the database came back`);
     expect(ms).toBeLessThan(5000);
@@ -203,7 +181,7 @@ describe('a slow network (latency added both ways)', () => {
   it('answers come back at the deadline, not seconds past it, and traffic flows once it is fast again', async () => {
     const { keel, pool } = setup({ queryTimeoutMs: 600 });
     await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT pg_sleep(0.02)')));
-    proxy.latency(2000);
+    fixture.proxy.latency(2000);
     const inRequest = await timed(() => keel.context.run(200, () => pool.query('SELECT 1')));
     const outside = await timed(() => pool.query('SELECT 1'));
     console.log(
@@ -215,7 +193,7 @@ describe('a slow network (latency added both ways)', () => {
     expect(outside.ms).toBeLessThan(600 + 1000);
 
     const back = performance.now();
-    proxy.forward();
+    fixture.proxy.forward();
     const ms = await recovered(pool, back);
     console.log(`latency: first query answered ${ms.toFixed(0)} ms after the latency was removed`);
     expect(ms).toBeLessThan(5000);
@@ -225,7 +203,7 @@ describe('a slow network (latency added both ways)', () => {
   it('a query the network makes a little slower than usual still answers', async () => {
     const { keel, pool } = setup();
     await pool.query('SELECT 1');
-    proxy.latency(30);
+    fixture.proxy.latency(30);
     const outcome = await timed(() => keel.context.run(2000, () => pool.query('SELECT 1')));
     console.log(`latency 30 ms: answered after ${outcome.ms.toFixed(0)} ms (deadline 2000 ms)`);
     expect(outcome.code).toBe('ok');
@@ -256,7 +234,7 @@ describe('a healthy database', () => {
     await vi.waitFor(
       async () => {
         const running = await sql(
-          db,
+          fixture.db,
           "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND state = 'active'",
           [`%${marker}%`],
         );

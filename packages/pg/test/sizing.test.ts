@@ -1,36 +1,22 @@
-import { createKeel, type Keel, KeelErrorCode } from '@keel/core';
+import { createKeel, KeelErrorCode } from '@keel/core';
 import { createPool, type KeelPool, type PgEvent } from '@keel/pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDatabase, sql, type TestDatabase } from './helpers/database.js';
+import { describe, expect, it, vi } from 'vitest';
+import { sql } from './helpers/database.js';
+import { useDatabase } from './helpers/fixtures.js';
 
 // Issue 15, item 3: resize and recycle really change the connections, as
 // pg_stat_activity sees them from outside the pool.
 
-let db: TestDatabase;
-const open: { keel: Keel; pool: KeelPool }[] = [];
+const fixture = useDatabase('sizing');
+const { open } = fixture;
 let app = 0;
-
-beforeAll(async () => {
-  db = await createTestDatabase('sizing');
-});
-
-afterAll(async () => {
-  await db?.close();
-});
-
-afterEach(async () => {
-  for (const { keel, pool } of open.splice(0)) {
-    await pool.end();
-    await keel.close();
-  }
-});
 
 function setup(max: number) {
   const applicationName = `keel_sizing_${process.pid}_${++app}`;
   const events: PgEvent[] = [];
   const keel = createKeel({ service: 'pg-sizing', runtime: false });
   const pool = createPool(keel, {
-    pg: { ...db.config, application_name: applicationName, max },
+    pg: { ...fixture.db.config, application_name: applicationName, max },
     healthCheck: false,
     onEvent: (e) => events.push(e),
   });
@@ -38,7 +24,7 @@ function setup(max: number) {
   const backends = async () =>
     (
       await sql<{ pid: number; state: string }>(
-        db,
+        fixture.db,
         'SELECT pid, state FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid',
         [applicationName],
       )
