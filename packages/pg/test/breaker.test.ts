@@ -60,6 +60,7 @@ describe("the pool's circuit breaker", () => {
   it('database refused: opens after failures in a row, fails fast and typed, marks the request, closes on a probe', async () => {
     const { keel, pool, events } = await setup();
     await pool.query('SELECT 1');
+    const held = await pool.connect();
     await fixture.proxy.stop();
     const first = [];
     for (let i = 0; i < 3; i++) first.push(await code(pool.query('SELECT 1')));
@@ -79,9 +80,11 @@ describe("the pool's circuit breaker", () => {
     expect(refused).toBe(KeelErrorCode.CircuitOpen);
     expect(context!.outcome).toBe('circuit_open');
     expect(await code(pool.connect())).toBe(KeelErrorCode.CircuitOpen);
+    expect(await code(held.query('SELECT 1'))).toBe(KeelErrorCode.CircuitOpen); // a checked-out client too
+    held.release();
     // Failing fast means not trying: no new connection attempt while open.
     expect(pool.counters.connectionErrors).toBe(attempts);
-    expect(pool.breaker!.stats().rejected).toBe(2);
+    expect(pool.breaker!.stats().rejected).toBe(3);
 
     const back = performance.now();
     await fixture.proxy.start();
