@@ -66,9 +66,23 @@ export function parseQueryDelay(value: unknown): number | null {
   return ms <= MAX_SLOW_QUERY_MS ? ms : null;
 }
 
-/** Keel's typed database errors as HTTP answers; anything else goes to the app's error handler. */
-function answerDatabaseError(error: unknown, res: Response): boolean {
+/**
+ * Keel's typed database errors as HTTP answers; anything else goes to the
+ * app's error handler. An open circuit (the database failed repeatedly; the
+ * pool fails queries fast until a probe succeeds) is a 503 with Retry-After
+ * set to the time the breaker waits before probing; the pool has marked the
+ * request `circuit_open`, so Keel records this 503 as its own refusal.
+ */
+function answerDatabaseError(error: unknown, res: Response, pool: KeelPool): boolean {
   if (!(error instanceof KeelError)) return false;
+  if (error.code === KeelErrorCode.CircuitOpen) {
+    const seconds = Math.max(1, Math.ceil((pool.breaker?.config.openFor ?? 1000) / 1000));
+    res
+      .status(503)
+      .set('Retry-After', String(seconds))
+      .json({ error: 'the database is failing; try again later', code: error.code });
+    return true;
+  }
   if (error.code === KeelErrorCode.QueryDeadline) {
     res.status(504).json({ error: 'the query was cancelled at the request deadline', code: error.code });
     return true;
@@ -100,7 +114,7 @@ export function mountDatabaseRoutes(app: Express, pool: KeelPool): void {
       if (rows.length === 0) res.status(404).json({ error: 'user not found', id: req.params.id });
       else res.json(rows[0]);
     } catch (error) {
-      if (!answerDatabaseError(error, res)) next(error);
+      if (!answerDatabaseError(error, res, pool)) next(error);
     }
   });
 
@@ -114,7 +128,7 @@ export function mountDatabaseRoutes(app: Express, pool: KeelPool): void {
       await pool.query('SELECT pg_sleep($1::float8 / 1000)', [ms]);
       res.json({ sleptMs: ms });
     } catch (error) {
-      if (!answerDatabaseError(error, res)) next(error);
+      if (!answerDatabaseError(error, res, pool)) next(error);
     }
   });
 }

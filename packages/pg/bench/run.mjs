@@ -2,7 +2,9 @@
 // pg.Pool on the same server, in the same process, alternating.
 //
 // Two workloads — `SELECT 1` and a primary-key lookup in a 10,000-row table —
-// each at 1 and 4 queries in flight. Each round runs every variant once,
+// each at 1, 4 and 16 queries in flight on pools of 4 connections: 16 is four
+// times the pool size, so queries wait in the pool's queue (issue 14: a burst
+// beyond the pool size). Each round runs every variant once,
 // rotating who goes first, so machine drift (a shared 2-core VM, the server on
 // the same cores) spreads over all of them; the table shows medians.
 // Goal (issue 4): Keel's throughput within 3 % of raw pg (ratio >= 0.97).
@@ -17,6 +19,8 @@ import pg from 'pg';
 import { benchDatabase } from './database.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const POOL_SIZE = 4;
+const CONCURRENCY = [1, POOL_SIZE, POOL_SIZE * 4];
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 3000);
 const GOAL = 0.97;
 const gc = globalThis.gc ?? (() => {});
@@ -72,19 +76,20 @@ async function main() {
   );
 
   const keel = createKeel({ service: 'bench', runtime: false });
-  const raw = new pg.Pool({ connectionString: db.url, max: 4 });
+  const raw = new pg.Pool({ connectionString: db.url, max: POOL_SIZE });
   // Keel as an app would run it: defaults, except the periodic SELECT 1 check (it would add queries to one side).
-  const keelPool = createPool(keel, { pg: { connectionString: db.url, max: 4 }, healthCheck: false });
+  const keelPool = createPool(keel, { pg: { connectionString: db.url, max: POOL_SIZE }, healthCheck: false });
   const variants = [
     { name: 'raw pg.Pool', pool: raw },
     { name: 'Keel pool', pool: keelPool },
   ];
   // Open every connection before measuring, so no variant pays for connecting.
-  for (const { pool } of variants) await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT 1')));
+  for (const { pool } of variants)
+    await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.query('SELECT 1')));
 
   const rows = [];
   for (const workload of WORKLOADS) {
-    for (const concurrency of [1, 4]) {
+    for (const concurrency of CONCURRENCY) {
       const perRound = variants.map(() => []);
       const cpuRound = variants.map(() => []);
       for (let round = -1; round < ROUNDS; round++) {
@@ -101,7 +106,7 @@ async function main() {
       // Ratio per round (Keel / raw of the same round), then the median: drift cancels within a round.
       const ratios = perRound[1].map((k, i) => k / perRound[0][i]);
       rows.push({
-        workload: `${workload.name}, ${concurrency} in flight`,
+        workload: `${workload.name}, ${concurrency} in flight${concurrency > POOL_SIZE ? ` (${concurrency / POOL_SIZE}x pool)` : ''}`,
         raw: median(perRound[0]),
         keel: median(perRound[1]),
         ratio: median(ratios),

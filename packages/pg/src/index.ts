@@ -10,12 +10,18 @@ export {
   type StatementStats,
 } from './advisor/advisor.js';
 export { exitCode, type FailOn, formatReport } from './advisor/report.js';
-export type {
-  ClientHeldEvent,
-  DirtyReleaseEvent,
-  PgEvent,
-  SlowQueryEvent,
-  SlowQueryRecord,
+export {
+  type CircuitChangedEvent,
+  type ClientHeldEvent,
+  type DirtyReleaseEvent,
+  describeEvent,
+  type PgEvent,
+  type PoolRecycle,
+  type PoolRecycledEvent,
+  type PoolResize,
+  type PoolResizedEvent,
+  type SlowQueryEvent,
+  type SlowQueryRecord,
 } from './events.js';
 export { explainGeneric, type PlanNode, type PlanSummary, type RunSql } from './explain.js';
 export { type Fingerprint, fingerprint } from './fingerprint.js';
@@ -26,10 +32,10 @@ export {
   type MaintenanceRun,
   type MaintenanceRunner,
 } from './maintenance.js';
-export {
-  describeEvent,
-  type HealthCheckOptions,
-  type KeelPoolOptions,
-  type SlowQueryOptions,
+export type {
+  HealthCheckOptions,
+  KeelPoolOptions,
+  PoolBreakerOptions,
+  SlowQueryOptions,
 } from './options.js';
 export { createPool, type FingerprintStats, KeelPool } from './pool.js';

@@ -1,12 +1,12 @@
-import { HTTP_SIGNAL, invalidOptionOf, type TimerHandle } from '@keel/core';
+import { checkKnownKeys, HTTP_SIGNAL, invalidOptionOf, type TimerHandle } from '@keel/core';
 import type { PoolClient } from 'pg';
+import { type AdvisorThresholds, THRESHOLD_KEYS } from './advisor/advisor-options.js';
 import {
-  type AdvisorThresholds,
   MAINTENANCE_TABLES_SQL,
   type MaintenanceTableRow,
   maintenanceNeeds,
-  quoteIdent,
-} from './advisor/advisor.js';
+} from './advisor/maintenance-needs.js';
+import { quoteIdent } from './advisor/sql-text.js';
 import type { KeelPool } from './pool.js';
 
 export interface MaintenanceOptions {
@@ -59,17 +59,37 @@ export interface MaintenanceRunner {
 }
 
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const WHO = 'createMaintenance';
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'window',
+  'maxRequestsPerSecond',
+  'lockTimeoutMs',
+  'intervalMs',
+  'thresholds',
+  'keep',
+  'onRun',
+]);
+const WINDOW_KEYS: ReadonlySet<string> = new Set(['start', 'end', 'timeZone']);
+
+/** `value` must be an object holding only `keys`; the error names the first other key with its path. */
+function objectOf(path: string, value: unknown, keys: ReadonlySet<string>): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidOptionOf(WHO, path || 'options', 'must be an object', value);
+  checkKnownKeys(value, keys, (key, rule, got) =>
+    invalidOptionOf(WHO, path ? `${path}.${key}` : key, rule, got),
+  );
+}
 
 function minutesOf(path: string, value: unknown): number {
   const m = typeof value === 'string' ? HHMM.exec(value) : null;
-  if (!m) throw invalidOptionOf('createMaintenance', path, 'must be "HH:MM" (24 h)', value);
+  if (!m) throw invalidOptionOf(WHO, path, 'must be "HH:MM" (24 h)', value);
   return Number(m[1]) * 60 + Number(m[2]);
 }
 
 function positive(path: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-    throw invalidOptionOf('createMaintenance', path, 'must be a positive number', value);
+    throw invalidOptionOf(WHO, path, 'must be a positive number', value);
   return value;
 }
 
@@ -88,6 +108,11 @@ function minuteOfDay(epochMs: number, format: Intl.DateTimeFormat): number {
  * Keel's DB signal: maintenance is not the app's traffic.
  */
 export function createMaintenance(pool: KeelPool, options: MaintenanceOptions = {}): MaintenanceRunner {
+  objectOf('', options, OPTION_KEYS);
+  if (options.window !== undefined) objectOf('window', options.window, WINDOW_KEYS);
+  if (options.thresholds !== undefined) objectOf('thresholds', options.thresholds, THRESHOLD_KEYS);
+  if (options.onRun !== undefined && typeof options.onRun !== 'function')
+    throw invalidOptionOf(WHO, 'onRun', 'must be a function', options.onRun);
   const window = options.window ?? { start: '02:00', end: '05:00' };
   const start = minutesOf('window.start', window.start);
   const end = minutesOf('window.end', window.end);
@@ -101,7 +126,7 @@ export function createMaintenance(pool: KeelPool, options: MaintenanceOptions = 
       hourCycle: 'h23',
     });
   } catch {
-    throw invalidOptionOf('createMaintenance', 'window.timeZone', 'must be an IANA time zone', timeZone);
+    throw invalidOptionOf(WHO, 'window.timeZone', 'must be an IANA time zone', timeZone);
   }
   const maxRate = positive('maxRequestsPerSecond', options.maxRequestsPerSecond, 5);
   const lockTimeoutMs = Math.round(positive('lockTimeoutMs', options.lockTimeoutMs, 5000));

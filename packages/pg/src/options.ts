@@ -1,6 +1,6 @@
-import { DB_SIGNAL, invalidOptionOf, type Keel } from '@keel/core';
+import { checkKnownKeys, DB_SIGNAL, invalidOptionOf, type Keel } from '@keel/core';
 import type { Pool, PoolConfig } from 'pg';
-import type { PgEvent } from './events.js';
+import { describeEvent, type PgEvent } from './events.js';
 
 export interface SlowQueryOptions {
   /** A query at least this slow is a slow query, ms. @default the `db_latency` budget target (100) */
@@ -28,6 +28,30 @@ export interface HealthCheckOptions {
   critical?: boolean;
 }
 
+/**
+ * The pool's circuit breaker (core's `keel.breaker`). A query *fails* for it
+ * when the database could not be reached (refused, reset, terminated,
+ * connect timeout) or did not answer by the query's client-side deadline.
+ * SQL errors, queries PostgreSQL cancelled at their `statement_timeout` (it
+ * answered) and waits for a free connection are not failures.
+ */
+export interface PoolBreakerOptions {
+  /** Names the breaker in `keel.breakers`, `/health` and its errors; unique per Keel. @default 'postgres' (or `postgres-<pool name>`) */
+  name?: string;
+  /** Open after this many failed queries in a row. @default 5 */
+  consecutiveFailures?: number;
+  /** Also open when at least this share of the queries in `windowMs` failed (from `minimumCalls` queries on). @default 0.5 */
+  failureRatio?: number;
+  /** Queries `windowMs` must hold before `failureRatio` is judged. @default 20 */
+  minimumCalls?: number;
+  /** The window `failureRatio` is counted over, ms. @default 10000 */
+  windowMs?: number;
+  /** How long it stays open before one query is let through as a probe, ms. @default 2000 */
+  openForMs?: number;
+  /** Probe queries that must succeed in a row to close it. @default 1 */
+  probes?: number;
+}
+
 export interface KeelPoolOptions {
   /**
    * The node-postgres pool to wrap, or the config to create one with. A
@@ -46,7 +70,18 @@ export interface KeelPoolOptions {
    * itself cancels it. @default true
    */
   deadlines?: boolean;
-  /** An acquire that waits longer than this counts as pool saturation, ms. @default 100 */
+  /**
+   * Client-side deadline of a query run outside a request deadline, ms (a
+   * query inside one has the request's remaining time). When it passes and
+   * the database has not answered, Keel sends PostgreSQL a cancel request,
+   * closes the connection and fails the query with `KEEL_QUERY_DEADLINE`, so a
+   * database that hangs can never hold the pool. `false` turns it off.
+   * @default 30000
+   */
+  queryTimeoutMs?: number | false;
+  /** The circuit breaker on the database; `false` turns it off. */
+  breaker?: PoolBreakerOptions | false;
+  /** An acquire that waits longer than this while every connection is in use counts as pool saturation, ms. @default 100 */
   saturationMs?: number;
   /** A client from `connect()` held longer than this is reported, ms; `false` turns it off. @default 10000 */
   heldClientMs?: number | false;
@@ -72,6 +107,8 @@ export interface PoolConfigResolved {
   readonly name: string;
   readonly slowQuery: Readonly<Required<SlowQueryOptions>> | null;
   readonly deadlines: boolean;
+  readonly queryTimeoutMs: number | null;
+  readonly breaker: Readonly<Required<PoolBreakerOptions>> | null;
   readonly saturationMs: number;
   readonly heldClientMs: number | null;
   readonly captureStacks: boolean;
@@ -80,8 +117,42 @@ export interface PoolConfigResolved {
   readonly onEvent: (event: PgEvent) => void;
 }
 
+const WHO = 'createPool';
+
 function fail(path: string, rule: string, got: unknown): never {
-  throw invalidOptionOf('createPool', path, rule, got);
+  throw invalidOptionOf(WHO, path, rule, got);
+}
+
+const known = (...keys: string[]): ReadonlySet<string> => new Set(keys);
+const POOL_KEYS = known(
+  'pg',
+  'name',
+  'slowQuery',
+  'deadlines',
+  'queryTimeoutMs',
+  'breaker',
+  'saturationMs',
+  'heldClientMs',
+  'captureStacks',
+  'healthCheck',
+  'maxFingerprints',
+  'onEvent',
+);
+const SLOW_QUERY_KEYS = known('thresholdMs', 'intervalMs', 'explain', 'keep');
+const HEALTH_CHECK_KEYS = known('name', 'intervalMs', 'timeoutMs', 'critical');
+const BREAKER_KEYS = known(
+  'name',
+  'consecutiveFailures',
+  'failureRatio',
+  'minimumCalls',
+  'windowMs',
+  'openForMs',
+  'probes',
+);
+
+/** Rejects the first key of `options` not in `keys`, named with its path (`breaker.openFor`). */
+function onlyKnown(prefix: string, options: object, keys: ReadonlySet<string>): void {
+  checkKnownKeys(options, keys, (key, rule, got) => invalidOptionOf(WHO, `${prefix}${key}`, rule, got));
 }
 
 function positiveInt(path: string, value: unknown, fallback: number): number {
@@ -96,12 +167,19 @@ function bool(path: string, value: unknown, fallback: boolean): boolean {
   return value;
 }
 
-function section<T extends object>(path: string, value: unknown): T | null {
+function section<T extends object>(path: string, value: unknown, keys: ReadonlySet<string>): T | null {
   if (value === false) return null;
   if (value === undefined || value === true) return {} as T;
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     fail(path, 'must be an object or false', value);
+  onlyKnown(`${path}.`, value, keys);
   return value as T;
+}
+
+function name(path: string, value: unknown, max: number): string {
+  if (typeof value !== 'string' || !new RegExp(`^[\\w.-]{1,${max}}$`).test(value))
+    fail(path, `must be 1-${max} letters, digits, "_", "." or "-"`, value);
+  return value;
 }
 
 /** The `db_latency` budget's target when there is one: "slow" means "over the budget". */
@@ -114,28 +192,32 @@ const defaultOnEvent = (event: PgEvent): void => {
   console.warn(`[keel/pg] ${describeEvent(event)}`);
 };
 
-/** One line for a person; no parameter value is ever part of an event. */
-export function describeEvent(event: PgEvent): string {
-  const where = event.route ? ` (route ${event.route})` : '';
-  switch (event.kind) {
-    case 'slow-query':
-      return `slow query on pool ${event.pool}: ${event.durationMs.toFixed(1)} ms, ${event.rows ?? '?'} rows${where}: ${event.fingerprint}${event.suppressed ? ` (+${event.suppressed} more since last report)` : ''}`;
-    case 'client-held':
-      return `client of pool ${event.pool} held for ${Math.round(event.heldMs)} ms without release${where}${event.acquiredAt ? `; acquired at\n${event.acquiredAt}` : ''}`;
-    case 'dirty-release':
-      return `client of pool ${event.pool} released inside ${event.transactionStatus === 'E' ? 'an aborted' : 'an open'} transaction; ${event.action}${where}${event.acquiredAt ? `; acquired at\n${event.acquiredAt}` : ''}`;
-  }
+function resolveBreaker(value: unknown, poolName: string): Readonly<Required<PoolBreakerOptions>> | null {
+  const b = section<PoolBreakerOptions>('breaker', value, BREAKER_KEYS);
+  if (!b) return null;
+  const ratio = b.failureRatio ?? 0.5;
+  if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 1))
+    fail('breaker.failureRatio', 'must be a number in (0, 1]', ratio);
+  return Object.freeze({
+    name: name('breaker.name', b.name ?? (poolName === 'main' ? 'postgres' : `postgres-${poolName}`), 64),
+    consecutiveFailures: positiveInt('breaker.consecutiveFailures', b.consecutiveFailures, 5),
+    failureRatio: ratio,
+    minimumCalls: positiveInt('breaker.minimumCalls', b.minimumCalls, 20),
+    windowMs: positiveInt('breaker.windowMs', b.windowMs, 10_000),
+    openForMs: positiveInt('breaker.openForMs', b.openForMs, 2000),
+    probes: positiveInt('breaker.probes', b.probes, 1),
+  });
 }
 
+/** Validates the caller's options and copies them, with every default applied, into a frozen config. */
 export function resolvePoolOptions(keel: Keel, options: KeelPoolOptions | undefined): PoolConfigResolved {
-  if (options !== undefined && (typeof options !== 'object' || options === null))
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options)))
     fail('options', 'must be an object', options);
   const o = options ?? {};
-  const name = o.name ?? 'main';
-  if (typeof name !== 'string' || !/^[\w.-]{1,48}$/.test(name))
-    fail('name', 'must be 1-48 letters, digits, "_", "." or "-"', name);
+  onlyKnown('', o, POOL_KEYS);
+  const poolName = name('name', o.name ?? 'main', 48);
 
-  const slow = section<SlowQueryOptions>('slowQuery', o.slowQuery);
+  const slow = section<SlowQueryOptions>('slowQuery', o.slowQuery, SLOW_QUERY_KEYS);
   const slowQuery = slow && {
     thresholdMs: (() => {
       const v = slow.thresholdMs;
@@ -149,14 +231,13 @@ export function resolvePoolOptions(keel: Keel, options: KeelPoolOptions | undefi
     keep: positiveInt('slowQuery.keep', slow.keep, 100),
   };
 
-  const check = section<HealthCheckOptions>('healthCheck', o.healthCheck);
+  const check = section<HealthCheckOptions>('healthCheck', o.healthCheck, HEALTH_CHECK_KEYS);
   const healthCheck = check && {
-    name: (() => {
-      const v = check.name ?? (name === 'main' ? 'postgres' : `postgres-${name}`);
-      if (typeof v !== 'string' || !/^[\w.-]{1,64}$/.test(v))
-        fail('healthCheck.name', 'must be 1-64 letters, digits, "_", "." or "-"', v);
-      return v;
-    })(),
+    name: name(
+      'healthCheck.name',
+      check.name ?? (poolName === 'main' ? 'postgres' : `postgres-${poolName}`),
+      64,
+    ),
     intervalMs: positiveInt('healthCheck.intervalMs', check.intervalMs, 10_000),
     timeoutMs: positiveInt('healthCheck.timeoutMs', check.timeoutMs, 2000),
     critical: bool('healthCheck.critical', check.critical, true),
@@ -166,13 +247,18 @@ export function resolvePoolOptions(keel: Keel, options: KeelPoolOptions | undefi
   if (o.heldClientMs === false) heldClientMs = null;
   else if (o.heldClientMs !== undefined) heldClientMs = positiveInt('heldClientMs', o.heldClientMs, 10_000);
 
+  const queryTimeoutMs =
+    o.queryTimeoutMs === false ? null : positiveInt('queryTimeoutMs', o.queryTimeoutMs, 30_000);
+
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function')
     fail('onEvent', 'must be a function', o.onEvent);
 
   return Object.freeze({
-    name,
+    name: poolName,
     slowQuery: slowQuery && Object.freeze(slowQuery),
     deadlines: bool('deadlines', o.deadlines, true),
+    queryTimeoutMs,
+    breaker: resolveBreaker(o.breaker, poolName),
     saturationMs: positiveInt('saturationMs', o.saturationMs, 100),
     heldClientMs,
     captureStacks: bool('captureStacks', o.captureStacks, true),

@@ -17,6 +17,8 @@ export class PoolCounters {
   saturations = 0;
   slowQueries = 0;
   deadlineCancels = 0;
+  /** Queries the database did not answer by their client-side deadline (cancelled, connection closed). */
+  clientTimeouts = 0;
   heldClients = 0;
   dirtyReleases = 0;
   connectionErrors = 0;
@@ -47,6 +49,16 @@ interface Value {
   value: number;
   metricName?: string;
 }
+
+/**
+ * Names: OpenTelemetry's `db.client.connection.*` family, converted the way
+ * Prometheus converts it, except the used/idle gauge. Its current name,
+ * `db.client.connection.count`, becomes `db_client_connection_count`, and
+ * Prometheus reads a `_count` suffix as part of a histogram or summary
+ * (`promtool check metrics` rejects it on a gauge). It keeps the name the
+ * conventions gave the same gauge before 1.26, `db.client.connections.usage`.
+ * The mapping is in the README; a test runs promtool on them.
+ */
 
 /**
  * A metric in the shape prom-client's `Registry` renders (`get()` returning
@@ -101,7 +113,7 @@ function definitions(pools: Set<PoolSource>): ScrapedMetric[] {
     );
   return [
     new ScrapedMetric(
-      'db_client_connection_count',
+      'db_client_connections_usage',
       'Connections in the pool, by state (used, idle).',
       'gauge',
       each((p) => [
@@ -172,6 +184,11 @@ function definitions(pools: Set<PoolSource>): ScrapedMetric[] {
       'keel_db_deadline_cancels_total',
       'Queries PostgreSQL cancelled at the request deadline.',
       (c) => c.deadlineCancels,
+    ),
+    counter(
+      'keel_db_client_timeouts_total',
+      'Queries the database did not answer by their client-side deadline: cancelled, connection closed.',
+      (c) => c.clientTimeouts,
     ),
     counter(
       'keel_db_held_clients_total',

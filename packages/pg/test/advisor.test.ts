@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createFakeClock, createKeel, KeelErrorCode } from '@keel/core';
 import { type AdvisorReport, advise, createMaintenance, createPool, exitCode, formatReport } from '@keel/pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filterColumns } from '../src/advisor/advisor.js';
+import { filterColumns } from '../src/advisor/index-findings.js';
 import { createTestDatabase, sql, type TestDatabase } from './helpers/database.js';
 
 let db: TestDatabase;

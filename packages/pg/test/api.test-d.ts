@@ -1,4 +1,4 @@
-import type { Keel } from '@keel/core';
+import type { CircuitBreaker, Keel } from '@keel/core';
 import type { Pool, PoolClient, QueryResult } from 'pg';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
@@ -11,6 +11,8 @@ import {
   type KeelPoolOptions,
   type MaintenanceRunner,
   type PgEvent,
+  type PoolRecycle,
+  type PoolResize,
 } from '../src/index.js';
 
 describe('public types', () => {
@@ -35,10 +37,33 @@ describe('public types', () => {
   });
 
   it('events are a discriminated union', () => {
-    expectTypeOf<PgEvent['kind']>().toEqualTypeOf<'slow-query' | 'client-held' | 'dirty-release'>();
+    expectTypeOf<PgEvent['kind']>().toEqualTypeOf<
+      'slow-query' | 'client-held' | 'dirty-release' | 'pool-resized' | 'pool-recycled' | 'circuit-changed'
+    >();
     const describe = (e: PgEvent) =>
-      e.kind === 'slow-query' ? e.fingerprint : e.kind === 'client-held' ? e.heldMs : e.action;
+      e.kind === 'slow-query'
+        ? e.fingerprint
+        : e.kind === 'client-held'
+          ? e.heldMs
+          : e.kind === 'dirty-release'
+            ? e.action
+            : e.kind === 'pool-resized'
+              ? e.to
+              : e.kind === 'pool-recycled'
+                ? e.replacing
+                : e.state;
     expectTypeOf(describe).returns.toEqualTypeOf<string | number>();
+  });
+
+  it('resize, recycle and the breaker keep the names the monitor calls', () => {
+    expectTypeOf<KeelPool['resize']>().parameters.toEqualTypeOf<[number]>();
+    expectTypeOf<KeelPool['resize']>().returns.toEqualTypeOf<Promise<PoolResize>>();
+    expectTypeOf<KeelPool['recycle']>().returns.toEqualTypeOf<Promise<PoolRecycle>>();
+    expectTypeOf<KeelPool['max']>().toEqualTypeOf<number>();
+    expectTypeOf<KeelPool['waitingCount']>().toEqualTypeOf<number>();
+    expectTypeOf<KeelPool['breaker']>().toEqualTypeOf<CircuitBreaker | null>();
+    expectTypeOf<{ breaker: false; queryTimeoutMs: false }>().toMatchTypeOf<KeelPoolOptions>();
+    expectTypeOf<{ breaker: { consecutiveFailures: 3; openForMs: 1000 } }>().toMatchTypeOf<KeelPoolOptions>();
   });
 
   it('the advisor and the maintenance runner', () => {

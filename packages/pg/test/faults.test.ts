@@ -1,40 +1,20 @@
 import { createKeel, type Keel, KeelError, KeelErrorCode } from '@keel/core';
-import { createPool, type KeelPool } from '@keel/pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDatabase, sql, type TestDatabase } from './helpers/database.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { createPool } from '@keel/pg';
+import { describe, expect, it, vi } from 'vitest';
+import { sql } from './helpers/database.js';
+import { useProxiedDatabase } from './helpers/fixtures.js';
 
-let db: TestDatabase;
-let proxy: TcpProxy;
-const open: { keel: Keel; pool: KeelPool }[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase('faults');
-  const target = new URL(db.url);
-  proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await db?.close();
-});
-
-afterEach(async () => {
-  await proxy.start();
-  for (const { keel, pool } of open.splice(0)) {
-    await pool.end();
-    await keel.close();
-  }
-});
+const fixture = useProxiedDatabase('faults');
+const { open } = fixture;
 
 const applicationName = `keel_faults_${process.pid}`;
 
 function setup(viaProxy: boolean) {
   const keel = createKeel({ service: 'pg-faults', runtime: false });
-  const url = new URL(db.url);
-  if (viaProxy) url.port = String(proxy.port);
+  const url = new URL(fixture.db.url);
+  if (viaProxy) url.port = String(fixture.proxy.port);
   const pool = createPool(keel, {
-    pg: { ...db.config, connectionString: url.toString(), application_name: applicationName, max: 4 },
+    pg: { ...fixture.db.config, connectionString: url.toString(), application_name: applicationName, max: 4 },
     healthCheck: { intervalMs: 60_000, timeoutMs: 1000 },
   });
   open.push({ keel, pool });
@@ -62,8 +42,8 @@ async function ready(keel: Keel, expected: boolean): Promise<void> {
 
 describe('database down', () => {
   it('at start: not ready, queries fail fast and typed, and it recovers by itself', async () => {
-    await proxy.start();
-    await proxy.stop();
+    await fixture.proxy.start();
+    await fixture.proxy.stop();
     const { keel, pool } = setup(true);
     await ready(keel, false);
     expect(keel.readiness().reasons.join()).toMatch(/dependency postgres/);
@@ -73,16 +53,16 @@ describe('database down', () => {
     expect(error.code).toBe(KeelErrorCode.DatabaseUnavailable);
     expect(performance.now() - started).toBeLessThan(1000);
 
-    await proxy.start();
+    await fixture.proxy.start();
     await ready(keel, true);
     await expect(pool.query('SELECT 1 AS ok')).resolves.toMatchObject({ rows: [{ ok: 1 }] });
   });
 
   it('restarted under load: in-flight and new queries fail cleanly, then traffic flows again', async () => {
-    await proxy.start();
+    await fixture.proxy.start();
     const { keel, pool } = setup(true);
     await pool.query('SELECT 1');
-    const outcomes = { ok: 0, unavailable: 0, other: [] as unknown[] };
+    const outcomes = { ok: 0, unavailable: 0, circuitOpen: 0, other: [] as unknown[] };
     let stop = false;
     const worker = async () => {
       for (let i = 0; i < 400 && !stop; i++) {
@@ -91,6 +71,8 @@ describe('database down', () => {
           outcomes.ok++;
         } catch (e) {
           if (e instanceof KeelError && e.code === KeelErrorCode.DatabaseUnavailable) outcomes.unavailable++;
+          // Once enough fail in a row the pool's circuit breaker fails the rest fast (issue 14).
+          else if (e instanceof KeelError && e.code === KeelErrorCode.CircuitOpen) outcomes.circuitOpen++;
           else outcomes.other.push(e);
           await new Promise((r) => setTimeout(r, 5));
         }
@@ -98,10 +80,10 @@ describe('database down', () => {
     };
     const load = Promise.all([worker(), worker(), worker(), worker()]);
     await new Promise((r) => setTimeout(r, 150));
-    await proxy.stop();
+    await fixture.proxy.stop();
     await ready(keel, false);
     const okBeforeRestart = outcomes.ok;
-    await proxy.start();
+    await fixture.proxy.start();
     await ready(keel, true);
     await vi.waitFor(() => expect(outcomes.ok).toBeGreaterThan(okBeforeRestart + 10), { timeout: 5000 });
     stop = true;
@@ -114,7 +96,7 @@ describe('database down', () => {
 
 describe('pg_terminate_backend', () => {
   const terminate = () =>
-    sql(db, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+    sql(fixture.db, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
       applicationName,
     ]);
 
@@ -135,7 +117,7 @@ describe('pg_terminate_backend', () => {
     const running = failure(pool.query('SELECT pg_sleep(10)'));
     await vi.waitFor(async () => {
       const rows = await sql(
-        db,
+        fixture.db,
         "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep(10)%' AND state = 'active'",
         [applicationName],
       );

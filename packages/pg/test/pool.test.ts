@@ -1,27 +1,14 @@
 import { createFakeClock, createKeel, type Keel, KeelError, KeelErrorCode } from '@keel/core';
 import { createPool, type KeelPool, type PgEvent } from '@keel/pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDatabase, sql, type TestDatabase } from './helpers/database.js';
+import { describe, expect, it, vi } from 'vitest';
+import { sql } from './helpers/database.js';
+import { useDatabase } from './helpers/fixtures.js';
 
-let db: TestDatabase;
-const open: { keel: Keel; pool: KeelPool }[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase('pool');
+const fixture = useDatabase('pool', async (db) => {
   await sql(db, 'CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, n int NOT NULL)');
   await sql(db, "INSERT INTO items (name, n) SELECT 'item ' || i, i FROM generate_series(1, 100) AS i");
 });
-
-afterAll(async () => {
-  await db?.close();
-});
-
-afterEach(async () => {
-  for (const { keel, pool } of open.splice(0)) {
-    await pool.end();
-    await keel.close();
-  }
-});
+const { open } = fixture;
 
 function setup(
   options: Parameters<typeof createPool>[1] = {},
@@ -30,7 +17,7 @@ function setup(
   const events: PgEvent[] = [];
   const keel = createKeel({ service: 'pg-test', runtime: false, ...keelOptions });
   const pool = createPool(keel, {
-    pg: db.config,
+    pg: fixture.db.config,
     healthCheck: false,
     onEvent: (e) => events.push(e),
     ...options,
@@ -84,12 +71,12 @@ describe('recording', () => {
   });
 
   it('exposes pool state, waits and counters at /metrics', async () => {
-    const { keel, pool } = setup({ pg: { ...db.config, max: 3 } });
+    const { keel, pool } = setup({ pg: { ...fixture.db.config, max: 3 } });
     await Promise.all([pool.query('SELECT 1'), pool.query('SELECT 1'), pool.query('SELECT 1')]);
     const metrics = await keel.metrics();
     expect(metrics).toContain('db_client_connection_max{db_client_connection_pool_name="main"} 3');
     expect(metrics).toMatch(
-      /db_client_connection_count\{db_client_connection_pool_name="main",db_client_connection_state="idle"\} [1-3]/,
+      /db_client_connections_usage\{db_client_connection_pool_name="main",db_client_connection_state="idle"\} [1-3]/,
     );
     expect(metrics).toContain(
       'db_client_connection_wait_time_seconds_count{db_client_connection_pool_name="main"} 3',
@@ -165,7 +152,7 @@ describe('deadlines', () => {
     expect(error.code).toBe(KeelErrorCode.QueryDeadline);
     expect(performance.now() - started).toBeLessThan(2000);
     const running = await sql(
-      db,
+      fixture.db,
       "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
       [`%${marker}%`],
     );
@@ -174,7 +161,7 @@ describe('deadlines', () => {
   });
 
   it('applies no timeout outside a request context, and restores the default after one', async () => {
-    const { keel, pool } = setup({ pg: { ...db.config, max: 1 } });
+    const { keel, pool } = setup({ pg: { ...fixture.db.config, max: 1 } });
     const inside = await keel.context.run(150, () =>
       pool.query<{ statement_timeout: string }>('SHOW statement_timeout'),
     );
@@ -190,7 +177,7 @@ describe('deadlines', () => {
   });
 
   it('uses SET LOCAL inside a transaction, so COMMIT leaves the session as it was', async () => {
-    const { keel, pool } = setup({ pg: { ...db.config, max: 1 } });
+    const { keel, pool } = setup({ pg: { ...fixture.db.config, max: 1 } });
     await keel.context.run(5000, async () => {
       const client = await pool.connect();
       await client.query('BEGIN');
@@ -204,7 +191,7 @@ describe('deadlines', () => {
   });
 
   it('stops waiting for a connection at the deadline, and the late connection goes back to the pool', async () => {
-    const { keel, pool } = setup({ pg: { ...db.config, max: 1 } });
+    const { keel, pool } = setup({ pg: { ...fixture.db.config, max: 1 } });
     const held = await pool.connect();
     const started = performance.now();
     const error = await rejection(keel.context.run(100, () => pool.query('SELECT 1')));
@@ -218,7 +205,7 @@ describe('deadlines', () => {
 
 describe('guards', () => {
   it('rolls back a client released inside a transaction and reports it', async () => {
-    const { pool, events } = setup({ pg: { ...db.config, max: 1 } });
+    const { pool, events } = setup({ pg: { ...fixture.db.config, max: 1 } });
     const client = await pool.connect();
     await client.query('BEGIN');
     await client.query("INSERT INTO items (name, n) VALUES ('dirty', -1)");
@@ -235,7 +222,7 @@ describe('guards', () => {
   });
 
   it('cleans an aborted transaction and a pool.query("BEGIN") too', async () => {
-    const { pool, events } = setup({ pg: { ...db.config, max: 1 } });
+    const { pool, events } = setup({ pg: { ...fixture.db.config, max: 1 } });
     const client = await pool.connect();
     await client.query('BEGIN');
     await client.query('SELECT 1/0').catch(() => {});
@@ -268,7 +255,7 @@ describe('guards', () => {
 
 describe('checks and saturation', () => {
   it('registers a SELECT 1 readiness check and a saturation check', async () => {
-    const { keel, pool } = setup({ healthCheck: {}, pg: { ...db.config, max: 1 }, saturationMs: 20 });
+    const { keel, pool } = setup({ healthCheck: {}, pg: { ...fixture.db.config, max: 1 }, saturationMs: 20 });
     await vi.waitFor(async () => {
       await keel.runChecks();
       expect(keel.readiness().ready).toBe(true);
@@ -297,6 +284,14 @@ describe('checks and saturation', () => {
     );
   });
 
+  it('opening a new connection is not saturation: only waits with every connection in use count', async () => {
+    const { pool } = setup({ pg: { ...fixture.db.config, max: 2 }, saturationMs: 1 });
+    // Each opens a connection (TCP, startup, auth): milliseconds, with connections to spare.
+    await Promise.all([pool.query('SELECT 1'), pool.query('SELECT 1')]);
+    expect(pool.totalCount).toBe(2);
+    expect(pool.counters.saturations).toBe(0);
+  });
+
   it('ends the pool on graceful shutdown', async () => {
     const { keel, pool } = setup();
     const cleanup = keel.shutdownCleanups().find((c) => c.name === 'pg-pool:main')!;
@@ -307,7 +302,7 @@ describe('checks and saturation', () => {
   });
 
   it('resolves end() only once every connection has closed, so the database can stop right after', async () => {
-    const { pool } = setup({ pg: { ...db.config, max: 4 } });
+    const { pool } = setup({ pg: { ...fixture.db.config, max: 4 } });
     const clients: { on(event: 'end', listener: () => void): void }[] = [];
     const closed = new Set<unknown>();
     pool.inner.on('connect', (client) => {

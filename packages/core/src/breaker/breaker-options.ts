@@ -24,6 +24,13 @@ export interface CircuitBreakerOptions {
   slowCallMs?: number;
   /** Count slow calls as failures for tripping. @default false */
   tripOnSlowCalls?: boolean;
+  /**
+   * Also trip after this many failed calls in a row, whatever the window
+   * holds: a dependency that goes down under heavy traffic has thousands of
+   * successes in its window, and the ratio alone would take as many failures
+   * to trip. `undefined`: the ratio only. @default undefined
+   */
+  consecutiveFailures?: number;
 }
 
 export interface CircuitBreakerConfig {
@@ -35,6 +42,7 @@ export interface CircuitBreakerConfig {
   readonly probes: number;
   readonly slowCallMs: number;
   readonly tripOnSlowCalls: boolean;
+  readonly consecutiveFailures: number | undefined;
 }
 
 const NAME = /^[\w.-]{1,64}$/;
@@ -47,6 +55,7 @@ const KEYS: ReadonlySet<string> = new Set([
   'probes',
   'slowCallMs',
   'tripOnSlowCalls',
+  'consecutiveFailures',
 ]);
 
 /** Validates a breaker's options and applies the defaults; the result is frozen. */
@@ -81,6 +90,10 @@ export function resolveBreakerOptions(
     probes: positive('probes', options.probes, 1),
     slowCallMs,
     tripOnSlowCalls: options.tripOnSlowCalls === true,
+    consecutiveFailures:
+      options.consecutiveFailures === undefined
+        ? undefined
+        : positive('consecutiveFailures', options.consecutiveFailures, 1),
   });
 }
 

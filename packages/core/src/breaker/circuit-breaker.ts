@@ -66,6 +66,7 @@ export class CircuitBreaker {
   #openUntil = 0;
   #probing = false;
   #probeSuccesses = 0;
+  #failuresInARow = 0;
   #rejected = 0;
   #opened = 0;
   readonly #listeners = new Set<(state: CircuitState, reason: string) => void>();
@@ -219,7 +220,17 @@ export class CircuitBreaker {
       }
       return;
     }
-    if (this.#state !== 'closed' || !failed) return;
+    if (this.#state !== 'closed') return;
+    if (!failed) {
+      this.#failuresInARow = 0;
+      return;
+    }
+    const inARow = ++this.#failuresInARow;
+    const limit = this.config.consecutiveFailures;
+    if (limit !== undefined && inARow >= limit) {
+      this.#open(`tripped: ${inARow} calls failed in a row`);
+      return;
+    }
     let calls = 0;
     let failures = 0;
     for (let i = 0; i < BUCKETS; i++) {
@@ -232,6 +243,7 @@ export class CircuitBreaker {
   }
 
   #open(reason: string): void {
+    this.#failuresInARow = 0;
     this.#openUntil = this.#clock.now() + this.config.openFor;
     if (this.#state !== 'open') this.#opened++;
     this.#transition('open', reason);

@@ -1,4 +1,4 @@
-import { type AdvisorReport, SEVERITY_RANK, type Severity } from './advisor.js';
+import { type AdvisorReport, SEVERITY_RANK, type Severity } from './advisor-options.js';
 
 export type FailOn = Severity | 'never';
 
