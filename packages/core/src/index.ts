@@ -26,6 +26,7 @@ export {
   KeelError,
   KeelErrorCode,
 } from './errors.js';
+export { Emitter } from './events.js';
 export type { DependencyCheckOptions, DependencyStatus } from './health/checks.js';
 export type {
   BudgetChangeEvent,

@@ -1,10 +1,8 @@
 import { checkKnownKeys, invalidOptionOf, type KeelError } from '@keel/core';
-import type {
-  GracefulRestartOptions,
-  OpenCircuitOptions,
-  ServeStaleOptions,
-} from './mitigations/built-ins.js';
+import type { GracefulRestartOptions } from './mitigations/graceful-restart.js';
 import type { Mitigation } from './mitigations/mitigation.js';
+import type { OpenCircuitOptions } from './mitigations/open-circuit.js';
+import type { ServeStaleOptions } from './mitigations/serve-stale.js';
 import type { DeliveryConfig } from './notify/dispatcher.js';
 import type { Notifier } from './notify/notifier.js';
 
@@ -108,6 +106,8 @@ const KNOWN = new Set([
   'keepIncidents',
   'healthSections',
 ]);
+const BUILT_INS = new Set(['serveStale', 'openCircuit', 'shedLoad', 'readinessOff', 'gracefulRestart']);
+const DELIVERY = new Set(['maxQueue', 'maxAttempts', 'backoff', 'maxBackoff', 'timeout']);
 // Node clamps longer timer delays to 1 ms: a typo'd schedule would fire constantly.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -151,6 +151,15 @@ export function resolveMonitorOptions(
   if (o.dir !== undefined && (typeof o.dir !== 'string' || o.dir.length === 0))
     throw invalid('dir', 'must be a directory path', o.dir);
   const d = o.delivery ?? {};
+  for (const [path, value, known] of [
+    ['builtIns', o.builtIns, BUILT_INS],
+    ['delivery', d, DELIVERY],
+  ] as const) {
+    if (value === undefined) continue;
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw invalid(path, 'must be an object', value);
+    checkKnownKeys(value, known, (key, rule, got) => invalid(`${path}.${key}`, rule, got));
+  }
   const positiveInt = (path: string, v: unknown, fallback: number) => {
     if (v === undefined) return fallback;
     if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw invalid(path, 'must be an integer >= 1', v);

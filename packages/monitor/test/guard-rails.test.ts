@@ -1,6 +1,14 @@
 import { createFakeClock, createKeel, KeelErrorCode } from '@keel/core';
 import { describe, expect, it } from 'vitest';
-import { createMonitor, gracefulRestart, type Mitigation, resizePool } from '../src/index.js';
+import {
+  createMonitor,
+  gracefulRestart,
+  type Mitigation,
+  openCircuit,
+  recyclePool,
+  resizePool,
+  serveStale,
+} from '../src/index.js';
 
 const MIN = 60_000;
 
@@ -169,10 +177,22 @@ describe('guard rails', () => {
       { healthyScore: 11 },
       { typo: 1 },
       { delivery: { maxAttempts: 0 } },
+      { builtIns: { shedload: true } },
+      { delivery: { retries: 3 } },
     ])
       expect(() => createMonitor(keel, bad as never)).toThrow(
         expect.objectContaining({ code: KeelErrorCode.InvalidOption }),
       );
+    // Unknown keys are named, nested ones by their path; the mitigation factories check theirs too.
+    expect(() => createMonitor(keel, { builtIns: { shedload: true } } as never)).toThrow(/`builtIns\.shedload`/);
+    for (const make of [
+      () => serveStale({ extend: 1 } as never),
+      () => openCircuit({ ratio: 1 } as never),
+      () => gracefulRestart({ code: 1 } as never),
+      () => resizePool({ pool: {}, size: 3 } as never),
+      () => recyclePool({ pool: { recycle() {} }, when: [] } as never),
+    ])
+      expect(make).toThrow(expect.objectContaining({ code: KeelErrorCode.InvalidOption }));
   });
 
   it('runs on its schedule even without a breach', async () => {

@@ -1,4 +1,5 @@
 import type { HealthReport, Keel } from '@keel/core';
+import { checkKnownKeys, invalidOptionOf } from '@keel/core';
 import type { Analysis } from '../measure.js';
 
 /** What a mitigation sees when it is judged, applied or rolled back. */
@@ -61,4 +62,14 @@ export function checkMitigation(m: Mitigation): string | null {
   if (m.cooldown !== undefined && !(Number.isSafeInteger(m.cooldown) && m.cooldown >= 0))
     return `"${m.name}": \`cooldown\` must be an integer >= 0 (ms)`;
   return null;
+}
+
+/**
+ * Checks the options object a mitigation factory was given: an object, and
+ * no key it does not know (a typo fails at startup, naming the option).
+ */
+export function checkFactoryOptions(who: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidOptionOf(who, '', 'must be an object', options);
+  checkKnownKeys(options, new Set(known), (key, rule, got) => invalidOptionOf(who, key, rule, got));
 }

@@ -1,0 +1,123 @@
+import { formatDuration } from '../incidents/post-mortem.js';
+import type { Mitigation, MitigationContext } from '../mitigations/mitigation.js';
+import type { CycleHost } from './cycle-host.js';
+import type { CycleState } from './cycle-state.js';
+
+/**
+ * The mitigations that may be applied now, best first: not tried in this
+ * cycle, not in effect, out of their cooldown, and applicable to what the
+ * evaluation says. A throwing `applicable` counts as "no" and is reported.
+ */
+export function candidates(host: CycleHost, cycle: CycleState, ctx: MitigationContext): Mitigation[] {
+  const now = host.now();
+  return host.registry.list().filter((m) => {
+    if (cycle.tried.includes(m.name) || host.registry.isActive(m)) return false;
+    const last = host.registry.lastApplied(m.name);
+    if (last !== undefined && now - last < (m.cooldown ?? host.config.cooldown)) return false;
+    try {
+      return m.applicable ? m.applicable(ctx) === true : true;
+    } catch (error) {
+      host.keel.reportError(`mitigation:${m.name}`, error);
+      return false;
+    }
+  });
+}
+
+/**
+ * One act of the cycle: the healthy ones stabilize; otherwise the best
+ * candidate is applied (or recommended in dry run, or refused by the cap),
+ * then validated `validateAfter` later. A throwing `apply` is recorded and
+ * the next candidate is tried at once.
+ */
+export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<void>): Promise<void> {
+  const cycle = host.cycle;
+  if (!cycle) return;
+  const report = host.latest;
+  const config = host.config;
+  if (host.healthy(report)) {
+    cycle.phase = 'stabilizing';
+    cycle.stableSince = host.now();
+    host.step(
+      'stabilizing',
+      null,
+      `score ${report.score}; stable after ${formatDuration(config.stabilityWindow)}`,
+      null,
+      host.measure(report),
+    );
+    return;
+  }
+  const ctx = host.context(report, cycle.trigger, cycle.analysis);
+  const found = candidates(host, cycle, ctx);
+  const m = found[0];
+  if (!m) {
+    host.step(
+      'exhausted',
+      null,
+      `no applicable mitigation left (tried: ${cycle.tried.join(', ') || 'none'})`,
+      null,
+      host.measure(report),
+    );
+    host.end('exhausted');
+    return;
+  }
+  if (config.dryRun) {
+    cycle.recommendation = m.name;
+    const others = found.slice(1).map((x) => x.name);
+    host.step(
+      'recommend',
+      m.name,
+      `dry run: would apply ${m.name}${m.description ? ` (${m.description})` : ''}; also applicable: ${others.join(', ') || 'none'}`,
+      host.measure(report),
+      null,
+    );
+    host.end('recommended');
+    return;
+  }
+  const recent = host.registry.appliesInLastHour(host.now());
+  if (recent >= config.maxActionsPerHour) {
+    host.step(
+      'capped',
+      m.name,
+      `${recent} actions in the last hour (cap ${config.maxActionsPerHour})`,
+      null,
+      null,
+    );
+    host.end('capped');
+    return;
+  }
+  cycle.tried.push(m.name);
+  const before = host.measure(report);
+  let detail: unknown;
+  try {
+    detail = await m.apply(ctx);
+  } catch (error) {
+    host.keel.reportError(`mitigation:${m.name}`, error);
+    const message = error instanceof Error ? error.message : String(error);
+    host.step('apply-failed', m.name, message, before, null);
+    host.incidents.action({
+      mitigation: m.name,
+      appliedAt: host.now(),
+      validatedAt: null,
+      outcome: 'failed',
+      before,
+      after: null,
+      detail: message,
+    });
+    return host.act();
+  }
+  const appliedAt = host.now();
+  host.registry.applied(m.name, appliedAt);
+  const text = typeof detail === 'string' ? detail : (m.description ?? '');
+  host.step('applied', m.name, text, before, null);
+  host.incidents.action({
+    mitigation: m.name,
+    appliedAt,
+    validatedAt: null,
+    outcome: 'pending',
+    before,
+    after: null,
+    detail: text,
+  });
+  cycle.phase = 'validating';
+  host.validateLater(cycle, m.name, appliedAt, before, text, () => validate(m));
+}

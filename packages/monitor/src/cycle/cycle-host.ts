@@ -1,0 +1,47 @@
+import type { HealthReport, Keel } from '@keel/core';
+import type { IncidentManager } from '../incidents/incident-manager.js';
+import type { Analysis, Measurement } from '../measure.js';
+import type { MitigationContext } from '../mitigations/mitigation.js';
+import type { MitigationRegistry } from '../mitigations/registry.js';
+import type { MonitorConfig } from '../options.js';
+import type { CycleOutcome, CycleState, StepKind } from './cycle-state.js';
+
+/**
+ * What the parts of a cycle (choosing, validating, releasing) share: the
+ * cycle runner implements it, so each part lives in its own file without
+ * reaching into the runner's private state.
+ */
+export interface CycleHost {
+  readonly keel: Keel;
+  readonly config: MonitorConfig;
+  readonly registry: MitigationRegistry;
+  readonly incidents: IncidentManager;
+  /** The latest evaluation. */
+  readonly latest: HealthReport;
+  /** The cycle running now. */
+  readonly cycle: CycleState | null;
+  now(): number;
+  /** Score at or above `healthyScore` and no budget breached. */
+  healthy(report: HealthReport): boolean;
+  measure(report: HealthReport): Measurement;
+  context(report: HealthReport, reason: string, analysis?: Analysis): MitigationContext;
+  step(
+    kind: StepKind,
+    mitigation: string | null,
+    detail: string,
+    before: Measurement | null,
+    after: Measurement | null,
+  ): void;
+  /** Records what is on trial and runs `check` `validateAfter` later. */
+  validateLater(
+    cycle: CycleState,
+    mitigation: string,
+    appliedAt: number,
+    before: Measurement,
+    detail: string,
+    check: () => Promise<void>,
+  ): void;
+  /** Chooses and applies the next mitigation (or ends the cycle). */
+  act(): Promise<void>;
+  end(outcome: CycleOutcome): void;
+}

@@ -1,0 +1,255 @@
+import type { HealthReport, Keel, TimerHandle } from '@keel/core';
+import type { IncidentManager } from '../incidents/incident-manager.js';
+import { type Analysis, analyse, type Measurement, measure } from '../measure.js';
+import type { MitigationContext } from '../mitigations/mitigation.js';
+import type { MitigationRegistry } from '../mitigations/registry.js';
+import type { MonitorConfig } from '../options.js';
+import { act } from './choose-mitigation.js';
+import type { CycleHost } from './cycle-host.js';
+import type { CycleOutcome, CycleState, StepKind } from './cycle-state.js';
+import { finishStable } from './release.js';
+import type { StepLog } from './step-log.js';
+import { validate } from './validation.js';
+
+const RECENT_SCORES = 30;
+
+export interface CycleRunnerDeps {
+  readonly keel: Keel;
+  readonly config: MonitorConfig;
+  readonly registry: MitigationRegistry;
+  readonly incidents: IncidentManager;
+  readonly log: StepLog;
+  /** Resolves once the record so far is on disk (a mitigation about to exit the process waits for it). */
+  flush(): Promise<void>;
+}
+
+/**
+ * The cycle's state machine: starts a cycle on a trigger, acts, validates,
+ * stabilizes and releases, one piece of work at a time (the "one action in
+ * flight" guard). The steps themselves live in choose-mitigation, validation
+ * and release; this class owns the state they share.
+ */
+export class CycleRunner implements CycleHost {
+  readonly keel: Keel;
+  readonly config: MonitorConfig;
+  readonly registry: MitigationRegistry;
+  readonly incidents: IncidentManager;
+  readonly #log: StepLog;
+  readonly #flush: () => Promise<void>;
+  readonly #scores: number[] = [];
+  #latest: HealthReport;
+  #cycle: CycleState | null = null;
+  #lastCycle: CycleState | null = null;
+  #cycles = 0;
+  #pendingTrigger: string | null = null;
+  #work: Promise<void> = Promise.resolve();
+  #validateTimer: TimerHandle | undefined;
+  #closed = false;
+
+  constructor(deps: CycleRunnerDeps, latest: HealthReport) {
+    this.keel = deps.keel;
+    this.config = deps.config;
+    this.registry = deps.registry;
+    this.incidents = deps.incidents;
+    this.#log = deps.log;
+    this.#flush = deps.flush;
+    this.#latest = latest;
+  }
+
+  get latest(): HealthReport {
+    return this.#latest;
+  }
+
+  get cycle(): CycleState | null {
+    return this.#cycle;
+  }
+
+  get lastCycle(): CycleState | null {
+    return this.#lastCycle;
+  }
+
+  /** Resolves when the queued work has run. */
+  get work(): Promise<void> {
+    return this.#work;
+  }
+
+  /** A cycle starts at the next evaluation that is not healthy (a trigger during a cycle joins it). */
+  pend(reason: string): void {
+    this.#pendingTrigger ??= reason;
+  }
+
+  /** Starts a cycle now, unless one runs. */
+  trigger(reason: string): boolean {
+    if (this.#closed || this.#cycle) return false;
+    this.#start(reason, this.#latest);
+    return true;
+  }
+
+  /** Takes in an evaluation: relapse or stability of a running cycle, or a pending trigger. */
+  observe(report: HealthReport): void {
+    if (this.#closed) return;
+    this.#latest = report;
+    this.#scores.push(report.score);
+    if (this.#scores.length > RECENT_SCORES) this.#scores.shift();
+    const cycle = this.#cycle;
+    if (cycle) {
+      this.#pendingTrigger = null; // coalesced into the running cycle
+      if (cycle.phase !== 'stabilizing') return;
+      if (!this.healthy(report)) {
+        cycle.stableSince = null;
+        cycle.phase = 'acting';
+        this.step('relapse', null, `score ${report.score}`, null, this.measure(report));
+        this.#enqueue(() => this.act());
+      } else if (
+        report.evaluatedAt - (cycle.stableSince ?? report.evaluatedAt) >=
+        this.config.stabilityWindow
+      ) {
+        cycle.phase = 'releasing';
+        this.#enqueue(() => finishStable(this));
+      }
+      return;
+    }
+    if (this.#pendingTrigger !== null) {
+      const reason = this.#pendingTrigger;
+      this.#pendingTrigger = null;
+      if (!this.healthy(report)) this.#start(reason, report);
+    }
+  }
+
+  /** Stops timers; the work in flight finishes. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#validateTimer !== undefined) this.keel.config.clock.clearTimeout(this.#validateTimer);
+    this.#validateTimer = undefined;
+    await this.#work.catch(() => {});
+  }
+
+  // ---- CycleHost ---------------------------------------------------------------
+
+  now(): number {
+    return this.keel.config.clock.now();
+  }
+
+  healthy(report: HealthReport): boolean {
+    return report.score >= this.config.healthyScore && !report.budgets.some((b) => b.state === 'breached');
+  }
+
+  measure(report: HealthReport): Measurement {
+    return measure(report, this.keel.http.definition.name);
+  }
+
+  context(
+    report: HealthReport,
+    reason: string,
+    analysis = analyse(report, this.#scores, this.config.healthyScore),
+  ): MitigationContext {
+    return { keel: this.keel, report, analysis, reason, flush: this.#flush };
+  }
+
+  step(
+    kind: StepKind,
+    mitigation: string | null,
+    detail: string,
+    before: Measurement | null,
+    after: Measurement | null,
+  ): void {
+    this.#log.record(this.#cycle?.id ?? '', kind, mitigation, detail, before, after);
+  }
+
+  validateLater(
+    cycle: CycleState,
+    mitigation: string,
+    appliedAt: number,
+    before: Measurement,
+    detail: string,
+    check: () => Promise<void>,
+  ): void {
+    cycle.current = {
+      mitigation,
+      appliedAt,
+      validateAt: appliedAt + this.config.validateAfter,
+      before,
+      detail,
+    };
+    this.#validateTimer = this.keel.config.clock.setTimeout(() => {
+      this.#validateTimer = undefined;
+      this.#enqueue(check);
+    }, this.config.validateAfter);
+  }
+
+  async act(): Promise<void> {
+    const cycle = this.#cycle;
+    if (!cycle) return;
+    cycle.analysis = this.#analyse(this.#latest);
+    await act(this, (m) => validate(this, m));
+  }
+
+  end(outcome: CycleOutcome): void {
+    const cycle = this.#cycle;
+    if (!cycle) return;
+    cycle.phase = 'ended';
+    cycle.outcome = outcome;
+    cycle.endedAt = this.now();
+    cycle.current = null;
+    this.step('cycle-ended', null, outcome, cycle.baseline, this.measure(this.#latest));
+    this.#lastCycle = cycle;
+    this.#cycle = null;
+  }
+
+  // ---- internals ---------------------------------------------------------------
+
+  #analyse(report: HealthReport): Analysis {
+    return analyse(report, this.#scores, this.config.healthyScore);
+  }
+
+  #start(trigger: string, report: HealthReport): void {
+    const baseline = this.measure(report);
+    const analysis = this.#analyse(report);
+    this.#cycle = {
+      id: `cycle-${++this.#cycles}-${this.now()}`,
+      trigger,
+      startedAt: this.now(),
+      phase: 'acting',
+      baseline,
+      analysis,
+      current: null,
+      tried: [],
+      stableSince: null,
+      endedAt: null,
+      outcome: null,
+      recommendation: null,
+    };
+    this.step('cycle-started', null, trigger, null, null);
+    this.step(
+      'baseline',
+      null,
+      `score ${baseline.score}, ${baseline.requests} requests, p95 ${baseline.p95 ?? '—'} ms`,
+      baseline,
+      null,
+    );
+    const costs = analysis.costs
+      .slice(0, 3)
+      .map((x) => `${x.name} −${x.cost} (${x.detail})`)
+      .join('; ');
+    const hottest = analysis.hotspots[0] ? `; hottest: ${analysis.hotspots[0].group}` : '';
+    this.step(
+      'analysis',
+      null,
+      `score ${analysis.score}, trend ${analysis.trend}${costs ? `; costs: ${costs}` : ''}${hottest}`,
+      null,
+      null,
+    );
+    if (this.healthy(report)) {
+      this.end('healthy');
+      return;
+    }
+    this.#enqueue(() => this.act());
+  }
+
+  /** Runs async work one piece at a time: the "one action in flight" guard. */
+  #enqueue(work: () => Promise<void> | void): void {
+    this.#work = this.#work
+      .then(() => (this.#closed ? undefined : work()))
+      .catch((error) => this.keel.reportError('monitor', error));
+  }
+}

@@ -1,0 +1,105 @@
+import type { CycleState, MonitorStep } from '../cycle/cycle-state.js';
+import type { Incident } from '../incidents/incident.js';
+import type { NotifierStats } from '../notify/dispatcher.js';
+import { isoTime } from '../time.js';
+
+/** What the `monitor` section of `/health` is rendered from. */
+export interface MonitorView {
+  readonly dryRun: boolean;
+  readonly score: number;
+  readonly cycle: CycleState | null;
+  readonly lastCycle: CycleState | null;
+  readonly active: readonly string[];
+  readonly actionsLastHour: number;
+  readonly maxActionsPerHour: number;
+  readonly nextScheduledAt: number | null;
+  readonly mitigations: readonly string[];
+  readonly recentSteps: readonly MonitorStep[];
+  readonly notifiers: NotifierStats[];
+}
+
+function cycleJson(s: CycleState | null) {
+  return (
+    s && {
+      id: s.id,
+      trigger: s.trigger,
+      phase: s.phase,
+      startedAt: isoTime(s.startedAt),
+      baselineScore: s.baseline.score,
+      current: s.current && {
+        mitigation: s.current.mitigation,
+        appliedAt: isoTime(s.current.appliedAt),
+        validateAt: isoTime(s.current.validateAt),
+        scoreBefore: s.current.before.score,
+      },
+      tried: s.tried,
+      stableSince: isoTime(s.stableSince),
+      endedAt: isoTime(s.endedAt),
+      outcome: s.outcome,
+      recommendation: s.recommendation,
+    }
+  );
+}
+
+/** The `monitor` section of `/health`. */
+export function monitorSection(v: MonitorView) {
+  return {
+    dryRun: v.dryRun,
+    score: v.score,
+    cycle: cycleJson(v.cycle),
+    lastCycle: cycleJson(v.lastCycle),
+    active: v.active,
+    actionsLastHour: v.actionsLastHour,
+    maxActionsPerHour: v.maxActionsPerHour,
+    nextScheduledAt: isoTime(v.nextScheduledAt),
+    mitigations: v.mitigations,
+    recentSteps: v.recentSteps.map((s) => ({
+      at: isoTime(s.at),
+      cycle: s.cycle,
+      kind: s.kind,
+      mitigation: s.mitigation,
+      detail: s.detail,
+      scoreBefore: s.before?.score ?? null,
+      scoreAfter: s.after?.score ?? null,
+    })),
+    notifiers: v.notifiers,
+  };
+}
+
+function brief(i: Incident) {
+  return {
+    id: i.id,
+    title: i.title,
+    severity: i.severity,
+    severityReason: i.severityReason,
+    status: i.status,
+    triggers: i.triggers,
+    openedAt: isoTime(i.openedAt),
+    resolvedAt: isoTime(i.resolvedAt),
+    postMortemPath: i.postMortemPath,
+  };
+}
+
+/** The `incidents` section of `/health`: open ones in full, recent resolved ones in brief. */
+export function incidentsSection(all: readonly Incident[]) {
+  return {
+    open: all
+      .filter((i) => i.status === 'open')
+      .map((i) => ({
+        ...brief(i),
+        timeline: i.timeline.map((e) => ({ ...e, at: isoTime(e.at) })),
+        actions: i.actions.map((a) => ({
+          mitigation: a.mitigation,
+          outcome: a.outcome,
+          appliedAt: isoTime(a.appliedAt),
+          scoreBefore: a.before.score,
+          scoreAfter: a.after?.score ?? null,
+        })),
+        impact: i.impact,
+      })),
+    recent: all
+      .filter((i) => i.status === 'resolved')
+      .slice(0, 5)
+      .map(brief),
+  };
+}

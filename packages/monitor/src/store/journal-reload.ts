@@ -1,0 +1,56 @@
+import { KeelError, KeelErrorCode } from '@keel/core';
+import type { MonitorStep } from '../cycle/cycle-state.js';
+import type { Incident } from '../incidents/incident.js';
+import type { Journal } from './journal.js';
+
+/** What the monitor writes to its journal, one JSON line each. */
+export type JournalRecord =
+  | { readonly t: 'incident'; readonly at: number; readonly incident: Incident }
+  | { readonly t: 'step'; readonly at: number; readonly step: MonitorStep };
+
+/** What a previous run left, ready to be taken back. */
+export interface Reloaded {
+  /** Steps, oldest first. */
+  readonly steps: MonitorStep[];
+  /** The newest open incident (if any) and the resolved ones, oldest first. */
+  readonly incidents: Incident[];
+  /** Unreadable lines skipped (a torn write after a crash). */
+  readonly skipped: number;
+}
+
+/**
+ * Reads the journal back. Each incident's last record wins. Only the newest
+ * open incident carries on; an older one left open by a crash is resolved as
+ * superseded, and that is written back so it happens once.
+ */
+export function reloadJournal(journal: Journal<JournalRecord>, now: number, keepIncidents: number): Reloaded {
+  let loaded: ReturnType<typeof journal.load>;
+  try {
+    loaded = journal.load();
+  } catch (error) {
+    throw new KeelError(
+      KeelErrorCode.InvalidOption,
+      `createMonitor: option \`dir\` (${journal.config.dir}) cannot be used: ${error instanceof Error ? error.message : String(error)}.`,
+      { cause: error },
+    );
+  }
+  const steps: MonitorStep[] = [];
+  const byId = new Map<string, Incident>();
+  for (const r of loaded.records) {
+    if (r?.t === 'incident' && r.incident?.id) byId.set(r.incident.id, r.incident);
+    else if (r?.t === 'step' && r.step) steps.push(r.step);
+  }
+  const all = [...byId.values()].sort((a, b) => a.openedAt - b.openedAt);
+  const open = all.filter((i) => i.status === 'open');
+  for (const stale of open.slice(0, -1)) {
+    stale.status = 'resolved';
+    stale.resolvedAt = stale.openedAt;
+    stale.timeline.push({ kind: 'note', at: now, detail: 'superseded by a newer open incident on reload' });
+    // Written back, or the next restart would find it open and supersede it again.
+    journal.append({ t: 'incident', at: now, incident: stale });
+  }
+  const incidents = all
+    .filter((i) => i.status === 'open')
+    .concat(all.filter((i) => i.status === 'resolved').slice(-keepIncidents));
+  return { steps, incidents, skipped: loaded.skipped };
+}
