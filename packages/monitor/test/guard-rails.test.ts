@@ -183,8 +183,7 @@ describe('guard rails', () => {
       expect(() => createMonitor(keel, bad as never)).toThrow(
         expect.objectContaining({ code: KeelErrorCode.InvalidOption }),
       );
-    // Unknown keys are named, nested ones by their path; the mitigation factories check theirs too.
-    expect(() => createMonitor(keel, { builtIns: { shedload: true } } as never)).toThrow(/`builtIns\.shedload`/);
+    // The mitigation factories reject unknown keys too.
     for (const make of [
       () => serveStale({ extend: 1 } as never),
       () => openCircuit({ ratio: 1 } as never),
