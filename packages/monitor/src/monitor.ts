@@ -5,15 +5,17 @@ import { Schedule } from './cycle/schedule.js';
 import { StepLog } from './cycle/step-log.js';
 import type { Incident } from './incidents/incident.js';
 import { IncidentManager } from './incidents/incident-manager.js';
+import { PostMortemWriter } from './incidents/post-mortem-writer.js';
 import { IntervalCounter } from './measure.js';
 import { builtInMitigations } from './mitigations/built-ins.js';
 import type { Mitigation } from './mitigations/mitigation.js';
 import { MitigationRegistry } from './mitigations/registry.js';
 import { Dispatcher, type NotifierStats } from './notify/dispatcher.js';
+import { Outbox } from './notify/outbox.js';
 import { type MonitorConfig, type MonitorOptions, resolveMonitorOptions } from './options.js';
 import { incidentsSection, monitorSection } from './status/health-sections.js';
 import { Journal } from './store/journal.js';
-import { type JournalRecord, reloadJournal } from './store/journal-reload.js';
+import { type JournalRecord, keyOf, reloadJournal } from './store/journal-reload.js';
 
 export interface MonitorEvents {
   step: MonitorStep;
@@ -45,6 +47,8 @@ export class Monitor {
   readonly #registry = new MitigationRegistry();
   readonly #events: Emitter<MonitorEvents>;
   readonly #dispatcher: Dispatcher;
+  readonly #outbox: Outbox;
+  readonly #postMortems: PostMortemWriter | null;
   readonly #journal: Journal<JournalRecord> | undefined;
   readonly #counter: IntervalCounter;
   readonly #log: StepLog;
@@ -67,15 +71,38 @@ export class Monitor {
 
     this.#events = new Emitter<MonitorEvents>(keel.errors);
     this.#counter = new IntervalCounter(keel);
-    const now = () => keel.config.clock.now();
+    const { clock } = keel.config;
+    const now = () => clock.now();
     const report = (where: string, error: unknown) => keel.reportError(where, error);
-    this.#dispatcher = new Dispatcher(
-      c.notifiers,
-      keel.config.clock,
-      c.delivery,
-      report,
-      (message, notifier) => this.incidents.delivered(message, notifier, now()),
-    );
+    // Without a dir nothing is written: records "settle" at once, in memory only.
+    const record = (r: JournalRecord) => this.#journal?.append(r, keyOf(r)) ?? Promise.resolve(false);
+    this.#dispatcher = new Dispatcher(c.notifiers, clock, c.delivery, report, {
+      delivered: (message, notifier) => {
+        this.#outbox.delivered(message, notifier);
+        this.incidents.delivered(message, notifier, now());
+      },
+      gaveUp: (message, notifier, reason, error) => {
+        this.#outbox.gaveUp(message, notifier, reason);
+        this.incidents.undelivered(message, notifier, `${reason}${error ? ` (${error})` : ''}`, now());
+      },
+    });
+    this.#outbox = new Outbox({
+      dispatcher: this.#dispatcher,
+      expireAfter: c.delivery.expireAfter,
+      now,
+      persist: record,
+    });
+    const retry = { retryDelay: c.journal.retryDelay, maxRetryDelay: c.journal.maxRetryDelay };
+    this.#postMortems =
+      c.dir === undefined
+        ? null
+        : new PostMortemWriter({
+            dir: c.dir,
+            clock,
+            ...retry,
+            report,
+            written: (incident, path) => this.incidents.postMortemWritten(incident, path, now()),
+          });
     this.incidents = new IncidentManager({
       service: keel.config.service,
       httpSignal: keel.http.definition.name,
@@ -83,26 +110,36 @@ export class Monitor {
       recoveryWindow: c.recoveryWindow,
       windowIntervals: keel.config.windowIntervals,
       keepResolved: c.keepIncidents,
-      dir: c.dir ?? null,
-      dispatcher: this.#dispatcher,
+      postMortems: this.#postMortems,
+      outbox: this.#outbox,
+      notifiers: this.#dispatcher.size,
       now,
-      persist: (incident) => this.#journal?.append({ t: 'incident', at: now(), incident }),
+      persist: (incident) => record({ t: 'incident', at: now(), incident }),
       emit: (incident, change) => this.#events.emit('incident', { incident, change }),
       report,
     });
     this.#log = new StepLog(
       c.keepSteps,
       now,
-      (step) => this.#journal?.append({ t: 'step', at: step.at, step }),
+      (step) => record({ t: 'step', at: step.at, step }),
       (step) => this.#events.emit('step', step),
     );
 
     if (c.dir !== undefined) {
       const journal = new Journal<JournalRecord>(
-        { dir: c.dir, maxBytes: c.maxFileBytes, maxFiles: c.maxFiles },
+        {
+          dir: c.dir,
+          maxBytes: c.maxFileBytes,
+          maxFiles: c.maxFiles,
+          maxPending: c.journal.maxPending,
+          ...retry,
+        },
+        clock,
         () => {
+          // What must survive a rotation: the open incident and the messages not yet delivered.
           const incident = this.incidents.open;
-          return incident ? [{ t: 'incident' as const, at: now(), incident }] : [];
+          const open: JournalRecord[] = incident ? [{ t: 'incident', at: now(), incident }] : [];
+          return open.concat(this.#outbox.records());
         },
         report,
       );
@@ -117,6 +154,11 @@ export class Monitor {
         );
       for (const step of reloaded.steps) this.#log.restore(step);
       this.incidents.restore(reloaded.incidents, now());
+      for (const expired of this.#outbox.restore(reloaded.outbox))
+        report(
+          'monitor-outbox',
+          new Error(`${expired.message?.type} ${expired.id} expired before it was delivered`),
+        );
     }
 
     const latest = keel.health();
@@ -205,6 +247,7 @@ export class Monitor {
    */
   async settled(): Promise<void> {
     await this.#runner.work;
+    await this.#log.settled();
     await this.incidents.settled();
     await this.#journal?.flush();
   }
@@ -221,8 +264,10 @@ export class Monitor {
     this.#schedule.stop();
     for (const off of this.#unsubscribe.splice(0)) off();
     await this.#runner.close();
-    this.#dispatcher.close();
+    await this.#log.settled();
     await this.incidents.settled();
+    this.#dispatcher.close();
+    this.#postMortems?.close();
     await this.#journal?.close();
   }
 
@@ -240,6 +285,8 @@ export class Monitor {
       mitigations: this.#registry.list().map((m) => m.name),
       recentSteps: this.#log.recent(10),
       notifiers: this.#dispatcher.stats(),
+      journal: this.#journal?.stats() ?? null,
+      postMortemsFailing: this.#postMortems?.failing ?? 0,
     });
   }
 

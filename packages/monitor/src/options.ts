@@ -44,7 +44,11 @@ export interface MonitorOptions {
   mitigations?: Mitigation[];
   /** Where incident news goes: `webhookNotifier`, `slackNotifier`, `functionNotifier`. @default none */
   notifiers?: Notifier[];
-  /** Retries and bounds of notification delivery. */
+  /**
+   * Retries and bounds of notification delivery: each message is retried
+   * with backoff until delivered or `expireAfter` old (or `maxAttempts`
+   * spent, when set); with a `dir` undelivered messages survive restarts.
+   */
   delivery?: Partial<DeliveryConfig>;
   /** An incident resolves once its budgets have stayed recovered this long, ms. @default `stabilityWindow` */
   recoveryWindow?: number;
@@ -54,11 +58,22 @@ export interface MonitorOptions {
   maxFileBytes?: number;
   /** Rotated journals kept. @default 3 */
   maxFiles?: number;
+  /** How records that cannot be written at once (a full disk, a read-only directory) are kept and retried. */
+  journal?: JournalOptions;
   /** Steps and resolved incidents kept in memory (and reloaded). @default 200 steps, 20 incidents */
   keepSteps?: number;
   keepIncidents?: number;
   /** Adds `monitor` and `incidents` to `/health`. @default true */
   healthSections?: boolean;
+}
+
+export interface JournalOptions {
+  /** Records kept waiting for the disk, at most; past it the oldest steps are dropped (and counted). @default 1000 */
+  maxPending?: number;
+  /** Wait before retrying a failed write, ms; doubled each time. @default 1000 */
+  retryDelay?: number;
+  /** Longest wait between retries, ms. @default 60000 */
+  maxRetryDelay?: number;
 }
 
 export interface MonitorConfig {
@@ -79,6 +94,7 @@ export interface MonitorConfig {
   readonly dir: string | undefined;
   readonly maxFileBytes: number;
   readonly maxFiles: number;
+  readonly journal: Readonly<Required<JournalOptions>>;
   readonly keepSteps: number;
   readonly keepIncidents: number;
   readonly healthSections: boolean;
@@ -102,12 +118,14 @@ const KNOWN = new Set([
   'dir',
   'maxFileBytes',
   'maxFiles',
+  'journal',
   'keepSteps',
   'keepIncidents',
   'healthSections',
 ]);
 const BUILT_INS = new Set(['serveStale', 'openCircuit', 'shedLoad', 'readinessOff', 'gracefulRestart']);
-const DELIVERY = new Set(['maxQueue', 'maxAttempts', 'backoff', 'maxBackoff', 'timeout']);
+const DELIVERY = new Set(['maxQueue', 'maxAttempts', 'backoff', 'maxBackoff', 'timeout', 'expireAfter']);
+const JOURNAL = new Set(['maxPending', 'retryDelay', 'maxRetryDelay']);
 // Node clamps longer timer delays to 1 ms: a typo'd schedule would fire constantly.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -154,6 +172,7 @@ export function resolveMonitorOptions(
   for (const [path, value, known] of [
     ['builtIns', o.builtIns, BUILT_INS],
     ['delivery', d, DELIVERY],
+    ['journal', o.journal, JOURNAL],
   ] as const) {
     if (value === undefined) continue;
     if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -167,10 +186,20 @@ export function resolveMonitorOptions(
   };
   const delivery: DeliveryConfig = Object.freeze({
     maxQueue: positiveInt('delivery.maxQueue', d.maxQueue, 100),
-    maxAttempts: positiveInt('delivery.maxAttempts', d.maxAttempts, 5),
+    maxAttempts:
+      d.maxAttempts === Number.POSITIVE_INFINITY
+        ? d.maxAttempts
+        : positiveInt('delivery.maxAttempts', d.maxAttempts, Number.POSITIVE_INFINITY),
     backoff: duration('delivery.backoff', d.backoff, 1000),
     maxBackoff: duration('delivery.maxBackoff', d.maxBackoff, 60_000),
     timeout: duration('delivery.timeout', d.timeout, 5000),
+    expireAfter: duration('delivery.expireAfter', d.expireAfter, 86_400_000),
+  });
+  const j = o.journal ?? {};
+  const journal = Object.freeze({
+    maxPending: positiveInt('journal.maxPending', j.maxPending, 1000),
+    retryDelay: duration('journal.retryDelay', j.retryDelay, 1000),
+    maxRetryDelay: duration('journal.maxRetryDelay', j.maxRetryDelay, 60_000),
   });
   return Object.freeze({
     schedule,
@@ -190,6 +219,7 @@ export function resolveMonitorOptions(
     dir: o.dir,
     maxFileBytes: positiveInt('maxFileBytes', o.maxFileBytes, 10 * 1024 * 1024),
     maxFiles: positiveInt('maxFiles', o.maxFiles, 3),
+    journal,
     keepSteps: positiveInt('keepSteps', o.keepSteps, 200),
     keepIncidents: positiveInt('keepIncidents', o.keepIncidents, 20),
     healthSections: o.healthSections !== false,

@@ -3,20 +3,22 @@ import type { MonitorStep, StepKind } from './cycle-state.js';
 
 /**
  * The cycle's record: every step, numbered, the newest `keep` in memory,
- * each handed to `persist` (the journal) and `publish` (the `step` event).
+ * each handed to `persist` (the journal) and, once that settled, to
+ * `publish` (the `step` event): a listener only hears of recorded steps.
  */
 export class StepLog {
   readonly #steps: MonitorStep[] = [];
   readonly #keep: number;
   readonly #now: () => number;
-  readonly #persist: (step: MonitorStep) => void;
+  readonly #persist: (step: MonitorStep) => Promise<unknown>;
   readonly #publish: (step: MonitorStep) => void;
+  readonly #pending = new Set<Promise<unknown>>();
   #seq = 0;
 
   constructor(
     keep: number,
     now: () => number,
-    persist: (step: MonitorStep) => void,
+    persist: (step: MonitorStep) => Promise<unknown>,
     publish: (step: MonitorStep) => void,
   ) {
     this.#keep = keep;
@@ -53,9 +55,16 @@ export class StepLog {
       after,
     };
     this.#push(step);
-    this.#persist(step);
-    this.#publish(step);
+    const published = this.#persist(step)
+      .then(() => this.#publish(step))
+      .finally(() => this.#pending.delete(published));
+    this.#pending.add(published);
     return step;
+  }
+
+  /** Resolves once every step recorded so far was published. */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
   /** Takes back a step a previous run recorded (journal reload): kept, not written again. */

@@ -1,9 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { HealthReport } from '@keel/core';
 import { type Measurement, measure, round } from '../measure.js';
-import type { Dispatcher } from '../notify/dispatcher.js';
 import type { IncidentNotification, NotificationType } from '../notify/notifier.js';
+import type { Outbox } from '../notify/outbox.js';
 import { isoTime } from '../time.js';
 import {
   assessSeverity,
@@ -14,6 +12,7 @@ import {
   type TimelineKind,
 } from './incident.js';
 import { formatDuration, renderPostMortem } from './post-mortem.js';
+import type { PostMortemWriter } from './post-mortem-writer.js';
 
 export interface IncidentManagerDeps {
   readonly service: string;
@@ -24,10 +23,15 @@ export interface IncidentManagerDeps {
   readonly windowIntervals: number;
   /** Resolved incidents kept in memory besides the open one. */
   readonly keepResolved: number;
-  readonly dir: string | null;
-  readonly dispatcher: Dispatcher;
+  /** Writes post-mortem files; `null` without a `dir`. */
+  readonly postMortems: PostMortemWriter | null;
+  /** Where notifications go (recorded, then delivered). */
+  readonly outbox: Outbox;
+  /** Notifiers configured: with none, an incident is "communicated" through /health only. */
+  readonly notifiers: number;
   now(): number;
-  persist(incident: Incident): void;
+  /** Records the incident's current state; resolves once it is on disk (or could not be, for now). */
+  persist(incident: Incident): Promise<unknown>;
   emit(incident: Incident, change: string): void;
   report(where: string, error: unknown): void;
 }
@@ -44,7 +48,8 @@ export class IncidentManager {
   // The healthy streak before an incident, about one budget window long: its oldest is the "before".
   readonly #healthy: Measurement[] = [];
   #recoveredSince: number | null = null;
-  readonly #pendingWrites = new Set<Promise<void>>();
+  /** Changes recorded but not yet acknowledged (event, notification): they wait for the journal. */
+  readonly #pending = new Set<Promise<unknown>>();
 
   constructor(deps: IncidentManagerDeps) {
     this.#deps = deps;
@@ -72,15 +77,16 @@ export class IncidentManager {
       if (incident.status === 'open') {
         this.#open = incident;
         this.#entry(incident, 'note', at, 'monitor restarted: incident reloaded from the journal');
-        this.#deps.persist(incident);
+        this.#track(this.#deps.persist(incident));
       }
     }
     this.#trim();
   }
 
-  /** Resolves when post-mortem files being written are on disk. */
+  /** Resolves when every change made so far was recorded and acknowledged (post-mortem files included). */
   async settled(): Promise<void> {
-    await Promise.all([...this.#pendingWrites]);
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    await this.#deps.postMortems?.settled();
   }
 
   observe(report: HealthReport, counts: Record<string, { total: number; bad: number }> | null): void {
@@ -109,12 +115,12 @@ export class IncidentManager {
       changed = true;
     }
     const { severity, reason } = assessSeverity(report);
+    let escalated = false;
     if (moreSevere(severity, open.severity)) {
       open.severity = severity;
       open.severityReason = reason;
       this.#entry(open, 'assessed', now, `escalated to ${severity}: ${reason}`);
-      this.#notify(open, 'incident.escalated', report.score, now);
-      changed = true;
+      escalated = true;
     }
 
     const recovered =
@@ -139,7 +145,9 @@ export class IncidentManager {
       this.#resolve(open, report, m);
       return;
     }
-    if (changed) this.#persist(open, 'updated');
+    if (escalated)
+      this.#commit(open, 'escalated', this.#message(open, 'incident.escalated', report.score, now));
+    else if (changed) this.#commit(open, 'updated');
   }
 
   /** Records (or updates) a mitigation step on the open incident. */
@@ -164,9 +172,14 @@ export class IncidentManager {
     );
     if (action.outcome === 'kept' && !open.timeline.some((e) => e.kind === 'mitigated')) {
       this.#entry(open, 'mitigated', at, `${action.mitigation} helped: ${effect}`);
-      this.#notify(open, 'incident.mitigated', action.after?.score ?? null, at);
+      this.#commit(
+        open,
+        'mitigated',
+        this.#message(open, 'incident.mitigated', action.after?.score ?? null, at),
+      );
+      return;
     }
-    this.#persist(open, 'action');
+    this.#commit(open, 'action');
   }
 
   /** A notifier delivered a message: the first delivery per incident is "communicated". */
@@ -174,7 +187,23 @@ export class IncidentManager {
     const incident = this.get(message.incident.id);
     if (!incident || incident.timeline.some((e) => e.kind === 'communicated')) return;
     this.#entry(incident, 'communicated', at, `${message.type} delivered to ${notifier}`);
-    this.#persist(incident, 'communicated');
+    this.#commit(incident, 'communicated');
+  }
+
+  /** A notification was given up on for a notifier: said in the incident's timeline, not silently lost. */
+  undelivered(message: IncidentNotification, notifier: string, reason: string, at: number): void {
+    const incident = this.get(message.incident.id);
+    if (!incident) return;
+    this.#entry(incident, 'note', at, `${message.type} could not be delivered to ${notifier}: ${reason}`);
+    this.#commit(incident, 'updated');
+  }
+
+  /** A post-mortem whose first write failed is on disk now. */
+  postMortemWritten(incident: Incident, path: string, at: number): void {
+    incident.postMortemPath = path;
+    incident.postMortemError = null;
+    this.#entry(incident, 'post-mortem', at, `written to ${path}`);
+    this.#commit(incident, 'post-mortem');
   }
 
   #openIncident(report: HealthReport, m: Measurement): void {
@@ -207,6 +236,7 @@ export class IncidentManager {
       impact: {},
       postMortem: null,
       postMortemPath: null,
+      postMortemError: null,
     };
     const details = breached.map((b) =>
       b.value === null
@@ -220,14 +250,13 @@ export class IncidentManager {
       `${title}${details.length ? ` (${details.join('; ')})` : ''}, score ${report.score}`,
     );
     this.#entry(incident, 'assessed', now, `${severity}: ${reason}`);
-    if (this.#deps.dispatcher.size === 0)
+    if (this.#deps.notifiers === 0)
       this.#entry(incident, 'communicated', now, 'no notifier configured: visible in /health only');
     this.#open = incident;
     this.#recoveredSince = null;
     this.#incidents.push(incident);
     this.#trim();
-    this.#persist(incident, 'opened');
-    this.#notify(incident, 'incident.opened', report.score, now);
+    this.#commit(incident, 'opened', this.#message(incident, 'incident.opened', report.score, now));
   }
 
   /** The oldest of the healthy streak that already judged every budget the newest one judges. */
@@ -283,25 +312,36 @@ export class IncidentManager {
       now,
       `${open.triggers.join(', ')} recovered and stayed recovered for ${formatDuration(this.#deps.recoveryWindow)}; score ${report.score}`,
     );
-    const dir = this.#deps.dir;
-    const path = dir === null ? null : join(dir, 'postmortems', `${open.id}.md`);
-    open.postMortemPath = path;
-    this.#entry(open, 'post-mortem', now, path ? `written to ${path}` : 'kept in the incident record');
     open.postMortem = renderPostMortem(open);
-    if (path && dir) {
-      const text = open.postMortem;
-      const write = mkdir(join(dir, 'postmortems'), { recursive: true })
-        .then(() => writeFile(path, text))
-        .catch((error) => this.#deps.report('post-mortem', error))
-        .finally(() => this.#pendingWrites.delete(write));
-      this.#pendingWrites.add(write);
-    }
-    this.#persist(open, 'resolved');
-    this.#notify(open, 'incident.resolved', report.score, now);
+    const text = open.postMortem;
+    const writer = this.#deps.postMortems;
+    // The file first: the record and the `resolved` event then say where it is, or why it is not.
+    const written = writer === null ? Promise.resolve(null) : writer.write(open, text);
+    const done = written.then((error) => {
+      if (writer === null) this.#entry(open, 'post-mortem', now, 'kept in the incident record');
+      else if (error === null) {
+        open.postMortemPath = writer.pathOf(open);
+        this.#entry(open, 'post-mortem', now, `written to ${open.postMortemPath}`);
+      } else {
+        open.postMortemError = error;
+        this.#entry(
+          open,
+          'post-mortem',
+          now,
+          `could not be written (${error}); kept in the incident record, retried`,
+        );
+      }
+      this.#commit(open, 'resolved', this.#message(open, 'incident.resolved', report.score, now));
+    });
+    this.#track(done);
   }
 
-  #notify(incident: Incident, type: NotificationType, score: number | null, at: number): void {
-    if (this.#deps.dispatcher.size === 0) return;
+  #message(
+    incident: Incident,
+    type: NotificationType,
+    score: number | null,
+    at: number,
+  ): IncidentNotification {
     const trigger = incident.during?.budgets[incident.triggers[0] ?? ''];
     const detail =
       type === 'incident.resolved'
@@ -328,16 +368,31 @@ export class IncidentManager {
       text: `[${incident.severity}] ${incident.service}: ${incident.title} — ${detail}${score === null ? '' : ` (score ${score})`}`,
       ...(type === 'incident.resolved' && incident.postMortem ? { postMortem: incident.postMortem } : {}),
     };
-    this.#deps.dispatcher.send(message);
+    return message;
   }
 
   #entry(incident: Incident, kind: TimelineKind, at: number, detail: string): void {
     incident.timeline.push({ kind, at, detail });
   }
 
-  #persist(incident: Incident, change: string): void {
-    this.#deps.persist(incident);
-    this.#deps.emit(incident, change);
+  /**
+   * Records the incident's state and acknowledges the change (the event, the
+   * notification) only once that record has settled: a listener or a receiver
+   * never hears of a change a crash could still take back.
+   */
+  #commit(incident: Incident, change: string, message?: IncidentNotification): void {
+    const recorded = this.#deps.persist(incident);
+    const acknowledged = recorded.then(() => this.#deps.emit(incident, change));
+    this.#track(
+      message ? Promise.all([acknowledged, this.#deps.outbox.send(message, recorded)]) : acknowledged,
+    );
+  }
+
+  #track(work: Promise<unknown>): void {
+    const tracked = work
+      .catch((error) => this.#deps.report('monitor-incident', error))
+      .finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
   }
 
   #trim(): void {

@@ -65,8 +65,10 @@ export interface Incident {
   impact: Record<string, BudgetImpact>;
   /** The Markdown post-mortem, once resolved. */
   postMortem: string | null;
-  /** Where the post-mortem was written, when the monitor has a `dir`. */
+  /** Where the post-mortem was written (it is on disk), when the monitor has a `dir`. */
   postMortemPath: string | null;
+  /** Why the post-mortem file could not be written (yet): it is retried; `null` when written or not asked for. */
+  postMortemError?: string | null;
 }
 
 /** The share of traffic a breached budget says is affected (0..1), from its own numbers. */

@@ -1,6 +1,7 @@
 import type { CycleState, MonitorStep } from '../cycle/cycle-state.js';
 import type { Incident } from '../incidents/incident.js';
 import type { NotifierStats } from '../notify/dispatcher.js';
+import type { JournalStats } from '../store/journal.js';
 import { isoTime } from '../time.js';
 
 /** What the `monitor` section of `/health` is rendered from. */
@@ -16,6 +17,10 @@ export interface MonitorView {
   readonly mitigations: readonly string[];
   readonly recentSteps: readonly MonitorStep[];
   readonly notifiers: NotifierStats[];
+  /** `null` without a `dir`: nothing is written. */
+  readonly journal: JournalStats | null;
+  /** Post-mortems whose file could not be written yet (retried). */
+  readonly postMortemsFailing: number;
 }
 
 function cycleJson(s: CycleState | null) {
@@ -63,6 +68,11 @@ export function monitorSection(v: MonitorView) {
       scoreAfter: s.after?.score ?? null,
     })),
     notifiers: v.notifiers,
+    journal: v.journal && {
+      ...v.journal,
+      failingSince: isoTime(v.journal.failingSince),
+      postMortemsFailing: v.postMortemsFailing,
+    },
   };
 }
 
@@ -77,6 +87,7 @@ function brief(i: Incident) {
     openedAt: isoTime(i.openedAt),
     resolvedAt: isoTime(i.resolvedAt),
     postMortemPath: i.postMortemPath,
+    postMortemError: i.postMortemError ?? null,
   };
 }
 

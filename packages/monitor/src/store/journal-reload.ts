@@ -1,12 +1,21 @@
 import { KeelError, KeelErrorCode } from '@keel/core';
 import type { MonitorStep } from '../cycle/cycle-state.js';
 import type { Incident } from '../incidents/incident.js';
+import type { OutboxRecord } from '../notify/outbox.js';
 import type { Journal } from './journal.js';
 
 /** What the monitor writes to its journal, one JSON line each. */
 export type JournalRecord =
   | { readonly t: 'incident'; readonly at: number; readonly incident: Incident }
-  | { readonly t: 'step'; readonly at: number; readonly step: MonitorStep };
+  | { readonly t: 'step'; readonly at: number; readonly step: MonitorStep }
+  | OutboxRecord;
+
+/** The key a record replaces its own older, not yet written, self by (the journal coalesces them). */
+export function keyOf(record: JournalRecord): string | undefined {
+  if (record.t === 'incident') return `incident:${record.incident.id}`;
+  if (record.t === 'outbox') return `outbox:${record.id}`;
+  return undefined;
+}
 
 /** What a previous run left, ready to be taken back. */
 export interface Reloaded {
@@ -14,6 +23,8 @@ export interface Reloaded {
   readonly steps: MonitorStep[];
   /** The newest open incident (if any) and the resolved ones, oldest first. */
   readonly incidents: Incident[];
+  /** Messages some notifier has not received yet (the last record of each). */
+  readonly outbox: OutboxRecord[];
   /** Unreadable lines skipped (a torn write after a crash). */
   readonly skipped: number;
 }
@@ -36,9 +47,16 @@ export function reloadJournal(journal: Journal<JournalRecord>, now: number, keep
   }
   const steps: MonitorStep[] = [];
   const byId = new Map<string, Incident>();
+  const seqs = new Set<number>();
+  const outbox = new Map<string, OutboxRecord>();
   for (const r of loaded.records) {
     if (r?.t === 'incident' && r.incident?.id) byId.set(r.incident.id, r.incident);
-    else if (r?.t === 'step' && r.step) steps.push(r.step);
+    else if (r?.t === 'outbox' && typeof r.id === 'string') outbox.set(r.id, r);
+    else if (r?.t === 'step' && r.step && !seqs.has(r.step.seq)) {
+      // A retried write can leave a step twice: one is enough.
+      seqs.add(r.step.seq);
+      steps.push(r.step);
+    }
   }
   const all = [...byId.values()].sort((a, b) => a.openedAt - b.openedAt);
   const open = all.filter((i) => i.status === 'open');
@@ -47,10 +65,11 @@ export function reloadJournal(journal: Journal<JournalRecord>, now: number, keep
     stale.resolvedAt = stale.openedAt;
     stale.timeline.push({ kind: 'note', at: now, detail: 'superseded by a newer open incident on reload' });
     // Written back, or the next restart would find it open and supersede it again.
-    journal.append({ t: 'incident', at: now, incident: stale });
+    void journal.append({ t: 'incident', at: now, incident: stale }, `incident:${stale.id}`);
   }
   const incidents = all
     .filter((i) => i.status === 'open')
     .concat(all.filter((i) => i.status === 'resolved').slice(-keepIncidents));
-  return { steps, incidents, skipped: loaded.skipped };
+  const pending = [...outbox.values()].filter((r) => r.pending?.length > 0 && r.message);
+  return { steps, incidents, outbox: pending, skipped: loaded.skipped };
 }
