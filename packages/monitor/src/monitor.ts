@@ -144,7 +144,7 @@ export class Monitor {
         report,
       );
       this.#journal = journal;
-      const reloaded = reloadJournal(journal, now(), c.keepIncidents);
+      const reloaded = reloadJournal(journal, now(), c.keepIncidents, () => this.#postMortems?.prepare());
       if (reloaded.skipped > 0)
         report(
           'monitor-journal',

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '@keel/core';
@@ -28,6 +29,11 @@ export class PostMortemWriter {
 
   constructor(deps: PostMortemWriterDeps) {
     this.#deps = deps;
+  }
+
+  /** Creates `postmortems/` at startup, so a directory that cannot hold it fails fast. */
+  prepare(): void {
+    mkdirSync(join(this.#deps.dir, 'postmortems'), { recursive: true });
   }
 
   pathOf(incident: Incident): string {

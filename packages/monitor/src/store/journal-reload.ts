@@ -34,10 +34,16 @@ export interface Reloaded {
  * open incident carries on; an older one left open by a crash is resolved as
  * superseded, and that is written back so it happens once.
  */
-export function reloadJournal(journal: Journal<JournalRecord>, now: number, keepIncidents: number): Reloaded {
+export function reloadJournal(
+  journal: Journal<JournalRecord>,
+  now: number,
+  keepIncidents: number,
+  prepare: () => void = () => {},
+): Reloaded {
   let loaded: ReturnType<typeof journal.load>;
   try {
     loaded = journal.load();
+    prepare();
   } catch (error) {
     throw new KeelError(
       KeelErrorCode.InvalidOption,

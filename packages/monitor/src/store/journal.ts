@@ -136,14 +136,17 @@ export class Journal<R> {
       return Promise.resolve(false);
     }
     return new Promise<boolean>((resolve) => {
+      // Writes are failing (a retry is waiting): queued for it, but not durable now.
+      const waiters = this.#retryTimer === undefined ? [resolve] : [];
+      if (waiters.length === 0) resolve(false);
       const queued = key === undefined ? undefined : this.#byKey.get(key);
       if (queued) {
         // The newer state of the same thing replaces the older, not yet written.
         queued.bytes = bytes;
-        queued.waiters.push(resolve);
+        queued.waiters.push(...waiters);
         return;
       }
-      const entry: Entry = { bytes, key, waiters: [resolve] };
+      const entry: Entry = { bytes, key, waiters };
       this.#queue.push(entry);
       if (key !== undefined) this.#byKey.set(key, entry);
       this.#bound();
@@ -224,7 +227,7 @@ export class Journal<R> {
       try {
         await this.#rotate();
       } catch (error) {
-        this.#failed([], error);
+        this.#failed(error);
         return;
       }
     }
@@ -259,7 +262,7 @@ export class Journal<R> {
       // Still queued: a newer state of the same key may replace them again, unless one is already queued.
       for (const entry of batch)
         if (entry.key !== undefined && !this.#byKey.has(entry.key)) this.#byKey.set(entry.key, entry);
-      this.#failed(batch, error);
+      this.#failed(error);
       return;
     }
     this.#inFlight.clear();
@@ -288,14 +291,14 @@ export class Journal<R> {
     await handle?.close().catch(() => {});
   }
 
-  #failed(batch: Entry[], error: unknown): void {
+  #failed(error: unknown): void {
     this.#failedWrites++;
     this.#attempts++;
     this.#lastError = error instanceof Error ? error.message : String(error);
     this.#failingSince ??= this.#clock.now();
     if (this.#attempts === 1) this.#report('monitor-journal', error);
-    // Their first attempt failed: say so now rather than wait for a disk that may never come back.
-    for (const entry of batch) for (const resolve of entry.waiters.splice(0)) resolve(false);
+    // Writes are failing: say so now for everything waiting, rather than wait for a disk that may never come back.
+    for (const entry of this.#queue) for (const resolve of entry.waiters.splice(0)) resolve(false);
     if (this.#closed) return;
     const wait = Math.min(this.config.retryDelay * 2 ** (this.#attempts - 1), this.config.maxRetryDelay);
     this.#retryTimer = this.#clock.setTimeout(() => {
