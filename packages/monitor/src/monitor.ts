@@ -57,6 +57,7 @@ export class Monitor {
   readonly #unsubscribe: (() => void)[] = [];
   #lastCounted = Number.NEGATIVE_INFINITY;
   #closed = false;
+  #stoodDownAt: number | null = null;
 
   constructor(keel: Keel, options?: MonitorOptions) {
     if (!keel || typeof keel.on !== 'function' || typeof keel.health !== 'function')
@@ -191,11 +192,15 @@ export class Monitor {
         keel.addHealthSection('incidents', () => this.incidentsJson()),
       );
     }
-    this.#unsubscribe.push(keel.onShutdown(() => this.close(), 'keel-monitor'));
+    this.#unsubscribe.push(
+      keel.onShutdown(() => this.close(), 'keel-monitor'),
+      keel.on('shutdown', () => this.#standDown()),
+    );
     this.#schedule = new Schedule(keel.config.clock, c.schedule, () => {
       if (!this.#closed) this.#runner.trigger('schedule');
     });
     this.#schedule.start();
+    if (keel.shuttingDown) this.#standDown();
   }
 
   /** Adds a mitigation; names are unique. Throws `KEEL_INVALID_OPTION` on a malformed one. */
@@ -275,6 +280,7 @@ export class Monitor {
   status() {
     return monitorSection({
       dryRun: this.config.dryRun,
+      stoodDownAt: this.#stoodDownAt,
       score: this.#runner.latest.score,
       cycle: this.#runner.cycle,
       lastCycle: this.#runner.lastCycle,
@@ -295,8 +301,21 @@ export class Monitor {
     return incidentsSection(this.incidents.list());
   }
 
+  /**
+   * A planned shutdown is not an incident: once `keel.beginShutdown()` ran,
+   * readiness is off and requests drain on purpose, so the monitor opens no
+   * incident, applies no mitigation and sends no new notification.
+   */
+  #standDown(): void {
+    if (this.#stoodDownAt !== null || this.#closed) return;
+    this.#stoodDownAt = this.keel.config.clock.now();
+    this.#schedule.stop();
+    this.#runner.standDown('planned shutdown');
+    this.incidents.standDown('planned shutdown');
+  }
+
   #onEvaluation(report: HealthReport): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#stoodDownAt !== null) return;
     try {
       // Count each closed interval once, even if the app also calls keel.evaluate().
       let counts = null;

@@ -31,7 +31,7 @@ export function candidates(host: CycleHost, cycle: CycleState, ctx: MitigationCo
  */
 export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<void>): Promise<void> {
   const cycle = host.cycle;
-  if (!cycle) return;
+  if (!cycle || host.standingDown) return;
   const report = host.latest;
   const config = host.config;
   if (host.healthy(report)) {
@@ -85,6 +85,7 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
     host.end('capped');
     return;
   }
+  if (host.standingDown) return;
   cycle.tried.push(m.name);
   const before = host.measure(report);
   let detail: unknown;

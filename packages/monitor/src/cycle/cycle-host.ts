@@ -20,6 +20,8 @@ export interface CycleHost {
   readonly latest: HealthReport;
   /** The cycle running now. */
   readonly cycle: CycleState | null;
+  /** A planned shutdown began: nothing more is applied, validated or rolled back. */
+  readonly standingDown: boolean;
   now(): number;
   /** Score at or above `healthyScore` and no budget breached. */
   healthy(report: HealthReport): boolean;

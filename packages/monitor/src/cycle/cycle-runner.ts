@@ -45,6 +45,7 @@ export class CycleRunner implements CycleHost {
   #work: Promise<void> = Promise.resolve();
   #validateTimer: TimerHandle | undefined;
   #closed = false;
+  #standingDown = false;
 
   constructor(deps: CycleRunnerDeps, latest: HealthReport) {
     this.keel = deps.keel;
@@ -78,16 +79,44 @@ export class CycleRunner implements CycleHost {
     this.#pendingTrigger ??= reason;
   }
 
+  get standingDown(): boolean {
+    return this.#standingDown;
+  }
+
+  /**
+   * A planned shutdown began: no cycle starts, the running one stops without
+   * acting (what is applied stays applied: the process is going away), and
+   * nothing on trial is validated or rolled back.
+   */
+  standDown(reason: string): void {
+    if (this.#standingDown) return;
+    this.#standingDown = true;
+    this.#pendingTrigger = null;
+    if (this.#validateTimer !== undefined) this.keel.config.clock.clearTimeout(this.#validateTimer);
+    this.#validateTimer = undefined;
+    const cycle = this.#cycle;
+    if (!cycle) return;
+    const onTrial = cycle.current;
+    this.step(
+      'stood-down',
+      onTrial?.mitigation ?? null,
+      `${reason}: the cycle stops without acting${onTrial ? `; ${onTrial.mitigation} stays as it is, not validated` : ''}`,
+      null,
+      null,
+    );
+    this.end('stood-down');
+  }
+
   /** Starts a cycle now, unless one runs. */
   trigger(reason: string): boolean {
-    if (this.#closed || this.#cycle) return false;
+    if (this.#closed || this.#standingDown || this.#cycle) return false;
     this.#start(reason, this.#latest);
     return true;
   }
 
   /** Takes in an evaluation: relapse or stability of a running cycle, or a pending trigger. */
   observe(report: HealthReport): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#standingDown) return;
     this.#latest = report;
     this.#scores.push(report.score);
     if (this.#scores.length > RECENT_SCORES) this.#scores.shift();
@@ -249,7 +278,7 @@ export class CycleRunner implements CycleHost {
   /** Runs async work one piece at a time: the "one action in flight" guard. */
   #enqueue(work: () => Promise<void> | void): void {
     this.#work = this.#work
-      .then(() => (this.#closed ? undefined : work()))
+      .then(() => (this.#closed || this.#standingDown ? undefined : work()))
       .catch((error) => this.keel.reportError('monitor', error));
   }
 }

@@ -19,6 +19,7 @@ export type StepKind =
   | 'reapplied'
   | 'exhausted'
   | 'capped'
+  | 'stood-down'
   | 'cycle-ended';
 
 /** One recorded step of a cycle; applies and validations carry the measured before and after. */
@@ -34,7 +35,15 @@ export interface MonitorStep {
 }
 
 export type CyclePhase = 'acting' | 'validating' | 'stabilizing' | 'releasing' | 'ended';
-export type CycleOutcome = 'healthy' | 'stable' | 'exhausted' | 'capped' | 'recommended' | 'closed';
+export type CycleOutcome =
+  | 'healthy'
+  | 'stable'
+  | 'exhausted'
+  | 'capped'
+  | 'recommended'
+  | 'closed'
+  /** A planned shutdown began: the cycle stopped without acting further. */
+  | 'stood-down';
 
 /** What is on trial: a mitigation just applied (or released), waiting to be measured. */
 export interface OnTrial {

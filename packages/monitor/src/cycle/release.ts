@@ -23,7 +23,7 @@ export async function finishStable(host: CycleHost): Promise<void> {
 /** Once stable, tries life without each kept mitigation, newest first: nothing stays on that is not needed. */
 export async function releaseNext(host: CycleHost): Promise<void> {
   const cycle = host.cycle;
-  if (!cycle) return;
+  if (!cycle || host.standingDown) return;
   const active = host.registry.active;
   let index = -1;
   for (let i = active.length - 1; i >= 0; i--) {
@@ -62,7 +62,7 @@ export async function releaseNext(host: CycleHost): Promise<void> {
 async function checkRelease(host: CycleHost, entry: ActiveMitigation): Promise<void> {
   const cycle = host.cycle;
   const current = cycle?.current;
-  if (!cycle || !current) return;
+  if (!cycle || !current || host.standingDown) return;
   cycle.current = null;
   const after = host.measure(host.latest);
   const m = entry.mitigation;

@@ -31,7 +31,7 @@ export function judge(
 export async function validate(host: CycleHost, m: Mitigation): Promise<void> {
   const cycle = host.cycle;
   const current = cycle?.current;
-  if (!cycle || !current) return;
+  if (!cycle || !current || host.standingDown) return;
   cycle.current = null;
   cycle.phase = 'acting';
   const after = host.measure(host.latest);

@@ -182,6 +182,28 @@ export class IncidentManager {
     this.#commit(open, 'action');
   }
 
+  /**
+   * A planned shutdown began: the open incident says so, and a mitigation
+   * waiting for validation is closed as interrupted (its effect will not be
+   * measured), not left pending.
+   */
+  standDown(reason: string): void {
+    const open = this.#open;
+    if (!open) return;
+    const at = this.#deps.now();
+    for (const [i, a] of open.actions.entries()) {
+      if (a.outcome !== 'pending') continue;
+      open.actions[i] = { ...a, outcome: 'interrupted', detail: `${reason} before it was validated` };
+    }
+    this.#entry(
+      open,
+      'note',
+      at,
+      `${reason}: the monitor stood down (no new incident, action or notification)`,
+    );
+    this.#commit(open, 'updated');
+  }
+
   /** A notifier delivered a message: the first delivery per incident is "communicated". */
   delivered(message: IncidentNotification, notifier: string, at: number): void {
     const incident = this.get(message.incident.id);

@@ -26,7 +26,10 @@ export interface IncidentAction {
   readonly mitigation: string;
   readonly appliedAt: number;
   readonly validatedAt: number | null;
-  /** `kept` (it helped), `rolled-back`, `not-helpful` (irreversible), `failed`, `released`, `pending`. */
+  /**
+   * `kept` (it helped), `rolled-back`, `not-helpful` (irreversible), `failed`, `pending` (on trial),
+   * `interrupted` (a shutdown or restart came before its validation; `detail` says which).
+   */
   readonly outcome: string;
   readonly before: Measurement;
   readonly after: Measurement | null;

@@ -7,6 +7,8 @@ import { isoTime } from '../time.js';
 /** What the `monitor` section of `/health` is rendered from. */
 export interface MonitorView {
   readonly dryRun: boolean;
+  /** When a planned shutdown made the monitor stand down, or `null`. */
+  readonly stoodDownAt: number | null;
   readonly score: number;
   readonly cycle: CycleState | null;
   readonly lastCycle: CycleState | null;
@@ -50,6 +52,8 @@ function cycleJson(s: CycleState | null) {
 export function monitorSection(v: MonitorView) {
   return {
     dryRun: v.dryRun,
+    stoodDown: v.stoodDownAt !== null,
+    stoodDownAt: isoTime(v.stoodDownAt),
     score: v.score,
     cycle: cycleJson(v.cycle),
     lastCycle: cycleJson(v.lastCycle),
