@@ -200,6 +200,7 @@ export class Monitor {
       if (!this.#closed) this.#runner.trigger('schedule');
     });
     this.#schedule.start();
+    this.#settleRestoredActions();
     if (keel.shuttingDown) this.#standDown();
   }
 
@@ -299,6 +300,46 @@ export class Monitor {
   /** The `incidents` section of `/health`: open ones in full, recent resolved ones in brief. */
   incidentsJson() {
     return incidentsSection(this.incidents.list());
+  }
+
+  /**
+   * What the previous run left on trial is never left "pending": an
+   * irreversible mitigation still registered is validated (it acted beyond
+   * that process); anything else is closed with the reason. Kept mitigations
+   * acted on that process only: the incident says they ended with it.
+   */
+  #settleRestoredActions(): void {
+    const open = this.incidents.open;
+    if (!open) return;
+    const now = this.keel.config.clock.now();
+    const registered = new Map(this.#registry.list().map((m) => [m.name, m]));
+    let resumed = false;
+    for (const a of open.actions) {
+      if (a.outcome !== 'pending') continue;
+      const m = registered.get(a.mitigation);
+      if (m && !m.rollback && !resumed) {
+        resumed = true;
+        this.#runner.resume(m, a.appliedAt, a.before, a.detail);
+        continue;
+      }
+      const why = !m
+        ? `${a.mitigation} is not registered in this run`
+        : m.rollback
+          ? `${a.mitigation} acted on the previous process only and ended with it`
+          : 'another action is being validated';
+      this.incidents.action({
+        ...a,
+        validatedAt: now,
+        outcome: 'interrupted',
+        after: null,
+        detail: `the process restarted before it was validated: ${why}`,
+      });
+    }
+    const kept = open.actions
+      .filter((a) => a.outcome === 'kept' && registered.get(a.mitigation)?.rollback)
+      .map((a) => a.mitigation);
+    if (kept.length)
+      this.incidents.note(`kept before the restart, ended with that process: ${kept.join(', ')}`);
   }
 
   /**

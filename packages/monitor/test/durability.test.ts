@@ -7,6 +7,7 @@ import { createFakeClock, createKeel } from '@keel/core';
 import { describe, expect, it } from 'vitest';
 import { createMonitor } from '../src/index.js';
 import { Journal } from '../src/store/journal.js';
+import { restartWorker } from './fixtures/restart-worker.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const retry = { maxPending: 1000, retryDelay: 1000, maxRetryDelay: 60_000 };
@@ -14,28 +15,34 @@ const burst = fileURLToPath(new URL('./fixtures/burst-of-records.ts', import.met
 type Ack = { step: number } | { incident: string; change: string; status: string };
 const fixture = fileURLToPath(new URL('./fixtures/crash-mid-incident.ts', import.meta.url));
 
+/** Runs the crash fixture until its incident (and the mitigation on trial) is on disk, then SIGKILLs it. */
+async function crashMidIncident(dir: string, ...args: string[]): Promise<string> {
+  // tsx is a devDependency of this package; the root tsconfig maps @keel/* to the sources.
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir, ...args], {
+    cwd: join(root, 'packages', 'monitor'),
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const id = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /OPEN (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)));
+  });
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  return id;
+}
+
 describe('durability', () => {
   it('a process killed mid-incident reloads the open incident on restart (torn last line skipped)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keel-crash-'));
-    // tsx is a devDependency of this package; the root tsconfig maps @keel/* to the sources.
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir], {
-      cwd: join(root, 'packages', 'monitor'),
-      env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    const id = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /OPEN (\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)));
-    });
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const id = await crashMidIncident(dir);
     expect(id).toMatch(/^crashy-/);
     // A write torn by the crash: half a record, no newline.
     appendFileSync(join(dir, 'monitor.jsonl'), '{"t":"step","at":1,"step":{"kind":"appl');
@@ -52,9 +59,16 @@ describe('durability', () => {
     expect(open.id).toBe(id);
     expect(open.status).toBe('open');
     expect(open.timeline.map((e) => e.kind).slice(0, 2)).toEqual(['detected', 'assessed']);
-    expect(open.timeline.at(-1)!.detail).toContain('reloaded');
+    // The reload is noted, then the action the crash interrupted is closed (below).
+    expect(open.timeline.at(-2)!.detail).toContain('reloaded');
+    expect(open.timeline.at(-1)!.detail).toContain('shed-load: interrupted');
     expect(errors).toEqual(['monitor-journal']); // the torn line was reported, not fatal
     expect(monitor.steps().some((s) => s.kind === 'cycle-started')).toBe(true);
+    // Shed-load was on trial when the process died: it ended with it, and the record says so.
+    const shed = open.actions.find((a) => a.mitigation === 'shed-load')!;
+    expect(shed).toMatchObject({ outcome: 'interrupted', validatedAt: keel.config.clock.now() });
+    expect(shed.detail).toContain('restarted before it was validated');
+    expect(open.actions.some((a) => a.outcome === 'pending')).toBe(false);
 
     // Appends after the torn line start on a line of their own and reload cleanly.
     monitor.trigger('manual');
@@ -71,6 +85,32 @@ describe('durability', () => {
       }
     });
     expect(unreadable).toHaveLength(1);
+  });
+
+  it('after a SIGKILL an irreversible mitigation left on trial is validated by the next run, not left pending', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-resume-'));
+    const id = await crashMidIncident(dir, 'irreversible');
+    const clock = createFakeClock(Date.UTC(2026, 0, 1, 0, 5));
+    const keel = createKeel({ clock, runtime: false, service: 'crashy' });
+    const monitor = createMonitor(keel, { dir, schedule: false, mitigations: [restartWorker] });
+    const incident = monitor.incidents.open!;
+    expect(incident.id).toBe(id);
+    const before = incident.actions.find((a) => a.mitigation === 'restart-worker')!;
+    expect(before.outcome).toBe('pending');
+    expect(monitor.cycle).toMatchObject({ phase: 'validating', current: { mitigation: 'restart-worker' } });
+    expect(monitor.cycle?.trigger).toContain('resumed after a restart');
+    // The app came back healthy: measured validateAfter after the restart was applied.
+    for (let i = 0; i < 70; i++) {
+      for (let j = 0; j < 20; j++) keel.recordRequest('GET', '/slow', 200, 10);
+      await clock.advanceAsync(keel.config.interval);
+    }
+    await monitor.settled();
+    const after = incident.actions.find((a) => a.mitigation === 'restart-worker')!;
+    expect(['kept', 'not-helpful']).toContain(after.outcome);
+    expect(after.after).not.toBeNull();
+    expect(after.appliedAt).toBe(before.appliedAt);
+    await monitor.close();
+    await keel.close();
   });
 
   it('SIGKILL in the middle of a burst of records: every acknowledged change is on disk and the file loads', async () => {

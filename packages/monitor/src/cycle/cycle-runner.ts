@@ -1,7 +1,7 @@
 import type { HealthReport, Keel, TimerHandle } from '@keel/core';
 import type { IncidentManager } from '../incidents/incident-manager.js';
 import { type Analysis, analyse, type Measurement, measure } from '../measure.js';
-import type { MitigationContext } from '../mitigations/mitigation.js';
+import type { Mitigation, MitigationContext } from '../mitigations/mitigation.js';
 import type { MitigationRegistry } from '../mitigations/registry.js';
 import type { MonitorConfig } from '../options.js';
 import { act } from './choose-mitigation.js';
@@ -193,17 +193,30 @@ export class CycleRunner implements CycleHost {
     detail: string,
     check: () => Promise<void>,
   ): void {
-    cycle.current = {
-      mitigation,
-      appliedAt,
-      validateAt: appliedAt + this.config.validateAfter,
-      before,
-      detail,
-    };
-    this.#validateTimer = this.keel.config.clock.setTimeout(() => {
-      this.#validateTimer = undefined;
-      this.#enqueue(check);
-    }, this.config.validateAfter);
+    const validateAt = appliedAt + this.config.validateAfter;
+    cycle.current = { mitigation, appliedAt, validateAt, before, detail };
+    this.#validateTimer = this.keel.config.clock.setTimeout(
+      () => {
+        this.#validateTimer = undefined;
+        this.#enqueue(check);
+      },
+      Math.max(0, validateAt - this.now()),
+    );
+  }
+
+  /**
+   * After a restart: an irreversible mitigation the previous run applied
+   * (a restart, a recycled pool) acted beyond that process, so its effect is
+   * still measured, `validateAfter` after it was applied, in a cycle of its own.
+   */
+  resume(m: Mitigation, appliedAt: number, before: Measurement, detail: string): void {
+    if (this.#closed || this.#standingDown || this.#cycle) return;
+    this.#start(`resumed after a restart: validating ${m.name}`, this.#latest, false);
+    const cycle = this.#cycle!;
+    cycle.tried.push(m.name);
+    cycle.phase = 'validating';
+    this.registry.applied(m.name, appliedAt);
+    this.validateLater(cycle, m.name, appliedAt, before, detail, () => validate(this, m));
   }
 
   async act(): Promise<void> {
@@ -231,7 +244,7 @@ export class CycleRunner implements CycleHost {
     return analyse(report, this.#scores, this.config.healthyScore);
   }
 
-  #start(trigger: string, report: HealthReport): void {
+  #start(trigger: string, report: HealthReport, act = true): void {
     const baseline = this.measure(report);
     const analysis = this.#analyse(report);
     this.#cycle = {
@@ -268,6 +281,7 @@ export class CycleRunner implements CycleHost {
       null,
       null,
     );
+    if (!act) return;
     if (this.healthy(report)) {
       this.end('healthy');
       return;

@@ -204,6 +204,14 @@ export class IncidentManager {
     this.#commit(open, 'updated');
   }
 
+  /** Adds a note to the open incident's timeline. */
+  note(detail: string): void {
+    const open = this.#open;
+    if (!open) return;
+    this.#entry(open, 'note', this.#deps.now(), detail);
+    this.#commit(open, 'updated');
+  }
+
   /** A notifier delivered a message: the first delivery per incident is "communicated". */
   delivered(message: IncidentNotification, notifier: string, at: number): void {
     const incident = this.get(message.incident.id);
