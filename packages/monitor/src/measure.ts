@@ -1,4 +1,5 @@
 import type { BudgetState, HealthReport, HealthStatus, Keel } from '@keel/core';
+import type { TrafficRates } from './traffic/traffic-meter.js';
 
 /** What one evaluation said, reduced to what a before/after comparison needs. */
 export interface Measurement {
@@ -22,6 +23,12 @@ export interface Measurement {
   readonly requests: number;
   readonly p95: number | null;
   readonly errorRatio: number;
+  /**
+   * What users felt over the period this measurement stands for (before or
+   * after a mitigation): good and refused requests. `null` where no period
+   * applies (a baseline); absent in records written before it existed.
+   */
+  readonly traffic?: TrafficRates | null;
 }
 
 export type Trend = 'improving' | 'worsening' | 'steady' | 'unknown';
@@ -49,7 +56,11 @@ export interface Analysis {
 /** Three decimals: enough for ratios and ms, short in JSON and prose. */
 export const round = (v: number) => Math.round(v * 1000) / 1000;
 
-export function measure(report: HealthReport, httpSignal: string): Measurement {
+export function measure(
+  report: HealthReport,
+  httpSignal: string,
+  traffic: TrafficRates | null = null,
+): Measurement {
   const budgets: Record<string, Measurement['budgets'][string]> = {};
   for (const b of report.budgets) {
     budgets[b.name] = {
@@ -69,6 +80,7 @@ export function measure(report: HealthReport, httpSignal: string): Measurement {
     requests: http?.samples ?? 0,
     p95: http?.p95 ?? null,
     errorRatio: http?.errorRatio ?? 0,
+    traffic,
   };
 }
 

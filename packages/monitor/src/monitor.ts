@@ -1,6 +1,8 @@
-import { Emitter, type HealthReport, type Keel, KeelError, KeelErrorCode } from '@keel/core';
+import { Emitter, type HealthReport, invalidOptionOf, type Keel, KeelError, KeelErrorCode } from '@keel/core';
 import { CycleRunner } from './cycle/cycle-runner.js';
 import type { CycleState, MonitorStep } from './cycle/cycle-state.js';
+import { Escalation } from './cycle/escalation.js';
+import { settleRestoredActions } from './cycle/restored-actions.js';
 import { Schedule } from './cycle/schedule.js';
 import { StepLog } from './cycle/step-log.js';
 import type { Incident } from './incidents/incident.js';
@@ -16,6 +18,8 @@ import { type MonitorConfig, type MonitorOptions, resolveMonitorOptions } from '
 import { incidentsSection, monitorSection } from './status/health-sections.js';
 import { Journal } from './store/journal.js';
 import { type JournalRecord, keyOf, reloadJournal } from './store/journal-reload.js';
+import { TrafficHistory } from './traffic/traffic-history.js';
+import { type TrafficCounts, TrafficMeter } from './traffic/traffic-meter.js';
 
 export interface MonitorEvents {
   step: MonitorStep;
@@ -53,8 +57,11 @@ export class Monitor {
   readonly #counter: IntervalCounter;
   readonly #log: StepLog;
   readonly #runner: CycleRunner;
+  readonly #escalation: Escalation;
   readonly #schedule: Schedule;
   readonly #unsubscribe: (() => void)[] = [];
+  readonly #traffic: TrafficHistory;
+  #lastReading: TrafficCounts;
   #lastCounted = Number.NEGATIVE_INFINITY;
   #closed = false;
   #stoodDownAt: number | null = null;
@@ -69,6 +76,14 @@ export class Monitor {
     this.config = resolveMonitorOptions(options, keel.config.stabilityWindow);
     const c = this.config;
     for (const m of [...builtInMitigations(c.builtIns), ...c.mitigations]) this.register(m);
+    const { lastResort } = c.escalation;
+    if (lastResort !== false && !this.#registry.list().some((m) => m.name === lastResort))
+      throw invalidOptionOf(
+        'createMonitor',
+        'escalation.lastResort',
+        'must name a registered mitigation (for readiness-off, set builtIns.readinessOff: true)',
+        lastResort,
+      );
 
     this.#events = new Emitter<MonitorEvents>(keel.errors);
     this.#counter = new IntervalCounter(keel);
@@ -163,6 +178,10 @@ export class Monitor {
     }
 
     const latest = keel.health();
+    // Readings back as far as a "before" can reach: validateAfter or a budget window.
+    const reach = Math.max(c.validateAfter, keel.config.windowIntervals * keel.config.interval);
+    this.#traffic = new TrafficHistory(new TrafficMeter(keel), Math.ceil(reach / keel.config.interval) + 2);
+    this.#lastReading = this.#traffic.first;
     this.#runner = new CycleRunner(
       {
         keel,
@@ -170,12 +189,21 @@ export class Monitor {
         registry: this.#registry,
         incidents: this.incidents,
         log: this.#log,
+        traffic: this.#traffic,
         flush: async () => {
           await this.#journal?.flush();
         },
+        ended: (cycle) => this.#escalation.cycleEnded(cycle),
       },
       latest,
     );
+    this.#escalation = new Escalation({
+      runner: this.#runner,
+      incidents: this.incidents,
+      clock,
+      recheckAfter: c.escalation.recheckAfter,
+      lastResort: this.#registry.list().find((m) => m.name === c.escalation.lastResort),
+    });
     if (latest.score < c.healthyScore) this.#runner.pend(`started with score ${latest.score}`);
     this.#unsubscribe.push(
       keel.on('budget', (e) => {
@@ -200,7 +228,7 @@ export class Monitor {
       if (!this.#closed) this.#runner.trigger('schedule');
     });
     this.#schedule.start();
-    this.#settleRestoredActions();
+    settleRestoredActions(this.incidents, this.#runner);
     if (keel.shuttingDown) this.#standDown();
   }
 
@@ -248,6 +276,25 @@ export class Monitor {
   }
 
   /**
+   * A person takes the open incident over: the monitor stops re-checking and
+   * escalating it (it still resolves it when the budgets recover, and reacts
+   * to new breaches). Returns `false` when no incident is open.
+   */
+  acknowledge(by: string, note?: string): boolean {
+    if (typeof by !== 'string' || by.trim() === '')
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        'monitor.acknowledge: `by` must name who takes it over.',
+      );
+    if (
+      !this.incidents.acknowledge(by.slice(0, 200), note === undefined ? null : String(note).slice(0, 2000))
+    )
+      return false;
+    this.#escalation.acknowledged();
+    return true;
+  }
+
+  /**
    * Resolves once queued actions, journal writes, post-mortem files and
    * notification deliveries have settled (tests; a last chance before exit).
    */
@@ -268,6 +315,7 @@ export class Monitor {
     if (this.#closed) return;
     this.#closed = true;
     this.#schedule.stop();
+    this.#escalation.close();
     for (const off of this.#unsubscribe.splice(0)) off();
     await this.#runner.close();
     await this.#log.settled();
@@ -289,6 +337,7 @@ export class Monitor {
       actionsLastHour: this.#registry.appliesInLastHour(this.keel.config.clock.now()),
       maxActionsPerHour: this.config.maxActionsPerHour,
       nextScheduledAt: this.#schedule.next,
+      nextRecheckAt: this.#escalation.nextRecheck,
       mitigations: this.#registry.list().map((m) => m.name),
       recentSteps: this.#log.recent(10),
       notifiers: this.#dispatcher.stats(),
@@ -303,46 +352,6 @@ export class Monitor {
   }
 
   /**
-   * What the previous run left on trial is never left "pending": an
-   * irreversible mitigation still registered is validated (it acted beyond
-   * that process); anything else is closed with the reason. Kept mitigations
-   * acted on that process only: the incident says they ended with it.
-   */
-  #settleRestoredActions(): void {
-    const open = this.incidents.open;
-    if (!open) return;
-    const now = this.keel.config.clock.now();
-    const registered = new Map(this.#registry.list().map((m) => [m.name, m]));
-    let resumed = false;
-    for (const a of open.actions) {
-      if (a.outcome !== 'pending') continue;
-      const m = registered.get(a.mitigation);
-      if (m && !m.rollback && !resumed) {
-        resumed = true;
-        this.#runner.resume(m, a.appliedAt, a.before, a.detail);
-        continue;
-      }
-      const why = !m
-        ? `${a.mitigation} is not registered in this run`
-        : m.rollback
-          ? `${a.mitigation} acted on the previous process only and ended with it`
-          : 'another action is being validated';
-      this.incidents.action({
-        ...a,
-        validatedAt: now,
-        outcome: 'interrupted',
-        after: null,
-        detail: `the process restarted before it was validated: ${why}`,
-      });
-    }
-    const kept = open.actions
-      .filter((a) => a.outcome === 'kept' && registered.get(a.mitigation)?.rollback)
-      .map((a) => a.mitigation);
-    if (kept.length)
-      this.incidents.note(`kept before the restart, ended with that process: ${kept.join(', ')}`);
-  }
-
-  /**
    * A planned shutdown is not an incident: once `keel.beginShutdown()` ran,
    * readiness is off and requests drain on purpose, so the monitor opens no
    * incident, applies no mitigation and sends no new notification.
@@ -351,6 +360,7 @@ export class Monitor {
     if (this.#stoodDownAt !== null || this.#closed) return;
     this.#stoodDownAt = this.keel.config.clock.now();
     this.#schedule.stop();
+    this.#escalation.close();
     this.#runner.standDown('planned shutdown');
     this.incidents.standDown('planned shutdown');
   }
@@ -364,7 +374,10 @@ export class Monitor {
         counts = this.#counter.count(report);
         this.#lastCounted = report.evaluatedAt;
       }
-      this.incidents.observe(report, counts);
+      const reading = this.#traffic.record(this.#runner.healthy(report));
+      const refused = TrafficMeter.between(this.#lastReading, reading)?.refusedByOutcome ?? null;
+      this.#lastReading = reading;
+      this.incidents.observe(report, counts, refused);
       this.#runner.observe(report);
     } catch (error) {
       this.keel.reportError('monitor', error);

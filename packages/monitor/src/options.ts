@@ -28,7 +28,21 @@ export interface MonitorOptions {
   stabilityWindow?: number;
   /** A score below this triggers a cycle and an incident. @default 8 */
   healthyScore?: number;
-  /** A mitigation is kept when it raised the score by at least this (or brought it back to healthy). @default 0.25 */
+  /**
+   * A mitigation is kept when good requests per second (served within the latency budget, not a
+   * server error, not refused by Keel) rose by at least this share of the requests per second
+   * offered. @default 0.05
+   */
+  minGoodGain?: number;
+  /**
+   * A mitigation that refuses more than this share of requests (shed, circuit open, not ready) is
+   * kept only as a stated last resort, when no other mitigation is left to try. @default 0.5
+   */
+  maxRefusedShare?: number;
+  /**
+   * Without HTTP traffic to judge by, a mitigation is kept when it raised the score by at least
+   * this (or brought it back to healthy); also how far the score may fall when one is released. @default 0.25
+   */
   minImprovement?: number;
   /** After a mitigation was applied it is not applied again for this long, ms (each mitigation may override). @default 1800000 (30 min) */
   cooldown?: number;
@@ -38,6 +52,8 @@ export interface MonitorOptions {
   dryRun?: boolean;
   /** Once stable, roll kept mitigations back one at a time, re-applying one the score still needs. @default true */
   releaseWhenStable?: boolean;
+  /** What happens when every mitigation was tried and the breach persists. */
+  escalation?: EscalationOptions;
   /** The built-in mitigations. */
   builtIns?: BuiltInMitigations;
   /** Your own mitigations (and `resizePool(...)`, `recyclePool(...)`), tried by `priority`. */
@@ -67,6 +83,21 @@ export interface MonitorOptions {
   healthSections?: boolean;
 }
 
+export interface EscalationOptions {
+  /**
+   * After a cycle tried every mitigation (or hit the hourly cap) and the breach persists, the
+   * monitor looks again this often, trying mitigations whose cooldown has passed, until the
+   * budgets recover or a person acknowledges the incident, ms. @default `validateAfter`
+   */
+  recheckAfter?: number;
+  /**
+   * The registered mitigation (e.g. `'readiness-off'`, with `builtIns.readinessOff: true`) applied
+   * once per incident when no mitigation helped; it is not tried before that. `false`: none.
+   * @default false
+   */
+  lastResort?: string | false;
+}
+
 export interface JournalOptions {
   /** Records kept waiting for the disk, at most; past it the oldest steps are dropped (and counted). @default 1000 */
   maxPending?: number;
@@ -82,10 +113,13 @@ export interface MonitorConfig {
   readonly stabilityWindow: number;
   readonly healthyScore: number;
   readonly minImprovement: number;
+  readonly minGoodGain: number;
+  readonly maxRefusedShare: number;
   readonly cooldown: number;
   readonly maxActionsPerHour: number;
   readonly dryRun: boolean;
   readonly releaseWhenStable: boolean;
+  readonly escalation: Readonly<{ recheckAfter: number; lastResort: string | false }>;
   readonly builtIns: Readonly<BuiltInMitigations>;
   readonly mitigations: readonly Mitigation[];
   readonly notifiers: readonly Notifier[];
@@ -106,10 +140,13 @@ const KNOWN = new Set([
   'stabilityWindow',
   'healthyScore',
   'minImprovement',
+  'minGoodGain',
+  'maxRefusedShare',
   'cooldown',
   'maxActionsPerHour',
   'dryRun',
   'releaseWhenStable',
+  'escalation',
   'builtIns',
   'mitigations',
   'notifiers',
@@ -126,6 +163,7 @@ const KNOWN = new Set([
 const BUILT_INS = new Set(['serveStale', 'openCircuit', 'shedLoad', 'readinessOff', 'gracefulRestart']);
 const DELIVERY = new Set(['maxQueue', 'maxAttempts', 'backoff', 'maxBackoff', 'timeout', 'expireAfter']);
 const JOURNAL = new Set(['maxPending', 'retryDelay', 'maxRetryDelay']);
+const ESCALATION = new Set(['recheckAfter', 'lastResort']);
 // Node clamps longer timer delays to 1 ms: a typo'd schedule would fire constantly.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -156,6 +194,13 @@ export function resolveMonitorOptions(
   const minImprovement = o.minImprovement ?? 0.25;
   if (!(typeof minImprovement === 'number' && minImprovement >= 0 && minImprovement <= 10))
     throw invalid('minImprovement', 'must be a number from 0 to 10', minImprovement);
+  const share = (path: string, v: unknown, fallback: number) => {
+    if (v === undefined) return fallback;
+    if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw invalid(path, 'must be a number from 0 to 1', v);
+    return v;
+  };
+  const minGoodGain = share('minGoodGain', o.minGoodGain, 0.05);
+  const maxRefusedShare = share('maxRefusedShare', o.maxRefusedShare, 0.5);
   const maxActionsPerHour = o.maxActionsPerHour ?? 6;
   if (!(Number.isSafeInteger(maxActionsPerHour) && maxActionsPerHour >= 1))
     throw invalid('maxActionsPerHour', 'must be an integer >= 1', maxActionsPerHour);
@@ -173,6 +218,7 @@ export function resolveMonitorOptions(
     ['builtIns', o.builtIns, BUILT_INS],
     ['delivery', d, DELIVERY],
     ['journal', o.journal, JOURNAL],
+    ['escalation', o.escalation, ESCALATION],
   ] as const) {
     if (value === undefined) continue;
     if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -195,6 +241,19 @@ export function resolveMonitorOptions(
     timeout: duration('delivery.timeout', d.timeout, 5000),
     expireAfter: duration('delivery.expireAfter', d.expireAfter, 86_400_000),
   });
+  const validateAfter = duration('validateAfter', o.validateAfter, 600_000);
+  const e = o.escalation ?? {};
+  const lastResort = e.lastResort ?? false;
+  if (lastResort !== false && !(typeof lastResort === 'string' && lastResort.length > 0))
+    throw invalid(
+      'escalation.lastResort',
+      'must be the name of a registered mitigation, or false',
+      lastResort,
+    );
+  const escalation = Object.freeze({
+    recheckAfter: duration('escalation.recheckAfter', e.recheckAfter, validateAfter),
+    lastResort,
+  });
   const j = o.journal ?? {};
   const journal = Object.freeze({
     maxPending: positiveInt('journal.maxPending', j.maxPending, 1000),
@@ -203,14 +262,17 @@ export function resolveMonitorOptions(
   });
   return Object.freeze({
     schedule,
-    validateAfter: duration('validateAfter', o.validateAfter, 600_000),
+    validateAfter,
     stabilityWindow,
     healthyScore,
     minImprovement,
+    minGoodGain,
+    maxRefusedShare,
     cooldown: duration('cooldown', o.cooldown, 1_800_000, 0),
     maxActionsPerHour,
     dryRun: o.dryRun === true,
     releaseWhenStable: o.releaseWhenStable !== false,
+    escalation,
     builtIns: Object.freeze({ ...o.builtIns }),
     mitigations: Object.freeze([...(o.mitigations ?? [])]),
     notifiers: Object.freeze([...(o.notifiers ?? [])]),

@@ -12,6 +12,8 @@ export function candidates(host: CycleHost, cycle: CycleState, ctx: MitigationCo
   const now = host.now();
   return host.registry.list().filter((m) => {
     if (cycle.tried.includes(m.name) || host.registry.isActive(m)) return false;
+    // The last resort is kept for when nothing else helped (escalation).
+    if (m.name === host.config.escalation.lastResort) return false;
     const last = host.registry.lastApplied(m.name);
     if (last !== undefined && now - last < (m.cooldown ?? host.config.cooldown)) return false;
     try {
@@ -87,7 +89,8 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
   }
   if (host.standingDown) return;
   cycle.tried.push(m.name);
-  const before = host.measure(report);
+  const traffic = host.trafficBefore();
+  const before = host.measure(report, traffic.rates);
   let detail: unknown;
   try {
     detail = await m.apply(ctx);
@@ -120,5 +123,5 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
     detail: text,
   });
   cycle.phase = 'validating';
-  host.validateLater(cycle, m.name, appliedAt, before, text, () => validate(m));
+  host.validateLater(cycle, m.name, appliedAt, before, text, traffic.now, () => validate(m));
 }

@@ -4,6 +4,7 @@ import type { Analysis, Measurement } from '../measure.js';
 import type { MitigationContext } from '../mitigations/mitigation.js';
 import type { MitigationRegistry } from '../mitigations/registry.js';
 import type { MonitorConfig } from '../options.js';
+import type { TrafficCounts, TrafficRates } from '../traffic/traffic-meter.js';
 import type { CycleOutcome, CycleState, StepKind } from './cycle-state.js';
 
 /**
@@ -25,7 +26,14 @@ export interface CycleHost {
   now(): number;
   /** Score at or above `healthyScore` and no budget breached. */
   healthy(report: HealthReport): boolean;
-  measure(report: HealthReport): Measurement;
+  measure(report: HealthReport, traffic?: TrafficRates | null): Measurement;
+  /**
+   * What users felt before now (since the breach began, or over the last
+   * `min(validateAfter, budget window)` with `sinceHealthy` false), and the
+   * reading now, where "after" starts.
+   */
+  trafficBefore(sinceHealthy?: boolean): { rates: TrafficRates | null; now: TrafficCounts };
+  trafficSince(from: TrafficCounts): TrafficRates | null;
   context(report: HealthReport, reason: string, analysis?: Analysis): MitigationContext;
   step(
     kind: StepKind,
@@ -41,6 +49,7 @@ export interface CycleHost {
     appliedAt: number,
     before: Measurement,
     detail: string,
+    since: TrafficCounts,
     check: () => Promise<void>,
   ): void;
   /** Chooses and applies the next mitigation (or ends the cycle). */

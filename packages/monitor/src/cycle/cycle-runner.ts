@@ -4,6 +4,8 @@ import { type Analysis, analyse, type Measurement, measure } from '../measure.js
 import type { Mitigation, MitigationContext } from '../mitigations/mitigation.js';
 import type { MitigationRegistry } from '../mitigations/registry.js';
 import type { MonitorConfig } from '../options.js';
+import type { TrafficHistory } from '../traffic/traffic-history.js';
+import type { TrafficCounts, TrafficRates } from '../traffic/traffic-meter.js';
 import { act } from './choose-mitigation.js';
 import type { CycleHost } from './cycle-host.js';
 import type { CycleOutcome, CycleState, StepKind } from './cycle-state.js';
@@ -19,8 +21,11 @@ export interface CycleRunnerDeps {
   readonly registry: MitigationRegistry;
   readonly incidents: IncidentManager;
   readonly log: StepLog;
+  readonly traffic: TrafficHistory;
   /** Resolves once the record so far is on disk (a mitigation about to exit the process waits for it). */
   flush(): Promise<void>;
+  /** A cycle ended (escalation decides what comes next). */
+  ended(cycle: CycleState): void;
 }
 
 /**
@@ -35,7 +40,9 @@ export class CycleRunner implements CycleHost {
   readonly registry: MitigationRegistry;
   readonly incidents: IncidentManager;
   readonly #log: StepLog;
+  readonly #traffic: TrafficHistory;
   readonly #flush: () => Promise<void>;
+  readonly #ended: (cycle: CycleState) => void;
   readonly #scores: number[] = [];
   #latest: HealthReport;
   #cycle: CycleState | null = null;
@@ -53,7 +60,9 @@ export class CycleRunner implements CycleHost {
     this.registry = deps.registry;
     this.incidents = deps.incidents;
     this.#log = deps.log;
+    this.#traffic = deps.traffic;
     this.#flush = deps.flush;
+    this.#ended = deps.ended;
     this.#latest = latest;
   }
 
@@ -163,8 +172,17 @@ export class CycleRunner implements CycleHost {
     return report.score >= this.config.healthyScore && !report.budgets.some((b) => b.state === 'breached');
   }
 
-  measure(report: HealthReport): Measurement {
-    return measure(report, this.keel.http.definition.name);
+  measure(report: HealthReport, traffic: TrafficRates | null = null): Measurement {
+    return measure(report, this.keel.http.definition.name, traffic);
+  }
+
+  trafficBefore(sinceHealthy = true): { rates: TrafficRates | null; now: TrafficCounts } {
+    const windowMs = this.keel.config.windowIntervals * this.keel.config.interval;
+    return this.#traffic.before(Math.min(this.config.validateAfter, windowMs), sinceHealthy);
+  }
+
+  trafficSince(from: TrafficCounts): TrafficRates | null {
+    return this.#traffic.since(from);
   }
 
   context(
@@ -191,10 +209,11 @@ export class CycleRunner implements CycleHost {
     appliedAt: number,
     before: Measurement,
     detail: string,
+    since: TrafficCounts,
     check: () => Promise<void>,
   ): void {
     const validateAt = appliedAt + this.config.validateAfter;
-    cycle.current = { mitigation, appliedAt, validateAt, before, detail };
+    cycle.current = { mitigation, appliedAt, validateAt, before, detail, since };
     this.#validateTimer = this.keel.config.clock.setTimeout(
       () => {
         this.#validateTimer = undefined;
@@ -216,7 +235,10 @@ export class CycleRunner implements CycleHost {
     cycle.tried.push(m.name);
     cycle.phase = 'validating';
     this.registry.applied(m.name, appliedAt);
-    this.validateLater(cycle, m.name, appliedAt, before, detail, () => validate(this, m));
+    // The previous process's counts are gone: "after" is this run's traffic since it started.
+    this.validateLater(cycle, m.name, appliedAt, before, detail, this.#traffic.first, () =>
+      validate(this, m),
+    );
   }
 
   async act(): Promise<void> {
@@ -236,6 +258,57 @@ export class CycleRunner implements CycleHost {
     this.step('cycle-ended', null, outcome, cycle.baseline, this.measure(this.#latest));
     this.#lastCycle = cycle;
     this.#cycle = null;
+    this.#ended(cycle);
+  }
+
+  /**
+   * Applies the configured last resort (escalation): in effect until a
+   * stable cycle releases it on trial, recorded as such, never as "helped".
+   */
+  async applyLastResort(m: Mitigation): Promise<void> {
+    if (this.#standingDown || this.registry.isActive(m)) return;
+    const report = this.#latest;
+    const before = this.measure(report, this.trafficBefore().rates);
+    let detail: unknown;
+    try {
+      detail = await m.apply(this.context(report, 'no mitigation helped: the last resort'));
+    } catch (error) {
+      this.keel.reportError(`mitigation:${m.name}`, error);
+      const message = error instanceof Error ? error.message : String(error);
+      this.step('apply-failed', m.name, `last resort: ${message}`, before, null);
+      this.incidents.action({
+        mitigation: m.name,
+        appliedAt: this.now(),
+        validatedAt: null,
+        outcome: 'failed',
+        before,
+        after: null,
+        detail: message,
+      });
+      return;
+    }
+    const appliedAt = this.now();
+    const text = typeof detail === 'string' ? detail : (m.description ?? '');
+    this.registry.applied(m.name, appliedAt);
+    this.registry.active.push({ mitigation: m, appliedAt, before });
+    this.step('last-resort', m.name, `applied as the configured last resort: ${text}`, before, null);
+    this.incidents.action({
+      mitigation: m.name,
+      appliedAt,
+      validatedAt: null,
+      outcome: 'last-resort',
+      before,
+      after: null,
+      detail: text,
+      reason:
+        'no mitigation helped: the configured last resort is in effect until the budgets recover (it is then released on trial)',
+      lastResort: true,
+    });
+  }
+
+  /** Runs `work` after what is queued: one action in flight. */
+  enqueue(work: () => Promise<void> | void): void {
+    this.#enqueue(work);
   }
 
   // ---- internals ---------------------------------------------------------------
@@ -256,6 +329,7 @@ export class CycleRunner implements CycleHost {
       analysis,
       current: null,
       tried: [],
+      kept: [],
       stableSince: null,
       endedAt: null,
       outcome: null,
@@ -282,6 +356,19 @@ export class CycleRunner implements CycleHost {
       null,
     );
     if (!act) return;
+    if (this.healthy(report) && this.registry.active.length > 0) {
+      // Healthy with mitigations in effect: hold it for the stability window, then release them on trial.
+      this.#cycle!.phase = 'stabilizing';
+      this.#cycle!.stableSince = this.now();
+      this.step(
+        'stabilizing',
+        null,
+        `score ${report.score}; ${this.registry.active.length} mitigation(s) in effect`,
+        null,
+        baseline,
+      );
+      return;
+    }
     if (this.healthy(report)) {
       this.end('healthy');
       return;

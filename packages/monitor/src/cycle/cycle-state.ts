@@ -1,4 +1,5 @@
 import type { Analysis, Measurement } from '../measure.js';
+import type { TrafficCounts } from '../traffic/traffic-meter.js';
 
 export type StepKind =
   | 'cycle-started'
@@ -20,6 +21,8 @@ export type StepKind =
   | 'exhausted'
   | 'capped'
   | 'stood-down'
+  | 'escalated'
+  | 'last-resort'
   | 'cycle-ended';
 
 /** One recorded step of a cycle; applies and validations carry the measured before and after. */
@@ -52,6 +55,8 @@ export interface OnTrial {
   validateAt: number;
   before: Measurement;
   detail: string;
+  /** The traffic reading when it went on trial: "after" is measured from here. */
+  since: TrafficCounts;
 }
 
 export interface CycleState {
@@ -65,6 +70,8 @@ export interface CycleState {
   current: OnTrial | null;
   /** Mitigations tried in this cycle, in order. */
   readonly tried: string[];
+  /** Of those, the ones kept (they measurably helped). */
+  readonly kept: string[];
   stableSince: number | null;
   endedAt: number | null;
   outcome: CycleOutcome | null;

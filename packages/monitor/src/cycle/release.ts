@@ -1,6 +1,7 @@
 import { formatDuration } from '../incidents/post-mortem.js';
 import type { ActiveMitigation } from '../mitigations/registry.js';
 import type { CycleHost } from './cycle-host.js';
+import { judgeRelease } from './validation.js';
 
 /** The cycle held healthy for the stability window: record it, then release what was kept. */
 export async function finishStable(host: CycleHost): Promise<void> {
@@ -38,7 +39,8 @@ export async function releaseNext(host: CycleHost): Promise<void> {
   }
   const [entry] = active.splice(index, 1);
   const m = entry!.mitigation;
-  const before = host.measure(host.latest);
+  const traffic = host.trafficBefore(false);
+  const before = host.measure(host.latest, traffic.rates);
   try {
     await m.rollback!(host.context(host.latest, 'stable: releasing'));
   } catch (error) {
@@ -55,7 +57,7 @@ export async function releaseNext(host: CycleHost): Promise<void> {
     before,
     null,
   );
-  host.validateLater(cycle, m.name, host.now(), before, '', () => checkRelease(host, entry!));
+  host.validateLater(cycle, m.name, host.now(), before, '', traffic.now, () => checkRelease(host, entry!));
 }
 
 /** Measures life without a released mitigation: still healthy → gone for good; else re-applied. */
@@ -64,10 +66,10 @@ async function checkRelease(host: CycleHost, entry: ActiveMitigation): Promise<v
   const current = cycle?.current;
   if (!cycle || !current || host.standingDown) return;
   cycle.current = null;
-  const after = host.measure(host.latest);
+  const after = host.measure(host.latest, host.trafficSince(current.since));
   const m = entry.mitigation;
-  const effect = `score ${current.before.score} → ${after.score}`;
-  if (host.healthy(host.latest) && after.score >= current.before.score - host.config.minImprovement) {
+  const { needed, effect } = judgeRelease(current.before, after, host.healthy(host.latest), host.config);
+  if (!needed) {
     host.step('released', m.name, `no longer needed: ${effect}`, current.before, after);
     await releaseNext(host);
     return;

@@ -9,7 +9,9 @@ import {
   type Incident,
   type IncidentAction,
   moreSevere,
+  raised,
   type TimelineKind,
+  type TriedMitigation,
 } from './incident.js';
 import { formatDuration, renderPostMortem } from './post-mortem.js';
 import type { PostMortemWriter } from './post-mortem-writer.js';
@@ -89,7 +91,16 @@ export class IncidentManager {
     await this.#deps.postMortems?.settled();
   }
 
-  observe(report: HealthReport, counts: Record<string, { total: number; bad: number }> | null): void {
+  /**
+   * Takes in an evaluation: opens, joins, escalates or resolves. `counts` are
+   * the closed interval's events per budget, `refused` the requests Keel
+   * answered itself since the previous evaluation, by outcome.
+   */
+  observe(
+    report: HealthReport,
+    counts: Record<string, { total: number; bad: number }> | null,
+    refused: Readonly<Record<string, number>> | null = null,
+  ): void {
     const now = report.evaluatedAt;
     const breached = report.budgets.filter((b) => b.state === 'breached');
     const unhealthy = report.score < this.#deps.healthyScore;
@@ -106,6 +117,12 @@ export class IncidentManager {
     }
 
     if (counts) this.#account(open, report, counts);
+    if (refused) {
+      open.refused ??= {};
+      const total = open.refused;
+      for (const [outcome, n] of Object.entries(refused))
+        if (n > 0) total[outcome] = (total[outcome] ?? 0) + n;
+    }
     if (open.during === null || m.score < open.during.score) open.during = m;
     let changed = false;
     const joined = breached.filter((b) => !open.triggers.includes(b.name));
@@ -170,8 +187,10 @@ export class IncidentManager {
       at,
       `${action.mitigation}: ${action.outcome} (${effect})${action.detail ? `; ${action.detail}` : ''}`,
     );
+    if (action.lastResort) this.#entry(open, 'note', at, `${action.mitigation}: ${action.reason}`);
     if (action.outcome === 'kept' && !open.timeline.some((e) => e.kind === 'mitigated')) {
-      this.#entry(open, 'mitigated', at, `${action.mitigation} helped: ${effect}`);
+      const how = action.lastResort ? ' (as a last resort, refusing requests)' : '';
+      this.#entry(open, 'mitigated', at, `${action.mitigation} helped${how}: ${action.reason ?? effect}`);
       this.#commit(
         open,
         'mitigated',
@@ -202,6 +221,52 @@ export class IncidentManager {
       `${reason}: the monitor stood down (no new incident, action or notification)`,
     );
     this.#commit(open, 'updated');
+  }
+
+  /**
+   * Every mitigation was tried and none helped while the breach persists:
+   * the severity goes up one step, and people are told what was tried and
+   * what it measurably did. Once per incident.
+   */
+  unmitigated(tried: readonly TriedMitigation[], score: number): boolean {
+    const open = this.#open;
+    if (!open || open.unmitigated || open.acknowledged) return false;
+    const at = this.#deps.now();
+    open.unmitigated = { at, tried };
+    const from = open.severity;
+    open.severity = raised(from);
+    const list = tried.map((t) => `${t.mitigation} ${t.outcome}`).join(', ') || 'nothing applicable';
+    open.severityReason = `no mitigation helped (tried: ${list}); ${open.severityReason}`;
+    this.#entry(
+      open,
+      'assessed',
+      at,
+      `escalated ${from} → ${open.severity}: no mitigation helped (tried: ${list})`,
+    );
+    const message = this.#message(open, 'incident.escalated', score, at);
+    this.#commit(open, 'escalated', {
+      ...message,
+      deliveryId: `${message.deliveryId}:unmitigated`,
+      text: `[${open.severity}] ${open.service}: ${open.title} — no mitigation helped (tried: ${list}) (score ${score})`,
+      tried,
+    });
+    return true;
+  }
+
+  /** A person takes the open incident over. Returns `false` when none is open. */
+  acknowledge(by: string, note: string | null): boolean {
+    const open = this.#open;
+    if (!open) return false;
+    const at = this.#deps.now();
+    open.acknowledged = { by, at, note };
+    this.#entry(
+      open,
+      'acknowledged',
+      at,
+      `by ${by}${note ? `: ${note}` : ''}; the monitor stops re-checking it`,
+    );
+    this.#commit(open, 'acknowledged');
+    return true;
   }
 
   /** Adds a note to the open incident's timeline. */
@@ -264,6 +329,7 @@ export class IncidentManager {
       during: m,
       after: null,
       impact: {},
+      refused: {},
       postMortem: null,
       postMortemPath: null,
       postMortemError: null,

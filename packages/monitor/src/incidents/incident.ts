@@ -12,6 +12,7 @@ export type TimelineKind =
   | 'resolved'
   | 'post-mortem'
   | 'action'
+  | 'acknowledged'
   | 'note';
 
 export interface TimelineEntry {
@@ -33,7 +34,20 @@ export interface IncidentAction {
   readonly outcome: string;
   readonly before: Measurement;
   readonly after: Measurement | null;
+  /** What the mitigation said it did. */
   readonly detail: string;
+  /** Why it was kept or not, from what users felt (good and refused requests) before and after. */
+  readonly reason?: string;
+  /** Kept although it refuses most requests, because nothing else was left to try. */
+  readonly lastResort?: boolean;
+}
+
+/** One mitigation tried for an incident, as told when none helped. */
+export interface TriedMitigation {
+  readonly mitigation: string;
+  readonly outcome: string;
+  /** Why, with the measured numbers. */
+  readonly reason: string;
 }
 
 export interface BudgetImpact {
@@ -66,6 +80,12 @@ export interface Incident {
   during: Measurement | null;
   after: Measurement | null;
   impact: Record<string, BudgetImpact>;
+  /** Set when every mitigation was tried and none helped: the severity was raised and people told. */
+  unmitigated?: { readonly at: number; readonly tried: readonly TriedMitigation[] } | null;
+  /** A person took it over (`monitor.acknowledge`): the monitor stops re-checking and escalating it. */
+  acknowledged?: { readonly by: string; readonly at: number; readonly note: string | null } | null;
+  /** Requests Keel answered itself while the incident was open (shed, circuit open, not ready, cut off). */
+  refused?: Record<string, number>;
   /** The Markdown post-mortem, once resolved. */
   postMortem: string | null;
   /** Where the post-mortem was written (it is on disk), when the monitor has a `dir`. */
@@ -128,4 +148,9 @@ export function assessSeverity(report: HealthReport): { severity: Severity; reas
 /** SEV1 is the most severe. */
 export function moreSevere(a: Severity, b: Severity): boolean {
   return a < b;
+}
+
+/** One step more severe (SEV1 stays SEV1). */
+export function raised(s: Severity): Severity {
+  return s === 'SEV4' ? 'SEV3' : s === 'SEV3' ? 'SEV2' : 'SEV1';
 }

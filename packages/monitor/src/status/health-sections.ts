@@ -16,6 +16,8 @@ export interface MonitorView {
   readonly actionsLastHour: number;
   readonly maxActionsPerHour: number;
   readonly nextScheduledAt: number | null;
+  /** When the monitor looks again at a breach nothing fixed (escalation), or `null`. */
+  readonly nextRecheckAt: number | null;
   readonly mitigations: readonly string[];
   readonly recentSteps: readonly MonitorStep[];
   readonly notifiers: NotifierStats[];
@@ -61,6 +63,7 @@ export function monitorSection(v: MonitorView) {
     actionsLastHour: v.actionsLastHour,
     maxActionsPerHour: v.maxActionsPerHour,
     nextScheduledAt: isoTime(v.nextScheduledAt),
+    nextRecheckAt: isoTime(v.nextRecheckAt),
     mitigations: v.mitigations,
     recentSteps: v.recentSteps.map((s) => ({
       at: isoTime(s.at),
@@ -109,8 +112,17 @@ export function incidentsSection(all: readonly Incident[]) {
           appliedAt: isoTime(a.appliedAt),
           scoreBefore: a.before.score,
           scoreAfter: a.after?.score ?? null,
+          reason: a.reason ?? null,
+          lastResort: a.lastResort === true,
+          users:
+            a.before.traffic || a.after?.traffic
+              ? { before: a.before.traffic ?? null, after: a.after?.traffic ?? null }
+              : null,
         })),
         impact: i.impact,
+        refused: i.refused ?? {},
+        unmitigated: i.unmitigated ? { at: isoTime(i.unmitigated.at), tried: i.unmitigated.tried } : null,
+        acknowledged: i.acknowledged ? { ...i.acknowledged, at: isoTime(i.acknowledged.at) } : null,
       })),
     recent: all
       .filter((i) => i.status === 'resolved')
