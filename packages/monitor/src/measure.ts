@@ -1,4 +1,5 @@
 import type { BudgetState, HealthReport, HealthStatus, Keel } from '@keel/core';
+import { type BreachScope, breachScope } from './breach-scope.js';
 import type { TrafficRates } from './traffic/traffic-meter.js';
 
 /** What one evaluation said, reduced to what a before/after comparison needs. */
@@ -45,6 +46,8 @@ export interface Analysis {
   readonly costs: readonly { readonly name: string; readonly cost: number; readonly detail: string }[];
   /** Score over the last evaluations: the newest third against the oldest third. */
   readonly trend: Trend;
+  /** The routes in breach (or the whole app): what a scoped mitigation acts on. */
+  readonly scope: BreachScope;
   /** Routes / fingerprints that consumed the most time in the window. */
   readonly hotspots: readonly {
     readonly signal: string;
@@ -104,6 +107,7 @@ export function analyse(
     atRisk: report.budgets.filter((b) => b.state === 'at_risk').map((b) => b.name),
     costs,
     trend: trendOf(recentScores),
+    scope: breachScope(report),
     hotspots,
   };
 }

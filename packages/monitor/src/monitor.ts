@@ -75,7 +75,11 @@ export class Monitor {
     this.keel = keel;
     this.config = resolveMonitorOptions(options, keel.config.stabilityWindow);
     const c = this.config;
-    for (const m of [...builtInMitigations(c.builtIns), ...c.mitigations]) this.register(m);
+    const builtIns = builtInMitigations(c.builtIns);
+    for (const m of [...builtIns.on, ...c.mitigations]) this.register(m);
+    // A name given by the app as well (gracefulRestart({...}) in `mitigations`) is not "off".
+    for (const { name, reason } of builtIns.off)
+      if (!this.#registry.list().some((m) => m.name === name)) this.#registry.notOffered(name, reason);
     const { lastResort } = c.escalation;
     if (lastResort !== false && !this.#registry.list().some((m) => m.name === lastResort))
       throw invalidOptionOf(
@@ -338,7 +342,7 @@ export class Monitor {
       maxActionsPerHour: this.config.maxActionsPerHour,
       nextScheduledAt: this.#schedule.next,
       nextRecheckAt: this.#escalation.nextRecheck,
-      mitigations: this.#registry.list().map((m) => m.name),
+      mitigations: this.#registry.availability(this.keel),
       recentSteps: this.#log.recent(10),
       notifiers: this.#dispatcher.stats(),
       journal: this.#journal?.stats() ?? null,
@@ -377,8 +381,12 @@ export class Monitor {
       const reading = this.#traffic.record(this.#runner.healthy(report));
       const refused = TrafficMeter.between(this.#lastReading, reading)?.refusedByOutcome ?? null;
       this.#lastReading = reading;
+      const open = this.incidents.open;
       this.incidents.observe(report, counts, refused);
       this.#runner.observe(report);
+      // Resolved with mitigations still in effect (an acknowledged incident is not re-checked): release them on trial.
+      if (open && !this.incidents.open && this.#registry.active.length > 0)
+        this.#runner.trigger(`incident ${open.id} resolved: releasing what is still in effect`);
     } catch (error) {
       this.keel.reportError('monitor', error);
     }

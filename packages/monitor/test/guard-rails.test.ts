@@ -157,16 +157,54 @@ describe('guard rails', () => {
     expect(keel.readiness().reasons).toContain('shutting down');
   });
 
-  it('resizePool works on a pg.Pool-shaped object through options.max, and rolls back', async () => {
-    const pool = { options: { max: 10 }, waitingCount: 3 };
+  it('resizePool resizes a pool that has resize(max), and rolls back', async () => {
+    const sizes: number[] = [];
+    const pool = {
+      max: 10,
+      waitingCount: 3,
+      resize(n: number) {
+        sizes.push(n);
+        this.max = n;
+      },
+    };
     const m = resizePool({ pool, factor: 2, maxSize: 15 });
     const { monitor, run } = app({ mitigations: [m], validateAfter: 2 * MIN });
     await run(90_000);
     await monitor.settled();
-    expect(pool.options.max).toBe(15);
+    expect(pool.max).toBe(15);
+    expect(monitor.steps().find((s) => s.kind === 'applied')?.detail).toBe('pool max 10 → 15');
     await run(2 * MIN);
     await monitor.settled();
+    expect(sizes).toEqual([15, 10]);
+  });
+
+  it('a pool without resize() or recycle() is not offered those mitigations, and /health says why', async () => {
+    // A bare pg.Pool: writing options.max would not retire a single client, so the monitor does not pretend.
+    const pool = { options: { max: 10 }, waitingCount: 3 };
+    const { monitor, run } = app({ mitigations: [resizePool({ pool }), recyclePool({ pool })] });
+    expect(monitor.mitigations.map((m) => m.name)).toEqual([]);
+    await run(90_000);
+    await monitor.settled();
     expect(pool.options.max).toBe(10);
+    expect(monitor.steps().some((s) => s.kind === 'applied')).toBe(false);
+    expect(monitor.status().mitigations).toEqual(
+      expect.arrayContaining([
+        { name: 'resize-pool', priority: null, available: false, reason: 'the pool has no resize(max)' },
+        { name: 'recycle-pool', priority: null, available: false, reason: 'the pool has no recycle()' },
+        {
+          name: 'shed-load',
+          priority: null,
+          available: false,
+          reason: 'turned off (builtIns.shedLoad: false)',
+        },
+        {
+          name: 'readiness-off',
+          priority: null,
+          available: false,
+          reason: 'opt-in (builtIns.readinessOff: true)',
+        },
+      ]),
+    );
   });
 
   it('validates options at startup', () => {

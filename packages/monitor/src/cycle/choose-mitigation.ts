@@ -1,5 +1,6 @@
 import { formatDuration } from '../incidents/post-mortem.js';
 import type { Mitigation, MitigationContext } from '../mitigations/mitigation.js';
+import { unavailableReason } from '../mitigations/registry.js';
 import type { CycleHost } from './cycle-host.js';
 import type { CycleState } from './cycle-state.js';
 
@@ -14,6 +15,7 @@ export function candidates(host: CycleHost, cycle: CycleState, ctx: MitigationCo
     if (cycle.tried.includes(m.name) || host.registry.isActive(m)) return false;
     // The last resort is kept for when nothing else helped (escalation).
     if (m.name === host.config.escalation.lastResort) return false;
+    if (unavailableReason(m, host.keel) !== null) return false;
     const last = host.registry.lastApplied(m.name);
     if (last !== undefined && now - last < (m.cooldown ?? host.config.cooldown)) return false;
     try {

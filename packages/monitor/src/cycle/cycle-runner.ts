@@ -229,9 +229,8 @@ export class CycleRunner implements CycleHost {
    * still measured, `validateAfter` after it was applied, in a cycle of its own.
    */
   resume(m: Mitigation, appliedAt: number, before: Measurement, detail: string): void {
-    if (this.#closed || this.#standingDown || this.#cycle) return;
-    this.#start(`resumed after a restart: validating ${m.name}`, this.#latest, false);
-    const cycle = this.#cycle!;
+    const cycle = this.beginTrial(`resumed after a restart: validating ${m.name}`);
+    if (!cycle) return;
     cycle.tried.push(m.name);
     cycle.phase = 'validating';
     this.registry.applied(m.name, appliedAt);
@@ -262,48 +261,13 @@ export class CycleRunner implements CycleHost {
   }
 
   /**
-   * Applies the configured last resort (escalation): in effect until a
-   * stable cycle releases it on trial, recorded as such, never as "helped".
+   * Starts a cycle that puts one mitigation on trial instead of choosing
+   * (a resumed action, the last resort); `null` when one is running.
    */
-  async applyLastResort(m: Mitigation): Promise<void> {
-    if (this.#standingDown || this.registry.isActive(m)) return;
-    const report = this.#latest;
-    const before = this.measure(report, this.trafficBefore().rates);
-    let detail: unknown;
-    try {
-      detail = await m.apply(this.context(report, 'no mitigation helped: the last resort'));
-    } catch (error) {
-      this.keel.reportError(`mitigation:${m.name}`, error);
-      const message = error instanceof Error ? error.message : String(error);
-      this.step('apply-failed', m.name, `last resort: ${message}`, before, null);
-      this.incidents.action({
-        mitigation: m.name,
-        appliedAt: this.now(),
-        validatedAt: null,
-        outcome: 'failed',
-        before,
-        after: null,
-        detail: message,
-      });
-      return;
-    }
-    const appliedAt = this.now();
-    const text = typeof detail === 'string' ? detail : (m.description ?? '');
-    this.registry.applied(m.name, appliedAt);
-    this.registry.active.push({ mitigation: m, appliedAt, before });
-    this.step('last-resort', m.name, `applied as the configured last resort: ${text}`, before, null);
-    this.incidents.action({
-      mitigation: m.name,
-      appliedAt,
-      validatedAt: null,
-      outcome: 'last-resort',
-      before,
-      after: null,
-      detail: text,
-      reason:
-        'no mitigation helped: the configured last resort is in effect until the budgets recover (it is then released on trial)',
-      lastResort: true,
-    });
+  beginTrial(trigger: string): CycleState | null {
+    if (this.#closed || this.#standingDown || this.#cycle) return null;
+    this.#start(trigger, this.#latest, false);
+    return this.#cycle;
   }
 
   /** Runs `work` after what is queued: one action in flight. */

@@ -4,6 +4,7 @@ import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { Mitigation } from '../mitigations/mitigation.js';
 import type { CycleRunner } from './cycle-runner.js';
 import type { CycleState } from './cycle-state.js';
+import { validate } from './validation.js';
 
 export interface EscalationDeps {
   readonly runner: CycleRunner;
@@ -61,7 +62,7 @@ export class Escalation {
           runner.measure(runner.latest),
         );
         const m = this.#deps.lastResort;
-        if (m && !runner.registry.isActive(m)) runner.enqueue(() => runner.applyLastResort(m));
+        if (m && !runner.registry.isActive(m)) runner.enqueue(() => applyLastResort(runner, m));
       }
     }
     if (stillBreached || incident || runner.registry.active.length > 0) this.#schedule();
@@ -104,4 +105,56 @@ export class Escalation {
     this.#timer = undefined;
     this.#next = null;
   }
+}
+
+/**
+ * The configured last resort, once per incident, when nothing else helped:
+ * applied in a cycle of its own and validated like any mitigation, so it is
+ * kept only when users were measurably served better (and then said to be a
+ * last resort), rolled back otherwise: it never stays on by assumption.
+ */
+async function applyLastResort(runner: CycleRunner, m: Mitigation): Promise<void> {
+  if (runner.registry.isActive(m)) return;
+  const cycle = runner.beginTrial('last resort: no mitigation helped');
+  if (!cycle) return;
+  cycle.tried.push(m.name);
+  const report = runner.latest;
+  const traffic = runner.trafficBefore();
+  const before = runner.measure(report, traffic.rates);
+  let detail: unknown;
+  try {
+    detail = await m.apply(runner.context(report, 'no mitigation helped: the last resort'));
+  } catch (error) {
+    runner.keel.reportError(`mitigation:${m.name}`, error);
+    const message = error instanceof Error ? error.message : String(error);
+    runner.step('apply-failed', m.name, `last resort: ${message}`, before, null);
+    runner.incidents.action({
+      mitigation: m.name,
+      appliedAt: runner.now(),
+      validatedAt: null,
+      outcome: 'failed',
+      before,
+      after: null,
+      detail: message,
+    });
+    runner.end('exhausted');
+    return;
+  }
+  const appliedAt = runner.now();
+  const text = typeof detail === 'string' ? detail : (m.description ?? '');
+  runner.registry.applied(m.name, appliedAt);
+  runner.step('last-resort', m.name, `applied as the configured last resort: ${text}`, before, null);
+  runner.incidents.action({
+    mitigation: m.name,
+    appliedAt,
+    validatedAt: null,
+    outcome: 'pending',
+    before,
+    after: null,
+    detail: text,
+    reason: 'applied as the configured last resort: no mitigation helped',
+    lastResort: true,
+  });
+  cycle.phase = 'validating';
+  runner.validateLater(cycle, m.name, appliedAt, before, text, traffic.now, () => validate(runner, m));
 }

@@ -177,7 +177,8 @@ export async function validate(host: CycleHost, m: Mitigation): Promise<void> {
     after,
     detail,
     reason: verdict.reason,
-    lastResort: verdict.lastResort,
+    // The configured last resort stays one when kept, whatever share it refuses.
+    lastResort: verdict.lastResort || (verdict.keep && m.name === host.config.escalation.lastResort),
   });
   await host.act();
 }

@@ -35,6 +35,14 @@ export function openCircuit(options: OpenCircuitOptions = {}): Mitigation {
     name: 'open-circuit',
     description: 'open the circuit to slow or failing dependencies (callers get the fallback)',
     priority: 20,
+    unavailable(keel) {
+      const named = keel.breakers.filter((b) => !options.breakers || options.breakers.includes(b.name));
+      if (named.length === 0)
+        return options.breakers
+          ? `none of the breakers ${options.breakers.join(', ')} exists`
+          : 'no breaker registered';
+      return null;
+    },
     applicable: (ctx) => suspects(ctx.keel).length > 0,
     apply(ctx) {
       opened = suspects(ctx.keel);

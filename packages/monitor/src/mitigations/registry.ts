@@ -1,8 +1,18 @@
-import { KeelError, KeelErrorCode } from '@keel/core';
+import { type Keel, KeelError, KeelErrorCode } from '@keel/core';
 import type { Measurement } from '../measure.js';
 import { checkMitigation, type Mitigation } from './mitigation.js';
 
 const HOUR = 3_600_000;
+
+/** Why `m` cannot act now, or `null`; a throwing check counts as a reason. */
+export function unavailableReason(m: Mitigation, keel: Keel): string | null {
+  try {
+    return m.unavailable?.(keel) ?? null;
+  } catch (error) {
+    keel.reportError(`mitigation:${m.name}`, error);
+    return `its availability check failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
 
 /** A mitigation applied and kept: still in effect. */
 export interface ActiveMitigation {
@@ -18,6 +28,8 @@ export interface ActiveMitigation {
  */
 export class MitigationRegistry {
   readonly #mitigations: Mitigation[] = [];
+  /** Mitigations not offered, with why: a capability their target lacks, or a built-in left off. */
+  readonly #notOffered: { readonly name: string; readonly reason: string }[] = [];
   readonly #lastApplied = new Map<string, number>();
   readonly #appliedTimes: number[] = [];
   /** Kept mitigations, oldest first. */
@@ -32,9 +44,38 @@ export class MitigationRegistry {
         KeelErrorCode.InvalidOption,
         `monitor.register: a mitigation named "${mitigation.name}" is already registered.`,
       );
+    if (mitigation.missing !== undefined) {
+      this.notOffered(mitigation.name, mitigation.missing);
+      return;
+    }
     this.#mitigations.push(mitigation);
     // Stable sort: equal priorities keep registration order.
     this.#mitigations.sort((a, b) => (a.priority ?? 50) - (b.priority ?? 50));
+  }
+
+  /** Records a mitigation that is not offered, and why (shown in `/health`). */
+  notOffered(name: string, reason: string): void {
+    this.#notOffered.push({ name, reason });
+  }
+
+  /**
+   * Every mitigation with whether it can act now and, if not, why: the
+   * registered ones by priority, then the ones not offered.
+   */
+  availability(
+    keel: Keel,
+  ): { name: string; priority: number | null; available: boolean; reason: string | null }[] {
+    const registered = this.#mitigations.map((m) => {
+      const reason = unavailableReason(m, keel);
+      return { name: m.name, priority: m.priority ?? 50, available: reason === null, reason };
+    });
+    const off = this.#notOffered.map((n) => ({
+      name: n.name,
+      priority: null,
+      available: false,
+      reason: n.reason,
+    }));
+    return [...registered, ...off];
   }
 
   /** By priority, least harm first. */

@@ -23,7 +23,15 @@ export function serveStale(options: ServeStaleOptions = {}): Mitigation {
     name: 'serve-stale',
     description: `serve cached entries up to ${Math.round(extendMs / 1000)} s past freshness`,
     priority: 10,
-    applicable: (ctx) => httpBreached(ctx) && pick(ctx.keel).some((c) => c.size > 0),
+    unavailable(keel) {
+      const caches = pick(keel);
+      if (caches.length === 0)
+        return options.caches
+          ? `none of the caches ${options.caches.join(', ')} exists`
+          : 'no cache registered';
+      return caches.some((c) => c.size > 0) ? null : 'no cache holds entries';
+    },
+    applicable: (ctx) => httpBreached(ctx),
     apply(ctx) {
       applied = pick(ctx.keel);
       for (const cache of applied) cache.serveStale(extendMs);

@@ -2,9 +2,11 @@ import { httpBreached } from './http-breach.js';
 import type { Mitigation } from './mitigation.js';
 
 /**
- * Answers new requests 503 + Retry-After (probes and critical routes
- * excepted) through the adapters' load shedding, so the requests that are
- * let in are served in time.
+ * Answers new requests 503 + Retry-After through the adapters' load
+ * shedding (probes and critical routes excepted), so the requests that are
+ * let in are served in time. Scoped to the routes in breach
+ * (`analysis.scope`): the rest of the app keeps being served and measured;
+ * app-wide only when the breach cannot be pinned to routes (runtime pressure).
  */
 export function shedLoad(): Mitigation {
   return {
@@ -15,8 +17,14 @@ export function shedLoad(): Mitigation {
       !ctx.keel.shedder.shedding &&
       (httpBreached(ctx) || ctx.analysis.costs.some((c) => c.name.startsWith('runtime:'))),
     apply(ctx) {
+      // Only what is in breach: one slow route must not shut the whole app (runtime pressure does).
+      const { routes, why } = ctx.analysis.scope;
+      if (routes && routes.length > 0) {
+        ctx.keel.shedder.force(`monitor: ${ctx.reason}`, routes);
+        return `shedding ${routes.join(', ')} (${why}); other routes are served`;
+      }
       ctx.keel.shedder.force(`monitor: ${ctx.reason}`);
-      return 'shedding non-critical requests';
+      return `shedding every non-critical route (${why})`;
     },
     rollback(ctx) {
       ctx.keel.shedder.force(undefined);

@@ -18,7 +18,13 @@ export interface MonitorView {
   readonly nextScheduledAt: number | null;
   /** When the monitor looks again at a breach nothing fixed (escalation), or `null`. */
   readonly nextRecheckAt: number | null;
-  readonly mitigations: readonly string[];
+  /** Every mitigation: whether it can act now and, if not, why. */
+  readonly mitigations: readonly {
+    name: string;
+    priority: number | null;
+    available: boolean;
+    reason: string | null;
+  }[];
   readonly recentSteps: readonly MonitorStep[];
   readonly notifiers: NotifierStats[];
   /** `null` without a `dir`: nothing is written. */
