@@ -52,7 +52,17 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
   }
   const ctx = host.context(report, cycle.trigger, cycle.analysis);
   const found = candidates(host, cycle, ctx);
-  const m = found[0];
+  let m = found[0];
+  let again = '';
+  if (!m) {
+    // Nothing else is left: one that helped but refused most requests is tried again, as the last resort.
+    const name = cycle.deferred.shift();
+    const deferred = host.registry.list().find((x) => x.name === name);
+    if (deferred && !host.registry.isActive(deferred)) {
+      m = deferred;
+      again = `again, as the last resort (it served users better but refuses most requests, and nothing else is left): `;
+    }
+  }
   if (!m) {
     host.step(
       'exhausted',
@@ -90,7 +100,7 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
     return;
   }
   if (host.standingDown) return;
-  cycle.tried.push(m.name);
+  if (!again) cycle.tried.push(m.name);
   const traffic = host.trafficBefore();
   const before = host.measure(report, traffic.rates);
   let detail: unknown;
@@ -113,7 +123,7 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
   }
   const appliedAt = host.now();
   host.registry.applied(m.name, appliedAt);
-  const text = typeof detail === 'string' ? detail : (m.description ?? '');
+  const text = again + (typeof detail === 'string' ? detail : (m.description ?? ''));
   host.step('applied', m.name, text, before, null);
   host.incidents.action({
     mitigation: m.name,

@@ -294,6 +294,7 @@ export class CycleRunner implements CycleHost {
       current: null,
       tried: [],
       kept: [],
+      deferred: [],
       stableSince: null,
       endedAt: null,
       outcome: null,

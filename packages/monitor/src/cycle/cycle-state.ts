@@ -72,6 +72,12 @@ export interface CycleState {
   readonly tried: string[];
   /** Of those, the ones kept (they measurably helped). */
   readonly kept: string[];
+  /**
+   * Ones that served users better but refused most requests, rolled back
+   * while less harmful ones were left: tried again, as the last resort, when
+   * nothing else is.
+   */
+  readonly deferred: string[];
   stableSince: number | null;
   endedAt: number | null;
   outcome: CycleOutcome | null;

@@ -17,6 +17,8 @@ export interface Verdict {
   readonly reason: string;
   /** The measured numbers, before → after. */
   readonly effect: string;
+  /** It served users better but refuses most requests: worth trying again when nothing else is left. */
+  readonly deferred?: boolean;
 }
 
 const pct = (v: number) => `${Math.round(v * 1000) / 10} %`;
@@ -84,6 +86,7 @@ export function judge(
       return {
         keep: false,
         lastResort: false,
+        deferred: true,
         effect,
         reason: `good requests ${signed(gain)}/s, but it refuses ${pct(a.refusedShare)} of requests (over ${pct(config.maxRefusedShare)}); less harmful mitigations are left to try first: ${othersLeft.join(', ')}`,
       };
@@ -154,6 +157,7 @@ export async function validate(host: CycleHost, m: Mitigation): Promise<void> {
     kind = 'kept';
     text = `${verdict.reason}; ${verdict.effect}`;
   } else if (m.rollback) {
+    if (verdict.deferred) cycle.deferred.push(m.name);
     try {
       await m.rollback(host.context(report, cycle.trigger));
       kind = 'rolled-back';

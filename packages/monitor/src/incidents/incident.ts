@@ -97,9 +97,14 @@ export interface Incident {
 /** The share of traffic a breached budget says is affected (0..1), from its own numbers. */
 export function affectedShare(b: BudgetSnapshot): number {
   if (b.value === null) return 0;
-  if (b.kind === 'error_rate') return b.value / 100;
-  if (b.kind === 'availability') return 1 - b.value / 100;
-  return (b.errorBudgetUsed ?? 0) * (1 - b.objective);
+  const share =
+    b.kind === 'error_rate'
+      ? b.value / 100
+      : b.kind === 'availability'
+        ? 1 - b.value / 100
+        : (b.errorBudgetUsed ?? 0) * (1 - b.objective);
+  // Rounded so a threshold is met exactly at its value: 1 − 95 / 100 is 0.05000000000000004 in floating point.
+  return Math.round(share * 1e9) / 1e9;
 }
 
 /**
