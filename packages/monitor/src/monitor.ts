@@ -16,8 +16,8 @@ import { Dispatcher, type NotifierStats } from './notify/dispatcher.js';
 import { Outbox } from './notify/outbox.js';
 import { type MonitorConfig, type MonitorOptions, resolveMonitorOptions } from './options.js';
 import { incidentsSection, monitorSection } from './status/health-sections.js';
-import { Journal } from './store/journal.js';
-import { type JournalRecord, keyOf, reloadJournal } from './store/journal-reload.js';
+import type { Journal } from './store/journal.js';
+import { type JournalRecord, keyOf, openJournal } from './store/journal-reload.js';
 import { TrafficHistory } from './traffic/traffic-history.js';
 import { type TrafficCounts, TrafficMeter } from './traffic/traffic-meter.js';
 
@@ -146,39 +146,24 @@ export class Monitor {
     );
 
     if (c.dir !== undefined) {
-      const journal = new Journal<JournalRecord>(
-        {
-          dir: c.dir,
-          maxBytes: c.maxFileBytes,
-          maxFiles: c.maxFiles,
-          maxPending: c.journal.maxPending,
-          ...retry,
-        },
-        clock,
-        () => {
-          // What must survive a rotation: the open incident and the messages not yet delivered.
+      this.#journal = openJournal(c, clock, report, {
+        // What must survive a rotation: the open incident and the messages not yet delivered.
+        snapshot: () => {
           const incident = this.incidents.open;
           const open: JournalRecord[] = incident ? [{ t: 'incident', at: now(), incident }] : [];
           return open.concat(this.#outbox.records());
         },
-        report,
-      );
-      this.#journal = journal;
-      const reloaded = reloadJournal(journal, now(), c.keepIncidents, () => this.#postMortems?.prepare());
-      if (reloaded.skipped > 0)
-        report(
-          'monitor-journal',
-          new Error(
-            `${reloaded.skipped} unreadable line(s) in ${journal.path} skipped (a torn write after a crash?)`,
-          ),
-        );
-      for (const step of reloaded.steps) this.#log.restore(step);
-      this.incidents.restore(reloaded.incidents, now());
-      for (const expired of this.#outbox.restore(reloaded.outbox))
-        report(
-          'monitor-outbox',
-          new Error(`${expired.message?.type} ${expired.id} expired before it was delivered`),
-        );
+        prepare: () => this.#postMortems?.prepare(),
+        restore: (reloaded) => {
+          for (const step of reloaded.steps) this.#log.restore(step);
+          this.incidents.restore(reloaded.incidents, now());
+          for (const expired of this.#outbox.restore(reloaded.outbox))
+            report(
+              'monitor-outbox',
+              new Error(`${expired.message?.type} ${expired.id} expired before it was delivered`),
+            );
+        },
+      });
     }
 
     const latest = keel.health();
@@ -305,6 +290,8 @@ export class Monitor {
   async settled(): Promise<void> {
     await this.#runner.work;
     await this.#log.settled();
+    await this.incidents.settled();
+    await this.#dispatcher.attemptsSettled();
     await this.incidents.settled();
     await this.#journal?.flush();
   }

@@ -1,11 +1,10 @@
 import type { HealthReport } from '@keel/core';
-import { type Measurement, measure, round } from '../measure.js';
-import type { IncidentNotification, NotificationType } from '../notify/notifier.js';
+import { type Measurement, measure } from '../measure.js';
+import type { IncidentNotification } from '../notify/notifier.js';
 import type { Outbox } from '../notify/outbox.js';
-import { isoTime } from '../time.js';
+import { accountImpact, accountRefused } from './impact.js';
 import {
   assessSeverity,
-  type BudgetImpact,
   type Incident,
   type IncidentAction,
   moreSevere,
@@ -13,6 +12,8 @@ import {
   type TimelineKind,
   type TriedMitigation,
 } from './incident.js';
+import { incidentMessage } from './incident-message.js';
+import { newIncident } from './new-incident.js';
 import { formatDuration, renderPostMortem } from './post-mortem.js';
 import type { PostMortemWriter } from './post-mortem-writer.js';
 
@@ -116,13 +117,8 @@ export class IncidentManager {
       return;
     }
 
-    if (counts) this.#account(open, report, counts);
-    if (refused) {
-      open.refused ??= {};
-      const total = open.refused;
-      for (const [outcome, n] of Object.entries(refused))
-        if (n > 0) total[outcome] = (total[outcome] ?? 0) + n;
-    }
+    if (counts) accountImpact(open, report, counts);
+    if (refused) accountRefused(open, refused);
     if (open.during === null || m.score < open.during.score) open.during = m;
     let changed = false;
     const joined = breached.filter((b) => !open.triggers.includes(b.name));
@@ -163,7 +159,7 @@ export class IncidentManager {
       return;
     }
     if (escalated)
-      this.#commit(open, 'escalated', this.#message(open, 'incident.escalated', report.score, now));
+      this.#commit(open, 'escalated', incidentMessage(open, 'incident.escalated', report.score, now));
     else if (changed) this.#commit(open, 'updated');
   }
 
@@ -194,7 +190,7 @@ export class IncidentManager {
       this.#commit(
         open,
         'mitigated',
-        this.#message(open, 'incident.mitigated', action.after?.score ?? null, at),
+        incidentMessage(open, 'incident.mitigated', action.after?.score ?? null, at),
       );
       return;
     }
@@ -243,7 +239,7 @@ export class IncidentManager {
       at,
       `escalated ${from} → ${open.severity}: no mitigation helped (tried: ${list})`,
     );
-    const message = this.#message(open, 'incident.escalated', score, at);
+    const message = incidentMessage(open, 'incident.escalated', score, at);
     this.#commit(open, 'escalated', {
       ...message,
       deliveryId: `${message.deliveryId}:unmitigated`,
@@ -303,56 +299,18 @@ export class IncidentManager {
 
   #openIncident(report: HealthReport, m: Measurement): void {
     const now = report.evaluatedAt;
-    const breached = report.budgets.filter((b) => b.state === 'breached');
-    const triggers = breached.length ? breached.map((b) => b.name) : ['score'];
-    const title = breached.length
-      ? `${triggers.join(', ')} breached`
-      : `health score dropped to ${report.score}`;
-    const { severity, reason } = assessSeverity(report);
-    const stamp = new Date(now)
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
-    const incident: Incident = {
-      id: `${this.#deps.service}-${stamp}-${Math.random().toString(16).slice(2, 6)}`,
-      service: this.#deps.service,
-      title,
-      status: 'open',
-      severity,
-      severityReason: reason,
-      triggers,
-      openedAt: now,
-      resolvedAt: null,
-      timeline: [],
-      actions: [],
-      before: this.#before() ?? m,
-      during: m,
-      after: null,
-      impact: {},
-      refused: {},
-      postMortem: null,
-      postMortemPath: null,
-      postMortemError: null,
-    };
-    const details = breached.map((b) =>
-      b.value === null
-        ? `${b.name} no data`
-        : `${b.name} ${round(b.value)} ${b.unit} vs ${b.target} ${b.unit}`,
+    const incident = newIncident(
+      this.#deps.service,
+      report,
+      m,
+      this.#before() ?? m,
+      this.#deps.notifiers > 0,
     );
-    this.#entry(
-      incident,
-      'detected',
-      now,
-      `${title}${details.length ? ` (${details.join('; ')})` : ''}, score ${report.score}`,
-    );
-    this.#entry(incident, 'assessed', now, `${severity}: ${reason}`);
-    if (this.#deps.notifiers === 0)
-      this.#entry(incident, 'communicated', now, 'no notifier configured: visible in /health only');
     this.#open = incident;
     this.#recoveredSince = null;
     this.#incidents.push(incident);
     this.#trim();
-    this.#commit(incident, 'opened', this.#message(incident, 'incident.opened', report.score, now));
+    this.#commit(incident, 'opened', incidentMessage(incident, 'incident.opened', report.score, now));
   }
 
   /** The oldest of the healthy streak that already judged every budget the newest one judges. */
@@ -361,37 +319,6 @@ export class IncidentManager {
     if (!newest) return undefined;
     const judged = Object.keys(newest.budgets).filter((k) => newest.budgets[k]!.state !== 'no_data');
     return this.#healthy.find((h) => judged.every((k) => h.budgets[k] && h.budgets[k].state !== 'no_data'));
-  }
-
-  #account(
-    open: Incident,
-    report: HealthReport,
-    counts: Record<string, { total: number; bad: number }>,
-  ): void {
-    for (const name of open.triggers) {
-      const c = counts[name];
-      const b = report.budgets.find((x) => x.name === name);
-      if (!c || !b) continue;
-      const prev = open.impact[name] ?? {
-        total: 0,
-        bad: 0,
-        peakErrorBudgetUsed: null,
-        errorBudgetConsumed: null,
-      };
-      const total = prev.total + c.total;
-      const bad = prev.bad + c.bad;
-      const allowed = total * (1 - b.objective);
-      const impact: BudgetImpact = {
-        total,
-        bad,
-        peakErrorBudgetUsed:
-          b.errorBudgetUsed === null
-            ? prev.peakErrorBudgetUsed
-            : Math.max(prev.peakErrorBudgetUsed ?? 0, round(b.errorBudgetUsed)),
-        errorBudgetConsumed: allowed > 0 ? round(bad / allowed) : null,
-      };
-      open.impact[name] = impact;
-    }
   }
 
   #resolve(open: Incident, report: HealthReport, m: Measurement): void {
@@ -427,44 +354,9 @@ export class IncidentManager {
           `could not be written (${error}); kept in the incident record, retried`,
         );
       }
-      this.#commit(open, 'resolved', this.#message(open, 'incident.resolved', report.score, now));
+      this.#commit(open, 'resolved', incidentMessage(open, 'incident.resolved', report.score, now));
     });
     this.#track(done);
-  }
-
-  #message(
-    incident: Incident,
-    type: NotificationType,
-    score: number | null,
-    at: number,
-  ): IncidentNotification {
-    const trigger = incident.during?.budgets[incident.triggers[0] ?? ''];
-    const detail =
-      type === 'incident.resolved'
-        ? `resolved after ${formatDuration((incident.resolvedAt ?? at) - incident.openedAt)}`
-        : trigger && trigger.value !== null
-          ? `${incident.triggers[0]} ${round(trigger.value)} ${trigger.unit} vs ${trigger.target} ${trigger.unit}`
-          : incident.severityReason;
-    const message: IncidentNotification = {
-      deliveryId: `${incident.id}:${type}:${at}`,
-      type,
-      service: incident.service,
-      at: new Date(at).toISOString(),
-      incident: {
-        id: incident.id,
-        title: incident.title,
-        severity: incident.severity,
-        severityReason: incident.severityReason,
-        status: incident.status,
-        triggers: [...incident.triggers],
-        openedAt: isoTime(incident.openedAt)!,
-        resolvedAt: isoTime(incident.resolvedAt),
-        score,
-      },
-      text: `[${incident.severity}] ${incident.service}: ${incident.title} — ${detail}${score === null ? '' : ` (score ${score})`}`,
-      ...(type === 'incident.resolved' && incident.postMortem ? { postMortem: incident.postMortem } : {}),
-    };
-    return message;
   }
 
   #entry(incident: Incident, kind: TimelineKind, at: number, detail: string): void {

@@ -76,6 +76,8 @@ export class Dispatcher {
   readonly #config: DeliveryConfig;
   readonly #report: (where: string, error: unknown) => void;
   readonly #on: DispatcherEvents;
+  /** Attempts in flight (each settles by its timeout at the latest). */
+  readonly #attempts = new Set<Promise<unknown>>();
   #closed = false;
   readonly #idle = new Set<() => void>();
 
@@ -149,6 +151,11 @@ export class Dispatcher {
     }));
   }
 
+  /** Resolves when no attempt is in flight (retries waiting for their backoff aside). */
+  async attemptsSettled(): Promise<void> {
+    while (this.#attempts.size > 0) await Promise.all([...this.#attempts]);
+  }
+
   /** Resolves when nothing is queued or in flight (tests, and a last chance before exit). */
   idle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
@@ -219,7 +226,7 @@ export class Dispatcher {
     } catch (error) {
       attempt = Promise.reject(error);
     }
-    Promise.race([attempt, timedOut])
+    const settled = Promise.race([attempt, timedOut])
       .then(
         () => {
           lane.sent++;
@@ -269,7 +276,9 @@ export class Dispatcher {
         // A notifier that ignored the abort may still settle later; nothing waits for it.
         attempt.catch(() => {});
         lane.busy = false;
+        this.#attempts.delete(settled);
         this.#pump(lane);
       });
+    this.#attempts.add(settled);
   }
 }

@@ -1,8 +1,9 @@
-import { KeelError, KeelErrorCode } from '@keel/core';
+import { type Clock, KeelError, KeelErrorCode } from '@keel/core';
 import type { MonitorStep } from '../cycle/cycle-state.js';
 import type { Incident } from '../incidents/incident.js';
 import type { OutboxRecord } from '../notify/outbox.js';
-import type { Journal } from './journal.js';
+import type { MonitorConfig } from '../options.js';
+import { Journal } from './journal.js';
 
 /** What the monitor writes to its journal, one JSON line each. */
 export type JournalRecord =
@@ -78,4 +79,40 @@ export function reloadJournal(
     .concat(all.filter((i) => i.status === 'resolved').slice(-keepIncidents));
   const pending = [...outbox.values()].filter((r) => r.pending?.length > 0 && r.message);
   return { steps, incidents, outbox: pending, skipped: loaded.skipped };
+}
+
+/**
+ * Opens the journal in `config.dir` (a directory that cannot be used fails
+ * `createMonitor` with `KEEL_INVALID_OPTION`), reads back what a previous run
+ * left and hands it to `restore`; a torn line is reported, not fatal.
+ */
+export function openJournal(
+  config: MonitorConfig,
+  clock: Clock,
+  report: (where: string, error: unknown) => void,
+  use: { snapshot(): JournalRecord[]; prepare(): void; restore(reloaded: Reloaded): void },
+): Journal<JournalRecord> {
+  const journal = new Journal<JournalRecord>(
+    {
+      dir: config.dir!,
+      maxBytes: config.maxFileBytes,
+      maxFiles: config.maxFiles,
+      maxPending: config.journal.maxPending,
+      retryDelay: config.journal.retryDelay,
+      maxRetryDelay: config.journal.maxRetryDelay,
+    },
+    clock,
+    use.snapshot,
+    report,
+  );
+  const reloaded = reloadJournal(journal, clock.now(), config.keepIncidents, use.prepare);
+  if (reloaded.skipped > 0)
+    report(
+      'monitor-journal',
+      new Error(
+        `${reloaded.skipped} unreadable line(s) in ${journal.path} skipped (a torn write after a crash?)`,
+      ),
+    );
+  use.restore(reloaded);
+  return journal;
 }
