@@ -101,15 +101,34 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
   }
   if (host.standingDown) return;
   if (!again) cycle.tried.push(m.name);
+  const applied = await putOnTrial(host, cycle, m, ctx, { step: 'applied', prefix: again }, () =>
+    validate(m),
+  );
+  if (!applied) return host.act();
+}
+
+/**
+ * Applies `m` with the traffic "before" it, records the step and the
+ * incident's pending action, and validates it `validateAfter` later.
+ * Returns `false` when `apply` threw (recorded as `apply-failed`).
+ */
+export async function putOnTrial(
+  host: CycleHost,
+  cycle: CycleState,
+  m: Mitigation,
+  ctx: MitigationContext,
+  how: { step: 'applied' | 'last-resort'; prefix: string; reason?: string; lastResort?: boolean },
+  validate: () => Promise<void>,
+): Promise<boolean> {
   const traffic = host.trafficBefore();
-  const before = host.measure(report, traffic.rates);
+  const before = host.measure(ctx.report, traffic.rates);
   let detail: unknown;
   try {
     detail = await m.apply(ctx);
   } catch (error) {
     host.keel.reportError(`mitigation:${m.name}`, error);
     const message = error instanceof Error ? error.message : String(error);
-    host.step('apply-failed', m.name, message, before, null);
+    host.step('apply-failed', m.name, `${how.prefix}${message}`, before, null);
     host.incidents.action({
       mitigation: m.name,
       appliedAt: host.now(),
@@ -119,12 +138,12 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
       after: null,
       detail: message,
     });
-    return host.act();
+    return false;
   }
   const appliedAt = host.now();
   host.registry.applied(m.name, appliedAt);
-  const text = again + (typeof detail === 'string' ? detail : (m.description ?? ''));
-  host.step('applied', m.name, text, before, null);
+  const text = how.prefix + (typeof detail === 'string' ? detail : (m.description ?? ''));
+  host.step(how.step, m.name, text, before, null);
   host.incidents.action({
     mitigation: m.name,
     appliedAt,
@@ -133,7 +152,10 @@ export async function act(host: CycleHost, validate: (m: Mitigation) => Promise<
     before,
     after: null,
     detail: text,
+    ...(how.reason === undefined ? {} : { reason: how.reason }),
+    ...(how.lastResort ? { lastResort: true } : {}),
   });
   cycle.phase = 'validating';
-  host.validateLater(cycle, m.name, appliedAt, before, text, traffic.now, () => validate(m));
+  host.validateLater(cycle, m.name, appliedAt, before, text, traffic.now, validate);
+  return true;
 }

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '@keel/core';
 import type { TriedMitigation } from '../incidents/incident.js';
 import type { IncidentManager } from '../incidents/incident-manager.js';
 import type { Mitigation } from '../mitigations/mitigation.js';
+import { putOnTrial } from './choose-mitigation.js';
 import type { CycleRunner } from './cycle-runner.js';
 import type { CycleState } from './cycle-state.js';
 import { validate } from './validation.js';
@@ -118,43 +119,12 @@ async function applyLastResort(runner: CycleRunner, m: Mitigation): Promise<void
   const cycle = runner.beginTrial('last resort: no mitigation helped');
   if (!cycle) return;
   cycle.tried.push(m.name);
-  const report = runner.latest;
-  const traffic = runner.trafficBefore();
-  const before = runner.measure(report, traffic.rates);
-  let detail: unknown;
-  try {
-    detail = await m.apply(runner.context(report, 'no mitigation helped: the last resort'));
-  } catch (error) {
-    runner.keel.reportError(`mitigation:${m.name}`, error);
-    const message = error instanceof Error ? error.message : String(error);
-    runner.step('apply-failed', m.name, `last resort: ${message}`, before, null);
-    runner.incidents.action({
-      mitigation: m.name,
-      appliedAt: runner.now(),
-      validatedAt: null,
-      outcome: 'failed',
-      before,
-      after: null,
-      detail: message,
-    });
-    runner.end('exhausted');
-    return;
-  }
-  const appliedAt = runner.now();
-  const text = typeof detail === 'string' ? detail : (m.description ?? '');
-  runner.registry.applied(m.name, appliedAt);
-  runner.step('last-resort', m.name, `applied as the configured last resort: ${text}`, before, null);
-  runner.incidents.action({
-    mitigation: m.name,
-    appliedAt,
-    validatedAt: null,
-    outcome: 'pending',
-    before,
-    after: null,
-    detail: text,
+  const ctx = runner.context(runner.latest, 'no mitigation helped: the last resort');
+  const how = {
+    step: 'last-resort' as const,
+    prefix: 'applied as the configured last resort: ',
     reason: 'applied as the configured last resort: no mitigation helped',
     lastResort: true,
-  });
-  cycle.phase = 'validating';
-  runner.validateLater(cycle, m.name, appliedAt, before, text, traffic.now, () => validate(runner, m));
+  };
+  if (!(await putOnTrial(runner, cycle, m, ctx, how, () => validate(runner, m)))) runner.end('exhausted');
 }
