@@ -1,10 +1,18 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFakeClock, createKeel } from '@keel/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMonitor } from '../src/index.js';
 import { Journal } from '../src/store/journal.js';
 import { restartWorker } from './fixtures/restart-worker.js';
@@ -240,6 +248,49 @@ describe('durability', () => {
     expect(records[0]).toEqual({ t: 'incident', incident: { id: 'inc-1', status: 'open' } });
     expect(records.at(-1)).toMatchObject({ t: 'step', i: 199 });
     open = [];
+    await journal.close();
+  });
+
+  it('bounded while writes fail: a newer state replaces its queued self, the oldest steps are dropped and counted, the rest lands in order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-bound-'));
+    const clock = createFakeClock();
+    const journal = new Journal<Record<string, unknown>>(
+      { dir, maxBytes: 1_000_000, maxFiles: 2, maxPending: 3, retryDelay: 1000, maxRetryDelay: 1000 },
+      clock,
+      () => [],
+      () => {},
+    );
+    journal.load();
+    // The directory goes away and a file takes its place: every write fails (ENOTDIR).
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, 'not a directory');
+    const acks = [
+      journal.append({ t: 'incident', v: 1 }, 'incident:a'),
+      ...[1, 2, 3, 4].map((i) => journal.append({ t: 'step', i })),
+      journal.append({ t: 'incident', v: 2 }, 'incident:a'),
+    ];
+    expect(await Promise.all(acks)).toEqual([false, false, false, false, false, false]);
+    // `a` v1 was being written when v2 came: once that write failed, v2 superseded it. Three steps went
+    // to make room while it was still queued.
+    expect(journal.stats()).toMatchObject({
+      durable: false,
+      pending: 2,
+      dropped: 3,
+      lastError: expect.any(String),
+    });
+
+    rmSync(dir);
+    mkdirSync(dir);
+    await clock.advanceAsync(1000);
+    await vi.waitFor(() => expect(journal.stats()).toMatchObject({ durable: true, pending: 0, written: 2 }));
+    const lines = readFileSync(join(dir, 'monitor.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      { t: 'step', i: 4 },
+      { t: 'incident', v: 2 },
+    ]);
     await journal.close();
   });
 

@@ -68,6 +68,11 @@ describe('notifier delivery', () => {
     keel.recordRequest('GET', '/ok', 200, 5);
     expect(keel.health().service).toBe('app');
     expect(monitor.incidents.open!.timeline.some((e) => e.kind === 'communicated')).toBe(false);
+    // Given up on, and the incident says so.
+    await monitor.settled();
+    expect(monitor.incidents.open!.timeline.at(-1)?.detail).toMatch(
+      /^incident\.opened could not be delivered to webhook: exhausted/,
+    );
     await monitor.close();
     await keel.close();
   });

@@ -259,7 +259,11 @@ export class Journal<R> {
     } catch (error) {
       await this.#undo(sizeBefore);
       this.#inFlight.clear();
-      // Still queued: a newer state of the same key may replace them again, unless one is already queued.
+      // Still queued, unless a newer state of the same key came meanwhile (it supersedes this one);
+      // otherwise a newer state may replace it again.
+      const superseded = batch.filter((e) => e.key !== undefined && this.#byKey.has(e.key));
+      this.#queue = this.#queue.filter((e) => !superseded.includes(e));
+      for (const entry of superseded) for (const resolve of entry.waiters.splice(0)) resolve(false);
       for (const entry of batch)
         if (entry.key !== undefined && !this.#byKey.has(entry.key)) this.#byKey.set(entry.key, entry);
       this.#failed(error);
