@@ -1,3 +1,4 @@
+export type { BreachScope } from './breach-scope.js';
 export type { CycleOutcome, CyclePhase, CycleState, MonitorStep, StepKind } from './cycle/cycle-state.js';
 export {
   affectedShare,
@@ -8,6 +9,7 @@ export {
   type Severity,
   type TimelineEntry,
   type TimelineKind,
+  type TriedMitigation,
 } from './incidents/incident.js';
 export { IncidentManager } from './incidents/incident-manager.js';
 export { renderPostMortem } from './incidents/post-mortem.js';
@@ -26,7 +28,7 @@ export { readinessOff } from './mitigations/readiness-off.js';
 export { type ServeStaleOptions, serveStale } from './mitigations/serve-stale.js';
 export { shedLoad } from './mitigations/shed-load.js';
 export { createMonitor, Monitor, type MonitorEvents } from './monitor.js';
-export type { DeliveryConfig, NotifierStats } from './notify/dispatcher.js';
+export type { DeliveryConfig, GiveUpReason, NotifierStats } from './notify/dispatcher.js';
 export {
   functionNotifier,
   type IncidentNotification,
@@ -40,4 +42,12 @@ export {
   type WebhookNotifierOptions,
   webhookNotifier,
 } from './notify/notifier.js';
-export type { BuiltInMitigations, MonitorConfig, MonitorOptions } from './options.js';
+export type {
+  BuiltInMitigations,
+  EscalationOptions,
+  JournalOptions,
+  MonitorConfig,
+  MonitorOptions,
+} from './options.js';
+export type { JournalStats } from './store/journal.js';
+export type { TrafficCounts, TrafficRates } from './traffic/traffic-meter.js';
