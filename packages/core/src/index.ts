@@ -31,6 +31,7 @@ export {
   KeelError,
   KeelErrorCode,
 } from './errors.js';
+export { Emitter } from './events.js';
 export type { DependencyCheckOptions, DependencyStatus } from './health/checks.js';
 export type { HealthOptions } from './health/health-options.js';
 export type {

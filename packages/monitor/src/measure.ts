@@ -1,4 +1,6 @@
 import type { BudgetState, HealthReport, HealthStatus, Keel } from '@keel/core';
+import { type BreachScope, breachScope } from './breach-scope.js';
+import type { TrafficRates } from './traffic/traffic-meter.js';
 
 /** What one evaluation said, reduced to what a before/after comparison needs. */
 export interface Measurement {
@@ -22,6 +24,12 @@ export interface Measurement {
   readonly requests: number;
   readonly p95: number | null;
   readonly errorRatio: number;
+  /**
+   * What users felt over the period this measurement stands for (before or
+   * after a mitigation): good and refused requests. `null` where no period
+   * applies (a baseline); absent in records written before it existed.
+   */
+  readonly traffic?: TrafficRates | null;
 }
 
 export type Trend = 'improving' | 'worsening' | 'steady' | 'unknown';
@@ -38,6 +46,8 @@ export interface Analysis {
   readonly costs: readonly { readonly name: string; readonly cost: number; readonly detail: string }[];
   /** Score over the last evaluations: the newest third against the oldest third. */
   readonly trend: Trend;
+  /** The routes in breach (or the whole app): what a scoped mitigation acts on. */
+  readonly scope: BreachScope;
   /** Routes / fingerprints that consumed the most time in the window. */
   readonly hotspots: readonly {
     readonly signal: string;
@@ -49,7 +59,11 @@ export interface Analysis {
 /** Three decimals: enough for ratios and ms, short in JSON and prose. */
 export const round = (v: number) => Math.round(v * 1000) / 1000;
 
-export function measure(report: HealthReport, httpSignal: string): Measurement {
+export function measure(
+  report: HealthReport,
+  httpSignal: string,
+  traffic: TrafficRates | null = null,
+): Measurement {
   const budgets: Record<string, Measurement['budgets'][string]> = {};
   for (const b of report.budgets) {
     budgets[b.name] = {
@@ -69,6 +83,7 @@ export function measure(report: HealthReport, httpSignal: string): Measurement {
     requests: http?.samples ?? 0,
     p95: http?.p95 ?? null,
     errorRatio: http?.errorRatio ?? 0,
+    traffic,
   };
 }
 
@@ -92,6 +107,7 @@ export function analyse(
     atRisk: report.budgets.filter((b) => b.state === 'at_risk').map((b) => b.name),
     costs,
     trend: trendOf(recentScores),
+    scope: breachScope(report),
     hotspots,
   };
 }

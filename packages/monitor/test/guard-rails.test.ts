@@ -1,6 +1,14 @@
 import { createFakeClock, createKeel, KeelErrorCode } from '@keel/core';
 import { describe, expect, it } from 'vitest';
-import { createMonitor, gracefulRestart, type Mitigation, resizePool } from '../src/index.js';
+import {
+  createMonitor,
+  gracefulRestart,
+  type Mitigation,
+  openCircuit,
+  recyclePool,
+  resizePool,
+  serveStale,
+} from '../src/index.js';
 
 const MIN = 60_000;
 
@@ -149,16 +157,54 @@ describe('guard rails', () => {
     expect(keel.readiness().reasons).toContain('shutting down');
   });
 
-  it('resizePool works on a pg.Pool-shaped object through options.max, and rolls back', async () => {
-    const pool = { options: { max: 10 }, waitingCount: 3 };
+  it('resizePool resizes a pool that has resize(max), and rolls back', async () => {
+    const sizes: number[] = [];
+    const pool = {
+      max: 10,
+      waitingCount: 3,
+      resize(n: number) {
+        sizes.push(n);
+        this.max = n;
+      },
+    };
     const m = resizePool({ pool, factor: 2, maxSize: 15 });
     const { monitor, run } = app({ mitigations: [m], validateAfter: 2 * MIN });
     await run(90_000);
     await monitor.settled();
-    expect(pool.options.max).toBe(15);
+    expect(pool.max).toBe(15);
+    expect(monitor.steps().find((s) => s.kind === 'applied')?.detail).toBe('pool max 10 → 15');
     await run(2 * MIN);
     await monitor.settled();
+    expect(sizes).toEqual([15, 10]);
+  });
+
+  it('a pool without resize() or recycle() is not offered those mitigations, and /health says why', async () => {
+    // A bare pg.Pool: writing options.max would not retire a single client, so the monitor does not pretend.
+    const pool = { options: { max: 10 }, waitingCount: 3 };
+    const { monitor, run } = app({ mitigations: [resizePool({ pool }), recyclePool({ pool })] });
+    expect(monitor.mitigations.map((m) => m.name)).toEqual([]);
+    await run(90_000);
+    await monitor.settled();
     expect(pool.options.max).toBe(10);
+    expect(monitor.steps().some((s) => s.kind === 'applied')).toBe(false);
+    expect(monitor.status().mitigations).toEqual(
+      expect.arrayContaining([
+        { name: 'resize-pool', priority: null, available: false, reason: 'the pool has no resize(max)' },
+        { name: 'recycle-pool', priority: null, available: false, reason: 'the pool has no recycle()' },
+        {
+          name: 'shed-load',
+          priority: null,
+          available: false,
+          reason: 'turned off (builtIns.shedLoad: false)',
+        },
+        {
+          name: 'readiness-off',
+          priority: null,
+          available: false,
+          reason: 'opt-in (builtIns.readinessOff: true)',
+        },
+      ]),
+    );
   });
 
   it('validates options at startup', () => {
@@ -169,10 +215,21 @@ describe('guard rails', () => {
       { healthyScore: 11 },
       { typo: 1 },
       { delivery: { maxAttempts: 0 } },
+      { builtIns: { shedload: true } },
+      { delivery: { retries: 3 } },
     ])
       expect(() => createMonitor(keel, bad as never)).toThrow(
         expect.objectContaining({ code: KeelErrorCode.InvalidOption }),
       );
+    // The mitigation factories reject unknown keys too.
+    for (const make of [
+      () => serveStale({ extend: 1 } as never),
+      () => openCircuit({ ratio: 1 } as never),
+      () => gracefulRestart({ code: 1 } as never),
+      () => resizePool({ pool: {}, size: 3 } as never),
+      () => recyclePool({ pool: { recycle() {} }, when: [] } as never),
+    ])
+      expect(make).toThrow(expect.objectContaining({ code: KeelErrorCode.InvalidOption }));
   });
 
   it('runs on its schedule even without a breach', async () => {

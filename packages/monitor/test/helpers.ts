@@ -9,6 +9,8 @@ export interface Receiver {
   mode: number | 'hang';
   /** Requests seen, answered or not. */
   attempts: number;
+  /** The next this many requests are answered 500, whatever `mode` says. */
+  failNext: number;
   close(): Promise<void>;
 }
 
@@ -21,6 +23,7 @@ export async function startReceiver(): Promise<Receiver> {
     deliveries,
     mode: 200 as number | 'hang',
     attempts: 0,
+    failNext: 0,
     close: async () => {},
   };
   const server: Server = createServer((req, res) => {
@@ -28,6 +31,12 @@ export async function startReceiver(): Promise<Receiver> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       receiver.attempts++;
+      if (receiver.failNext > 0) {
+        receiver.failNext--;
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
       if (receiver.mode === 'hang') {
         hanging.add(res);
         return;

@@ -68,6 +68,11 @@ describe('notifier delivery', () => {
     keel.recordRequest('GET', '/ok', 200, 5);
     expect(keel.health().service).toBe('app');
     expect(monitor.incidents.open!.timeline.some((e) => e.kind === 'communicated')).toBe(false);
+    // Given up on, and the incident says so.
+    await monitor.settled();
+    expect(monitor.incidents.open!.timeline.at(-1)?.detail).toMatch(
+      /^incident\.opened could not be delivered to webhook: exhausted/,
+    );
     await monitor.close();
     await keel.close();
   });
@@ -117,9 +122,9 @@ describe('notifier delivery', () => {
     const dispatcher = new Dispatcher(
       [never],
       clock,
-      { maxQueue: 2, maxAttempts: 1, backoff: 10, maxBackoff: 10, timeout: 100 },
+      { maxQueue: 2, maxAttempts: 1, backoff: 10, maxBackoff: 10, timeout: 100, expireAfter: 60_000 },
       () => {},
-      () => {},
+      { delivered() {}, gaveUp() {} },
     );
     const message = (n: number) => ({ deliveryId: String(n) }) as IncidentNotification;
     for (let i = 0; i < 5; i++) dispatcher.send(message(i));
@@ -140,9 +145,9 @@ describe('notifier delivery', () => {
         }),
       ],
       clock,
-      { maxQueue: 10, maxAttempts: 2, backoff: 10, maxBackoff: 10, timeout: 100 },
+      { maxQueue: 10, maxAttempts: 2, backoff: 10, maxBackoff: 10, timeout: 100, expireAfter: 60_000 },
       () => {},
-      () => {},
+      { delivered() {}, gaveUp() {} },
     );
     dispatcher.send({ deliveryId: 'x' } as IncidentNotification);
     await clock.advanceAsync(10);

@@ -1,19 +1,21 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { HealthReport } from '@keel/core';
-import { type Measurement, measure, round } from '../measure.js';
-import type { Dispatcher } from '../notify/dispatcher.js';
-import type { IncidentNotification, NotificationType } from '../notify/notifier.js';
-import { isoTime } from '../time.js';
+import { type Measurement, measure } from '../measure.js';
+import type { IncidentNotification } from '../notify/notifier.js';
+import type { Outbox } from '../notify/outbox.js';
+import { accountImpact, accountRefused } from './impact.js';
 import {
   assessSeverity,
-  type BudgetImpact,
   type Incident,
   type IncidentAction,
   moreSevere,
+  raised,
   type TimelineKind,
+  type TriedMitigation,
 } from './incident.js';
+import { incidentMessage } from './incident-message.js';
+import { newIncident } from './new-incident.js';
 import { formatDuration, renderPostMortem } from './post-mortem.js';
+import type { PostMortemWriter } from './post-mortem-writer.js';
 
 export interface IncidentManagerDeps {
   readonly service: string;
@@ -24,10 +26,15 @@ export interface IncidentManagerDeps {
   readonly windowIntervals: number;
   /** Resolved incidents kept in memory besides the open one. */
   readonly keepResolved: number;
-  readonly dir: string | null;
-  readonly dispatcher: Dispatcher;
+  /** Writes post-mortem files; `null` without a `dir`. */
+  readonly postMortems: PostMortemWriter | null;
+  /** Where notifications go (recorded, then delivered). */
+  readonly outbox: Outbox;
+  /** Notifiers configured: with none, an incident is "communicated" through /health only. */
+  readonly notifiers: number;
   now(): number;
-  persist(incident: Incident): void;
+  /** Records the incident's current state; resolves once it is on disk (or could not be, for now). */
+  persist(incident: Incident): Promise<unknown>;
   emit(incident: Incident, change: string): void;
   report(where: string, error: unknown): void;
 }
@@ -44,7 +51,8 @@ export class IncidentManager {
   // The healthy streak before an incident, about one budget window long: its oldest is the "before".
   readonly #healthy: Measurement[] = [];
   #recoveredSince: number | null = null;
-  readonly #pendingWrites = new Set<Promise<void>>();
+  /** Changes recorded but not yet acknowledged (event, notification): they wait for the journal. */
+  readonly #pending = new Set<Promise<unknown>>();
 
   constructor(deps: IncidentManagerDeps) {
     this.#deps = deps;
@@ -72,18 +80,28 @@ export class IncidentManager {
       if (incident.status === 'open') {
         this.#open = incident;
         this.#entry(incident, 'note', at, 'monitor restarted: incident reloaded from the journal');
-        this.#deps.persist(incident);
+        this.#track(this.#deps.persist(incident));
       }
     }
     this.#trim();
   }
 
-  /** Resolves when post-mortem files being written are on disk. */
+  /** Resolves when every change made so far was recorded and acknowledged (post-mortem files included). */
   async settled(): Promise<void> {
-    await Promise.all([...this.#pendingWrites]);
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    await this.#deps.postMortems?.settled();
   }
 
-  observe(report: HealthReport, counts: Record<string, { total: number; bad: number }> | null): void {
+  /**
+   * Takes in an evaluation: opens, joins, escalates or resolves. `counts` are
+   * the closed interval's events per budget, `refused` the requests Keel
+   * answered itself since the previous evaluation, by outcome.
+   */
+  observe(
+    report: HealthReport,
+    counts: Record<string, { total: number; bad: number }> | null,
+    refused: Readonly<Record<string, number>> | null = null,
+  ): void {
     const now = report.evaluatedAt;
     const breached = report.budgets.filter((b) => b.state === 'breached');
     const unhealthy = report.score < this.#deps.healthyScore;
@@ -99,7 +117,8 @@ export class IncidentManager {
       return;
     }
 
-    if (counts) this.#account(open, report, counts);
+    if (counts) accountImpact(open, report, counts);
+    if (refused) accountRefused(open, refused);
     if (open.during === null || m.score < open.during.score) open.during = m;
     let changed = false;
     const joined = breached.filter((b) => !open.triggers.includes(b.name));
@@ -109,12 +128,12 @@ export class IncidentManager {
       changed = true;
     }
     const { severity, reason } = assessSeverity(report);
+    let escalated = false;
     if (moreSevere(severity, open.severity)) {
       open.severity = severity;
       open.severityReason = reason;
       this.#entry(open, 'assessed', now, `escalated to ${severity}: ${reason}`);
-      this.#notify(open, 'incident.escalated', report.score, now);
-      changed = true;
+      escalated = true;
     }
 
     const recovered =
@@ -139,7 +158,9 @@ export class IncidentManager {
       this.#resolve(open, report, m);
       return;
     }
-    if (changed) this.#persist(open, 'updated');
+    if (escalated)
+      this.#commit(open, 'escalated', incidentMessage(open, 'incident.escalated', report.score, now));
+    else if (changed) this.#commit(open, 'updated');
   }
 
   /** Records (or updates) a mitigation step on the open incident. */
@@ -162,11 +183,94 @@ export class IncidentManager {
       at,
       `${action.mitigation}: ${action.outcome} (${effect})${action.detail ? `; ${action.detail}` : ''}`,
     );
+    if (action.lastResort) this.#entry(open, 'note', at, `${action.mitigation}: ${action.reason}`);
     if (action.outcome === 'kept' && !open.timeline.some((e) => e.kind === 'mitigated')) {
-      this.#entry(open, 'mitigated', at, `${action.mitigation} helped: ${effect}`);
-      this.#notify(open, 'incident.mitigated', action.after?.score ?? null, at);
+      const how = action.lastResort ? ' (as a last resort, refusing requests)' : '';
+      this.#entry(open, 'mitigated', at, `${action.mitigation} helped${how}: ${action.reason ?? effect}`);
+      this.#commit(
+        open,
+        'mitigated',
+        incidentMessage(open, 'incident.mitigated', action.after?.score ?? null, at),
+      );
+      return;
     }
-    this.#persist(open, 'action');
+    this.#commit(open, 'action');
+  }
+
+  /**
+   * A planned shutdown began: the open incident says so, and a mitigation
+   * waiting for validation is closed as interrupted (its effect will not be
+   * measured), not left pending.
+   */
+  standDown(reason: string): void {
+    const open = this.#open;
+    if (!open) return;
+    const at = this.#deps.now();
+    for (const [i, a] of open.actions.entries()) {
+      if (a.outcome !== 'pending') continue;
+      open.actions[i] = { ...a, outcome: 'interrupted', detail: `${reason} before it was validated` };
+    }
+    this.#entry(
+      open,
+      'note',
+      at,
+      `${reason}: the monitor stood down (no new incident, action or notification)`,
+    );
+    this.#commit(open, 'updated');
+  }
+
+  /**
+   * Every mitigation was tried and none helped while the breach persists:
+   * the severity goes up one step, and people are told what was tried and
+   * what it measurably did. Once per incident.
+   */
+  unmitigated(tried: readonly TriedMitigation[], score: number): boolean {
+    const open = this.#open;
+    if (!open || open.unmitigated || open.acknowledged) return false;
+    const at = this.#deps.now();
+    open.unmitigated = { at, tried };
+    const from = open.severity;
+    open.severity = raised(from);
+    const list = tried.map((t) => `${t.mitigation} ${t.outcome}`).join(', ') || 'nothing applicable';
+    open.severityReason = `no mitigation helped (tried: ${list}); ${open.severityReason}`;
+    this.#entry(
+      open,
+      'assessed',
+      at,
+      `escalated ${from} → ${open.severity}: no mitigation helped (tried: ${list})`,
+    );
+    const message = incidentMessage(open, 'incident.escalated', score, at);
+    this.#commit(open, 'escalated', {
+      ...message,
+      deliveryId: `${message.deliveryId}:unmitigated`,
+      text: `[${open.severity}] ${open.service}: ${open.title} — no mitigation helped (tried: ${list}) (score ${score})`,
+      tried,
+    });
+    return true;
+  }
+
+  /** A person takes the open incident over. Returns `false` when none is open. */
+  acknowledge(by: string, note: string | null): boolean {
+    const open = this.#open;
+    if (!open) return false;
+    const at = this.#deps.now();
+    open.acknowledged = { by, at, note };
+    this.#entry(
+      open,
+      'acknowledged',
+      at,
+      `by ${by}${note ? `: ${note}` : ''}; the monitor stops re-checking it`,
+    );
+    this.#commit(open, 'acknowledged');
+    return true;
+  }
+
+  /** Adds a note to the open incident's timeline. */
+  note(detail: string): void {
+    const open = this.#open;
+    if (!open) return;
+    this.#entry(open, 'note', this.#deps.now(), detail);
+    this.#commit(open, 'updated');
   }
 
   /** A notifier delivered a message: the first delivery per incident is "communicated". */
@@ -174,60 +278,39 @@ export class IncidentManager {
     const incident = this.get(message.incident.id);
     if (!incident || incident.timeline.some((e) => e.kind === 'communicated')) return;
     this.#entry(incident, 'communicated', at, `${message.type} delivered to ${notifier}`);
-    this.#persist(incident, 'communicated');
+    this.#commit(incident, 'communicated');
+  }
+
+  /** A notification was given up on for a notifier: said in the incident's timeline, not silently lost. */
+  undelivered(message: IncidentNotification, notifier: string, reason: string, at: number): void {
+    const incident = this.get(message.incident.id);
+    if (!incident) return;
+    this.#entry(incident, 'note', at, `${message.type} could not be delivered to ${notifier}: ${reason}`);
+    this.#commit(incident, 'updated');
+  }
+
+  /** A post-mortem whose first write failed is on disk now. */
+  postMortemWritten(incident: Incident, path: string, at: number): void {
+    incident.postMortemPath = path;
+    incident.postMortemError = null;
+    this.#entry(incident, 'post-mortem', at, `written to ${path}`);
+    this.#commit(incident, 'post-mortem');
   }
 
   #openIncident(report: HealthReport, m: Measurement): void {
     const now = report.evaluatedAt;
-    const breached = report.budgets.filter((b) => b.state === 'breached');
-    const triggers = breached.length ? breached.map((b) => b.name) : ['score'];
-    const title = breached.length
-      ? `${triggers.join(', ')} breached`
-      : `health score dropped to ${report.score}`;
-    const { severity, reason } = assessSeverity(report);
-    const stamp = new Date(now)
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
-    const incident: Incident = {
-      id: `${this.#deps.service}-${stamp}-${Math.random().toString(16).slice(2, 6)}`,
-      service: this.#deps.service,
-      title,
-      status: 'open',
-      severity,
-      severityReason: reason,
-      triggers,
-      openedAt: now,
-      resolvedAt: null,
-      timeline: [],
-      actions: [],
-      before: this.#before() ?? m,
-      during: m,
-      after: null,
-      impact: {},
-      postMortem: null,
-      postMortemPath: null,
-    };
-    const details = breached.map((b) =>
-      b.value === null
-        ? `${b.name} no data`
-        : `${b.name} ${round(b.value)} ${b.unit} vs ${b.target} ${b.unit}`,
+    const incident = newIncident(
+      this.#deps.service,
+      report,
+      m,
+      this.#before() ?? m,
+      this.#deps.notifiers > 0,
     );
-    this.#entry(
-      incident,
-      'detected',
-      now,
-      `${title}${details.length ? ` (${details.join('; ')})` : ''}, score ${report.score}`,
-    );
-    this.#entry(incident, 'assessed', now, `${severity}: ${reason}`);
-    if (this.#deps.dispatcher.size === 0)
-      this.#entry(incident, 'communicated', now, 'no notifier configured: visible in /health only');
     this.#open = incident;
     this.#recoveredSince = null;
     this.#incidents.push(incident);
     this.#trim();
-    this.#persist(incident, 'opened');
-    this.#notify(incident, 'incident.opened', report.score, now);
+    this.#commit(incident, 'opened', incidentMessage(incident, 'incident.opened', report.score, now));
   }
 
   /** The oldest of the healthy streak that already judged every budget the newest one judges. */
@@ -236,37 +319,6 @@ export class IncidentManager {
     if (!newest) return undefined;
     const judged = Object.keys(newest.budgets).filter((k) => newest.budgets[k]!.state !== 'no_data');
     return this.#healthy.find((h) => judged.every((k) => h.budgets[k] && h.budgets[k].state !== 'no_data'));
-  }
-
-  #account(
-    open: Incident,
-    report: HealthReport,
-    counts: Record<string, { total: number; bad: number }>,
-  ): void {
-    for (const name of open.triggers) {
-      const c = counts[name];
-      const b = report.budgets.find((x) => x.name === name);
-      if (!c || !b) continue;
-      const prev = open.impact[name] ?? {
-        total: 0,
-        bad: 0,
-        peakErrorBudgetUsed: null,
-        errorBudgetConsumed: null,
-      };
-      const total = prev.total + c.total;
-      const bad = prev.bad + c.bad;
-      const allowed = total * (1 - b.objective);
-      const impact: BudgetImpact = {
-        total,
-        bad,
-        peakErrorBudgetUsed:
-          b.errorBudgetUsed === null
-            ? prev.peakErrorBudgetUsed
-            : Math.max(prev.peakErrorBudgetUsed ?? 0, round(b.errorBudgetUsed)),
-        errorBudgetConsumed: allowed > 0 ? round(bad / allowed) : null,
-      };
-      open.impact[name] = impact;
-    }
   }
 
   #resolve(open: Incident, report: HealthReport, m: Measurement): void {
@@ -283,61 +335,52 @@ export class IncidentManager {
       now,
       `${open.triggers.join(', ')} recovered and stayed recovered for ${formatDuration(this.#deps.recoveryWindow)}; score ${report.score}`,
     );
-    const dir = this.#deps.dir;
-    const path = dir === null ? null : join(dir, 'postmortems', `${open.id}.md`);
-    open.postMortemPath = path;
-    this.#entry(open, 'post-mortem', now, path ? `written to ${path}` : 'kept in the incident record');
     open.postMortem = renderPostMortem(open);
-    if (path && dir) {
-      const text = open.postMortem;
-      const write = mkdir(join(dir, 'postmortems'), { recursive: true })
-        .then(() => writeFile(path, text))
-        .catch((error) => this.#deps.report('post-mortem', error))
-        .finally(() => this.#pendingWrites.delete(write));
-      this.#pendingWrites.add(write);
-    }
-    this.#persist(open, 'resolved');
-    this.#notify(open, 'incident.resolved', report.score, now);
-  }
-
-  #notify(incident: Incident, type: NotificationType, score: number | null, at: number): void {
-    if (this.#deps.dispatcher.size === 0) return;
-    const trigger = incident.during?.budgets[incident.triggers[0] ?? ''];
-    const detail =
-      type === 'incident.resolved'
-        ? `resolved after ${formatDuration((incident.resolvedAt ?? at) - incident.openedAt)}`
-        : trigger && trigger.value !== null
-          ? `${incident.triggers[0]} ${round(trigger.value)} ${trigger.unit} vs ${trigger.target} ${trigger.unit}`
-          : incident.severityReason;
-    const message: IncidentNotification = {
-      deliveryId: `${incident.id}:${type}:${at}`,
-      type,
-      service: incident.service,
-      at: new Date(at).toISOString(),
-      incident: {
-        id: incident.id,
-        title: incident.title,
-        severity: incident.severity,
-        severityReason: incident.severityReason,
-        status: incident.status,
-        triggers: [...incident.triggers],
-        openedAt: isoTime(incident.openedAt)!,
-        resolvedAt: isoTime(incident.resolvedAt),
-        score,
-      },
-      text: `[${incident.severity}] ${incident.service}: ${incident.title} — ${detail}${score === null ? '' : ` (score ${score})`}`,
-      ...(type === 'incident.resolved' && incident.postMortem ? { postMortem: incident.postMortem } : {}),
-    };
-    this.#deps.dispatcher.send(message);
+    const text = open.postMortem;
+    const writer = this.#deps.postMortems;
+    // The file first: the record and the `resolved` event then say where it is, or why it is not.
+    const written = writer === null ? Promise.resolve(null) : writer.write(open, text);
+    const done = written.then((error) => {
+      if (writer === null) this.#entry(open, 'post-mortem', now, 'kept in the incident record');
+      else if (error === null) {
+        open.postMortemPath = writer.pathOf(open);
+        this.#entry(open, 'post-mortem', now, `written to ${open.postMortemPath}`);
+      } else {
+        open.postMortemError = error;
+        this.#entry(
+          open,
+          'post-mortem',
+          now,
+          `could not be written (${error}); kept in the incident record, retried`,
+        );
+      }
+      this.#commit(open, 'resolved', incidentMessage(open, 'incident.resolved', report.score, now));
+    });
+    this.#track(done);
   }
 
   #entry(incident: Incident, kind: TimelineKind, at: number, detail: string): void {
     incident.timeline.push({ kind, at, detail });
   }
 
-  #persist(incident: Incident, change: string): void {
-    this.#deps.persist(incident);
-    this.#deps.emit(incident, change);
+  /**
+   * Records the incident's state and acknowledges the change (the event, the
+   * notification) only once that record has settled: a listener or a receiver
+   * never hears of a change a crash could still take back.
+   */
+  #commit(incident: Incident, change: string, message?: IncidentNotification): void {
+    const recorded = this.#deps.persist(incident);
+    const acknowledged = recorded.then(() => this.#deps.emit(incident, change));
+    this.#track(
+      message ? Promise.all([acknowledged, this.#deps.outbox.send(message, recorded)]) : acknowledged,
+    );
+  }
+
+  #track(work: Promise<unknown>): void {
+    const tracked = work
+      .catch((error) => this.#deps.report('monitor-incident', error))
+      .finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
   }
 
   #trim(): void {

@@ -12,6 +12,7 @@ export type TimelineKind =
   | 'resolved'
   | 'post-mortem'
   | 'action'
+  | 'acknowledged'
   | 'note';
 
 export interface TimelineEntry {
@@ -26,11 +27,27 @@ export interface IncidentAction {
   readonly mitigation: string;
   readonly appliedAt: number;
   readonly validatedAt: number | null;
-  /** `kept` (it helped), `rolled-back`, `not-helpful` (irreversible), `failed`, `released`, `pending`. */
+  /**
+   * `kept` (it helped), `rolled-back`, `not-helpful` (irreversible), `failed`, `pending` (on trial),
+   * `interrupted` (a shutdown or restart came before its validation; `detail` says which).
+   */
   readonly outcome: string;
   readonly before: Measurement;
   readonly after: Measurement | null;
+  /** What the mitigation said it did. */
   readonly detail: string;
+  /** Why it was kept or not, from what users felt (good and refused requests) before and after. */
+  readonly reason?: string;
+  /** Kept although it refuses most requests, because nothing else was left to try. */
+  readonly lastResort?: boolean;
+}
+
+/** One mitigation tried for an incident, as told when none helped. */
+export interface TriedMitigation {
+  readonly mitigation: string;
+  readonly outcome: string;
+  /** Why, with the measured numbers. */
+  readonly reason: string;
 }
 
 export interface BudgetImpact {
@@ -63,18 +80,31 @@ export interface Incident {
   during: Measurement | null;
   after: Measurement | null;
   impact: Record<string, BudgetImpact>;
+  /** Set when every mitigation was tried and none helped: the severity was raised and people told. */
+  unmitigated?: { readonly at: number; readonly tried: readonly TriedMitigation[] } | null;
+  /** A person took it over (`monitor.acknowledge`): the monitor stops re-checking and escalating it. */
+  acknowledged?: { readonly by: string; readonly at: number; readonly note: string | null } | null;
+  /** Requests Keel answered itself while the incident was open (shed, circuit open, not ready, cut off). */
+  refused?: Record<string, number>;
   /** The Markdown post-mortem, once resolved. */
   postMortem: string | null;
-  /** Where the post-mortem was written, when the monitor has a `dir`. */
+  /** Where the post-mortem was written (it is on disk), when the monitor has a `dir`. */
   postMortemPath: string | null;
+  /** Why the post-mortem file could not be written (yet): it is retried; `null` when written or not asked for. */
+  postMortemError?: string | null;
 }
 
 /** The share of traffic a breached budget says is affected (0..1), from its own numbers. */
 export function affectedShare(b: BudgetSnapshot): number {
   if (b.value === null) return 0;
-  if (b.kind === 'error_rate') return b.value / 100;
-  if (b.kind === 'availability') return 1 - b.value / 100;
-  return (b.errorBudgetUsed ?? 0) * (1 - b.objective);
+  const share =
+    b.kind === 'error_rate'
+      ? b.value / 100
+      : b.kind === 'availability'
+        ? 1 - b.value / 100
+        : (b.errorBudgetUsed ?? 0) * (1 - b.objective);
+  // Rounded so a threshold is met exactly at its value: 1 − 95 / 100 is 0.05000000000000004 in floating point.
+  return Math.round(share * 1e9) / 1e9;
 }
 
 /**
@@ -123,4 +153,9 @@ export function assessSeverity(report: HealthReport): { severity: Severity; reas
 /** SEV1 is the most severe. */
 export function moreSevere(a: Severity, b: Severity): boolean {
   return a < b;
+}
+
+/** One step more severe (SEV1 stays SEV1). */
+export function raised(s: Severity): Severity {
+  return s === 'SEV4' ? 'SEV3' : s === 'SEV3' ? 'SEV2' : 'SEV1';
 }

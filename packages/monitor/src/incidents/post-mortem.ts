@@ -53,7 +53,7 @@ export function renderPostMortem(incident: Incident): string {
       `The health score fell from ${num(incident.before?.score)} to ${num(incident.during?.score)} ` +
       `and was ${num(incident.after?.score)} at resolution. ` +
       (kept.length
-        ? `Mitigated by ${kept.map((a) => `\`${a.mitigation}\``).join(', ')}.`
+        ? `Mitigated by ${kept.map((a) => `\`${a.mitigation}\`${a.lastResort ? ' (as a last resort)' : ''}`).join(', ')}.`
         : 'No mitigation measurably helped; the budgets recovered on their own.'),
     '',
   );
@@ -62,6 +62,22 @@ export function renderPostMortem(incident: Incident): string {
   lines.push(`- **Duration:** ${duration}`);
   lines.push(`- **Requests during the incident:** ${requests}`);
   lines.push(`- **Requests affected** (over a latency target or failed): ${affected}`);
+  const refused = Object.entries(incident.refused ?? {}).filter(([, n]) => n > 0);
+  const refusedTotal = refused.reduce((sum, [, n]) => sum + n, 0);
+  lines.push(
+    `- **Requests refused by Keel** (answered by Keel itself, not the app): ${refusedTotal}${
+      refused.length ? ` (${refused.map(([outcome, n]) => `${outcome} ${n}`).join(', ')})` : ''
+    }`,
+  );
+  if (incident.unmitigated)
+    lines.push(
+      `- **No mitigation helped:** escalated at ${iso(incident.unmitigated.at)} after trying ${
+        incident.unmitigated.tried.map((t) => `\`${t.mitigation}\` (${t.outcome})`).join(', ') ||
+        'nothing applicable'
+      }`,
+    );
+  if (incident.acknowledged)
+    lines.push(`- **Acknowledged** by ${incident.acknowledged.by} at ${iso(incident.acknowledged.at)}`);
   lines.push('', '| budget | events | bad | error budget consumed | peak share of window budget used |');
   lines.push('| --- | ---: | ---: | ---: | ---: |');
   for (const [name, i] of impacts) {
@@ -104,13 +120,17 @@ export function renderPostMortem(incident: Incident): string {
   if (incident.actions.length === 0) lines.push('No action was taken.');
   else {
     lines.push(
-      '| applied (UTC) | mitigation | outcome | score before → after | HTTP p95 before → after (ms) | detail |',
+      '| applied (UTC) | mitigation | outcome | good req/s before → after | refused before → after | score before → after | HTTP p95 before → after (ms) | why |',
     );
-    lines.push('| --- | --- | --- | --- | --- | --- |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const a of incident.actions) {
+      const b = a.before.traffic;
+      const f = a.after?.traffic;
       lines.push(
-        `| ${iso(a.appliedAt)} | ${cell(a.mitigation)} | ${a.outcome} | ${num(a.before.score)} → ${num(a.after?.score)} | ` +
-          `${num(a.before.p95)} → ${num(a.after?.p95)} | ${cell(a.detail)} |`,
+        `| ${iso(a.appliedAt)} | ${cell(a.mitigation)} | ${a.outcome}${a.lastResort ? ' (last resort)' : ''} | ` +
+          `${num(b?.goodPerSecond)} → ${num(f?.goodPerSecond)} | ${pct(b?.refusedShare)} → ${pct(f?.refusedShare)} | ` +
+          `${num(a.before.score)} → ${num(a.after?.score)} | ${num(a.before.p95)} → ${num(a.after?.p95)} | ` +
+          `${cell(a.reason ?? a.detail)} |`,
       );
     }
   }

@@ -1,4 +1,5 @@
 import type { HealthReport, Keel } from '@keel/core';
+import { checkKnownKeys, invalidOptionOf } from '@keel/core';
 import type { Analysis } from '../measure.js';
 
 /** What a mitigation sees when it is judged, applied or rolled back. */
@@ -31,6 +32,19 @@ export interface Mitigation {
   /** After it was applied, it is not applied again for this long, ms. @default the monitor's `cooldown` */
   readonly cooldown?: number;
   /**
+   * Set by a factory whose target lacks what the mitigation needs (`'the pool
+   * has no resize(max)'`): such a mitigation is not registered, so it is
+   * never reported as taken; `/health` lists it with this reason.
+   * @default undefined: it can act
+   */
+  readonly missing?: string | undefined;
+  /**
+   * Why it has nothing to act on right now (`'no cache holds entries'`), or
+   * `null` when it can act. The monitor skips it meanwhile; `/health` shows
+   * the reason. @default always available
+   */
+  unavailable?(keel: Keel): string | null;
+  /**
    * Whether it can help now. The monitor skips it when this returns `false`.
    * @default always
    */
@@ -56,9 +70,23 @@ export function checkMitigation(m: Mitigation): string | null {
     return `"${m.name}": \`rollback\` must be a function`;
   if (m.applicable !== undefined && typeof m.applicable !== 'function')
     return `"${m.name}": \`applicable\` must be a function`;
+  if (m.unavailable !== undefined && typeof m.unavailable !== 'function')
+    return `"${m.name}": \`unavailable\` must be a function`;
+  if (m.missing !== undefined && typeof m.missing !== 'string')
+    return `"${m.name}": \`missing\` must be a string`;
   if (m.priority !== undefined && !Number.isFinite(m.priority))
     return `"${m.name}": \`priority\` must be a number`;
   if (m.cooldown !== undefined && !(Number.isSafeInteger(m.cooldown) && m.cooldown >= 0))
     return `"${m.name}": \`cooldown\` must be an integer >= 0 (ms)`;
   return null;
+}
+
+/**
+ * Checks the options object a mitigation factory was given: an object, and
+ * no key it does not know (a typo fails at startup, naming the option).
+ */
+export function checkFactoryOptions(who: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidOptionOf(who, '', 'must be an object', options);
+  checkKnownKeys(options, new Set(known), (key, rule, got) => invalidOptionOf(who, key, rule, got));
 }

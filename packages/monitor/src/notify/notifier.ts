@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { KeelError, KeelErrorCode } from '@keel/core';
-import type { Severity } from '../incidents/incident.js';
+import type { Severity, TriedMitigation } from '../incidents/incident.js';
 
 export type NotificationType =
   | 'incident.opened'
@@ -33,6 +33,8 @@ export interface IncidentNotification {
   readonly text: string;
   /** The Markdown post-mortem, on `incident.resolved`. */
   readonly postMortem?: string;
+  /** On the `incident.escalated` sent when no mitigation helped: what was tried and what it measurably did. */
+  readonly tried?: readonly TriedMitigation[];
 }
 
 /**
