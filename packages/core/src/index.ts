@@ -16,6 +16,15 @@ export {
   type ResponseCacheOptions,
 } from './cache/response-cache.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
+export {
+  defineConfig,
+  type KeelFileConfig,
+  type KeelFileOptions,
+  resolveConfigFile,
+  type ShutdownFileOptions,
+} from './config/define-config.js';
+export type { KubernetesConfig, KubernetesOptions } from './config/kubernetes-options.js';
+export type { PrometheusConfig, PrometheusOptions } from './config/prometheus-options.js';
 export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
 export { RequestContext, RequestContexts } from './context/request-context.js';
 export {
@@ -89,7 +98,7 @@ export {
   registerOtelMetrics,
 } from './otel/otel.js';
 export { LoadShedder, type SheddingConfig, type SheddingSnapshot } from './pressure/load-shedder.js';
-export { prometheusName } from './prometheus/exposition.js';
+export { bucketLabel, prometheusName } from './prometheus/exposition.js';
 export type { RuntimeSnapshot } from './runtime/runtime-sampler.js';
 export {
   type AttachOptions,
@@ -97,6 +106,7 @@ export {
   GracefulShutdown,
   type GracefulShutdownOptions,
   handleSignals,
+  resolveShutdownOptions,
   type ShutdownReport,
   type SignalHandlingOptions,
 } from './shutdown/graceful-shutdown.js';

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { type Clock, systemClock } from './clock.js';
+import { CONFIG_FILE_SECTIONS } from './config/config-file-sections.js';
 import { type ErrorHandler, invalidOption } from './errors.js';
 import type { SheddingConfig } from './pressure/load-shedder.js';
 import { isValidLabelName, isValidSignalName } from './signals/labels.js';
@@ -402,7 +403,8 @@ const KNOWN_KEYS = new Set([
 export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
   const options = object('options', input) as KeelOptions & Record<string, unknown>;
   for (const key of Object.keys(options)) {
-    if (KNOWN_KEYS.has(key)) continue;
+    // The config file's sections for tools (`defineConfig` validates them) ride along unread.
+    if (KNOWN_KEYS.has(key) || CONFIG_FILE_SECTIONS.has(key)) continue;
     const renamed = RENAMED[key];
     throw invalidOption(
       key,

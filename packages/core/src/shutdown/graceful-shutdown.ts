@@ -84,11 +84,7 @@ export class GracefulShutdown {
   constructor(keel: Keel, options: GracefulShutdownOptions = {}) {
     this.#keel = keel;
     this.#clock = keel.config.clock;
-    this.#options = {
-      preStopDelay: nonNegative('shutdown.preStopDelay', options.preStopDelay, 5000),
-      drainTimeout: nonNegative('shutdown.drainTimeout', options.drainTimeout, 10_000),
-      cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
-    };
+    this.#options = resolveShutdownOptions(options);
     const shutdown = this;
     const slotKey = this.#slotKey;
     this.#onTrackedClose = function onTrackedClose(this: ServerResponse) {
@@ -316,6 +312,17 @@ export function handleSignals(shutdown: GracefulShutdown, options: SignalHandlin
 function closeAfter(res: ServerResponse): void {
   if (!res.headersSent && (res as { stream?: unknown }).stream === undefined)
     res.setHeader('connection', 'close');
+}
+
+/** Validates graceful-shutdown timings and applies their defaults (`keel k8s` derives probe and grace periods from them). */
+export function resolveShutdownOptions(
+  options: GracefulShutdownOptions = {},
+): Required<GracefulShutdownOptions> {
+  return {
+    preStopDelay: nonNegative('shutdown.preStopDelay', options.preStopDelay, 5000),
+    drainTimeout: nonNegative('shutdown.drainTimeout', options.drainTimeout, 10_000),
+    cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
+  };
 }
 
 function nonNegative(path: string, value: unknown, fallback: number): number {
