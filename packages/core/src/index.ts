@@ -99,6 +99,7 @@ export {
 } from './otel/otel.js';
 export { LoadShedder, type SheddingConfig, type SheddingSnapshot } from './pressure/load-shedder.js';
 export { bucketLabel, prometheusName } from './prometheus/exposition.js';
+export { KEEL_METRICS } from './prometheus/metric-names.js';
 export type { RuntimeSnapshot } from './runtime/runtime-sampler.js';
 export {
   type AttachOptions,
