@@ -1,6 +1,13 @@
 import type { KeelFileConfig } from '@keel/core';
 import { promDuration } from './duration.js';
-import { type BudgetSli, errorRatioExpr, matchersOf, recordedRatio } from './sli.js';
+import {
+  type BudgetSli,
+  errorRatioExpr,
+  eventsRateExpr,
+  matchersOf,
+  recordedEvents,
+  recordedRatio,
+} from './sli.js';
 import { type AlertWindow, alertWindows, recordedWindows } from './windows.js';
 
 export interface RecordingRule {
@@ -59,11 +66,19 @@ export function budgetRuleGroup(sli: BudgetSli, config: KeelFileConfig): RuleGro
   for (const level of [sli.instance, sli.fleet]) {
     for (const window of recordedWindows(config)) {
       if (level === sli.instance && !instanceWindows.has(window)) continue;
+      const labels = { ...sli.labels, window: promDuration(window) };
       recordings.push({
         record: recordedRatio(level, window),
         expr: errorRatioExpr(sli, config, window, level),
-        labels: { ...sli.labels, window: promDuration(window) },
+        labels,
       });
+      // Traffic in Keel's own windows: what weighs each instance's ratio in the fleet's.
+      if (instanceWindows.has(window))
+        recordings.push({
+          record: recordedEvents(level, window),
+          expr: eventsRateExpr(sli, window, level),
+          labels,
+        });
     }
   }
 

@@ -94,6 +94,19 @@ export function planSlis(config: KeelFileConfig): SliPlan[] {
   });
 }
 
+/** The recorded rate of a budget's events, per second: each instance's weight in the fleet's ratio. */
+export const SLI_EVENTS_RATE = 'keel_sli_events:rate';
+
+/** Name of a budget's recorded event rate at a level and window: `instance:keel_sli_events:rate5m`. */
+export function recordedEvents(level: Level, windowMs: number): string {
+  return `${level.name}:${SLI_EVENTS_RATE}${promDuration(windowMs)}`;
+}
+
+/** Events per second of a budget over a window, per `level`. */
+export function eventsRateExpr(sli: BudgetSli, windowMs: number, level: Level): string {
+  return `sum by (${level.by.join(', ')}) (rate(${prometheusName(sli.signal)}_count{${sli.matchers}}[${promDuration(windowMs)}]))`;
+}
+
 /** Name of a budget's recorded error ratio at a level and window: `job:keel_sli_error:ratio_rate5m`. */
 export function recordedRatio(level: Level, windowMs: number): string {
   return `${level.name}:${SLI_ERROR_RATIO}${promDuration(windowMs)}`;
