@@ -5,7 +5,7 @@ export {
   type CircuitState,
   type CircuitStats,
 } from './breaker/circuit-breaker.js';
-export type { BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
+export { type BudgetSnapshot, type BudgetState, type BurnRate, formatDuration } from './budgets/budget.js';
 export { budgetObjective } from './budgets/objective.js';
 export { type CacheDeps, type CacheLoader, type CacheStats, createCache, KeelCache } from './cache/cache.js';
 export type { CacheConfig, CacheOptions } from './cache/cache-options.js';

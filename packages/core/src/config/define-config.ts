@@ -64,6 +64,7 @@ export function resolveConfigFile(options: KeelFileOptions): KeelFileConfig {
   const keel = resolveOptions(options);
   const shutdown = reader.object('shutdown', options.shutdown);
   reader.known('shutdown', shutdown, ['signals', 'preStopDelay', 'drainTimeout', 'cleanupTimeout']);
+  const kubernetes = resolveKubernetesOptions(options.kubernetes, keel);
   return Object.freeze({
     keel,
     shutdown: Object.freeze({
@@ -76,7 +77,8 @@ export function resolveConfigFile(options: KeelFileOptions): KeelFileConfig {
         'must be a boolean',
       ),
     }),
-    prometheus: resolvePrometheusOptions(options.prometheus, keel),
-    kubernetes: resolveKubernetesOptions(options.kubernetes, keel),
+    // A ServiceMonitor's job label is the Service's name: the rules select that job by default.
+    prometheus: resolvePrometheusOptions(options.prometheus, keel, kubernetes.name),
+    kubernetes,
   });
 }

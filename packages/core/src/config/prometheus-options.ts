@@ -12,7 +12,7 @@ export interface PrometheusOptions {
   /**
    * Label matchers (exact values) that select this service's series in
    * Prometheus; they scope every rule.
-   * @default { job: <service> }
+   * @default { job: <kubernetes.name> } (the service's name unless set)
    */
   selector?: Record<string, string>;
   /**
@@ -70,8 +70,8 @@ const DEFAULT_TICKET_WINDOWS: readonly BurnRateWindow[] = [
 ];
 const isHttpUrl: Check = (v) => typeof v === 'string' && /^https?:\/\/[^\s]+$/.test(v);
 
-/** Validates the `prometheus` section against the engine's resolved config (its interval, budgets). */
-export function resolvePrometheusOptions(value: unknown, keel: KeelConfig): PrometheusConfig {
+/** Validates the `prometheus` section against the engine's resolved config (its interval, budgets); `job` is the default selector's. */
+export function resolvePrometheusOptions(value: unknown, keel: KeelConfig, job: string): PrometheusConfig {
   const reader = new OptionReader('keel config');
   const o = reader.object('prometheus', value);
   reader.known('prometheus', o, KEYS);
@@ -117,7 +117,7 @@ export function resolvePrometheusOptions(value: unknown, keel: KeelConfig): Prom
   });
 
   return Object.freeze({
-    selector: reader.labels('prometheus.selector', o.selector, { job: keel.service }),
+    selector: reader.labels('prometheus.selector', o.selector, { job }),
     period,
     pageWindows: keel.burnRateWindows,
     ticketWindows: Object.freeze(ticketWindows),
