@@ -34,7 +34,8 @@ export async function writeOrCheck(
   const reports: FileReport[] = [];
   for (const file of files) {
     const path = join(outDir, file.path);
-    const shown = relative(cwd, path) || path;
+    const near = relative(cwd, path);
+    const shown = near && !near.startsWith('..') ? near : path;
     const before = await current(path);
     if (check) {
       reports.push({
