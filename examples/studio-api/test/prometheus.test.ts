@@ -211,7 +211,40 @@ describe.skipIf(!available)('Keel and Prometheus agree (keel rules, Debian Prome
       expect(fleet.value).toBeGreaterThan(0);
       expect(Math.abs(fleet.value - combined)).toBeLessThanOrEqual(1e-12);
 
-      // 3c. The page alert fires while the breach lasts...
+      // 3c. Every query of the generated dashboard is valid PromQL against this Prometheus, and
+      // the panels about this traffic have data.
+      let out = '';
+      expect(
+        await run(['dashboard', '--config', configFile, '--out', join(dir, 'grafana'), '--json'], {
+          stdout: (t) => (out += t),
+          stderr: () => {},
+          cwd: dir,
+        }),
+      ).toBe(0);
+      const panels = (JSON.parse(out) as { result: { panels: { title: string; queries: string[] }[] } })
+        .result.panels;
+      const withData: string[] = [];
+      for (const panel of panels) {
+        for (const q of panel.queries) {
+          const samples = await query(prometheus.url, q.replaceAll('$__rate_interval', '10s'));
+          if (samples.length > 0 && !withData.includes(panel.title)) withData.push(panel.title);
+        }
+      }
+      expect(withData).toEqual(
+        expect.arrayContaining([
+          'Health score (lowest instance)',
+          'Health score per instance',
+          'Budget states (worst instance)',
+          'Error budget remaining over 120 s',
+          'Burn rate: availability',
+          'Burn rate: error_rate',
+          'Burn rate: api_latency',
+          'p95 latency per route (estimated from the buckets)',
+          'Share of requests slower than 200 ms per route (exact)',
+        ]),
+      );
+
+      // 3d. The page alert fires while the breach lasts...
       const alert = 'KeelErrorRateBudgetBurn';
       const firing = async () => {
         const res = (await (await fetch(`${prometheus.url}/api/v1/alerts`)).json()) as {
