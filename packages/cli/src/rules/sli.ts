@@ -72,7 +72,8 @@ export function planSlis(config: KeelFileConfig): SliPlan[] {
     const groupLabel = budget.group !== undefined || perGroup ? signal.groupBy : undefined;
     const fixed: Record<string, string> =
       budget.group !== undefined && groupLabel ? { [groupLabel]: budget.group } : {};
-    const objective = budgetObjective(budget);
+    // Rounded like the error budget: 99.9 / 100 is 0.9990000000000001 in binary.
+    const objective = Number(budgetObjective(budget).toPrecision(12));
     const base = [...new Set([...Object.keys(prometheus.selector), 'job'])];
     const split = perGroup && groupLabel ? [groupLabel] : [];
     const suffix = split.length ? `_${split[0]}` : '';
