@@ -17,8 +17,8 @@ import { seconds } from '../rules/duration.js';
 import { REMAINING_RECORD } from '../rules/rule-groups.js';
 import { matchersOf, planSlis, SLI_ERROR_RATIO } from '../rules/sli.js';
 
-// Grafana's own variable syntax, not a template string: the data source the viewer picks.
-const DATASOURCE = { type: 'prometheus', uid: ['$', '{datasource}'].join('') };
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax (the data source the viewer picks)
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
 function target(expr: string, legend: string, refId = 'A') {
   return new DataqueryBuilder().datasource(DATASOURCE).expr(expr).legendFormat(legend).refId(refId);
