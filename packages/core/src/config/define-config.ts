@@ -51,7 +51,7 @@ export interface KeelFileConfig {
  * // keel.config.ts
  * export default defineConfig({ service: 'checkout', budgets: { api_latency: { target: 300 } } });
  */
-export function defineConfig<T extends KeelFileOptions>(options: T): Readonly<T> {
+export function defineConfig(options: KeelFileOptions): Readonly<KeelFileOptions> {
   resolveConfigFile(options);
   return Object.freeze({ ...options });
 }
