@@ -162,13 +162,18 @@ describe.skipIf(!available)('Keel and Prometheus agree (keel rules, Debian Prome
 
       // 3a. Per instance: Prometheus' recorded ratio over 10 s is the burn rate Keel reports for 10 s,
       // times the error budget. Compared once the 500s have run longer than the window (a counter
-      // born inside a window is extrapolated differently) and Keel's window holds >= 300 requests.
-      const { keel, recorded } = await waitFor('a full 10 s window of the breach', async () => {
-        if (Date.now() - started < 15_000) return undefined;
-        const keel = await keelBurn(breaching!.base, 'error_rate');
-        const recorded = (await ratio(a, '10s'))[0]?.value;
-        return keel && keel.samples >= 300 && recorded !== undefined ? { keel, recorded } : undefined;
-      });
+      // born inside a window is extrapolated differently) and Keel's window holds >= 200 requests
+      // (about 600 on an idle machine; fewer when the test runs beside others on two cores).
+      const { keel, recorded } = await waitFor(
+        'a full 10 s window of the breach',
+        async () => {
+          if (Date.now() - started < 15_000) return undefined;
+          const keel = await keelBurn(breaching!.base, 'error_rate');
+          const recorded = (await ratio(a, '10s'))[0]?.value;
+          return keel && keel.samples >= 200 && recorded !== undefined ? { keel, recorded } : undefined;
+        },
+        60_000,
+      );
       // Tolerance: both windows see the same constant mix (2 bad in every batch of 10); a window
       // edge can cut a batch, which moves a window's ratio by at most 1.6/n at each edge (n requests
       // in it), and Prometheus' rate spans one scrape interval less than Keel's 10 intervals (n >= 0.8

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -7,6 +8,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { kubernetesObjects, loadConfig } from '../src/index.js';
 import { keel, project } from './helpers.js';
 
 const VALIDATORS: Record<string, (o: never) => { validate(): void }> = {
@@ -137,5 +139,17 @@ describe('keel k8s', () => {
       credentials: { name: 'keel-token', key: 'token' },
     });
     expect(() => new ServiceMonitor(objects['servicemonitor.yaml']).validate()).not.toThrow();
+  });
+});
+
+describe('keel k8s on the example app', () => {
+  it("validates the example's objects, generated from its keel.config.ts", async () => {
+    const example = fileURLToPath(new URL('../../../examples/studio-api/keel.config.ts', import.meta.url));
+    const objects = kubernetesObjects((await loadConfig(example)).resolved);
+    expect(() => new Deployment(objects.deployment as never).validate()).not.toThrow();
+    expect(() => new Service(objects.service as never).validate()).not.toThrow();
+    expect(() => new ServiceMonitor(objects.serviceMonitor as never).validate()).not.toThrow();
+    expect(() => new HorizontalPodAutoscaler(objects.hpa as never).validate()).not.toThrow();
+    expect(() => new ScaledObject(objects.scaledObject as never).validate()).not.toThrow();
   });
 });
