@@ -59,7 +59,7 @@ async function readOptions(path: string): Promise<KeelFileOptions> {
     // tsx compiles TypeScript on the fly and follows the project's tsconfig paths; plain JS loads as it is.
     const url = pathToFileURL(path).href;
     loaded = extension.endsWith('ts')
-      ? await (await import('tsx/esm/api')).tsImport(url, { parentURL: import.meta.url })
+      ? await (await import('tsx/esm/api')).tsImport(url, { parentURL: url })
       : await import(url);
   } catch (error) {
     if (isKeelError(error)) throw error;
