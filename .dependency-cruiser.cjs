@@ -23,7 +23,8 @@ const CORE_LAYERS = [
   // what reads everything and exports it
   { name: 'exporters', paths: ['prometheus/', 'otel/'] },
   // the composition root and the public entry
-  { name: 'composition', paths: ['keel\\.ts', 'options\\.ts', 'index\\.ts'] },
+  // (config/: keel.config files for the app and the CLI, read through the composed options)
+  { name: 'composition', paths: ['keel\\.ts', 'options\\.ts', 'index\\.ts', 'config/'] },
 ];
 
 const core = (paths) => `^packages/core/src/(${paths.join('|')})`;

@@ -14,6 +14,7 @@ export default defineConfig({
       '@keel/web-vitals': source('web-vitals'),
       '@keel/monitor': source('monitor'),
       '@keel/pg': source('pg'),
+      '@keel/cli': source('cli'),
     },
   },
   test: {

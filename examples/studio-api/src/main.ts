@@ -1,32 +1,15 @@
 import type { AddressInfo } from 'node:net';
-import { createKeel, type KeelOptions } from '@keel/core';
+import { createKeel } from '@keel/core';
 import { createApp, ROUTES } from './app.js';
+import { envInt, loadConfig } from './config.js';
 import { createDatabase, startDatabase } from './db.js';
 import { monitorOptionsFromEnv, startMonitor } from './monitor.js';
 
-/**
- * Reads an optional integer from the environment. Range checks are left to
- * `createKeel`, whose errors name the option and the rule.
- */
-function envInt(name: string): number | undefined {
-  const raw = process.env[name]?.trim();
-  if (!raw) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got "${raw}"`);
-  return value;
-}
-
-// Keel's defaults judge budgets every 10 s over 5 min; these let a demo run faster,
-// e.g. KEEL_INTERVAL_MS=2000 KEEL_WINDOW_MS=60000 (the window must be a multiple of the interval).
-const options: KeelOptions = {
-  service: 'studio-api',
-  window: { interval: envInt('KEEL_INTERVAL_MS'), length: envInt('KEEL_WINDOW_MS') },
-  minSamples: envInt('KEEL_MIN_SAMPLES'),
-  hysteresis: envInt('KEEL_HYSTERESIS'),
-  health: { stabilityWindow: envInt('KEEL_STABILITY_MS') },
-};
-
-const keel = createKeel(options);
+// keel.config.ts is the one source of the budgets: the keel CLI generates the Prometheus rules,
+// Kubernetes objects and dashboard under deploy/ from the same file (see src/config.ts for the
+// demo's environment overrides, e.g. KEEL_INTERVAL_MS=2000 KEEL_WINDOW_MS=60000).
+const config = loadConfig();
+const keel = createKeel(config);
 // PostgreSQL: DATABASE_URL, else an embedded server (src/db.ts). Its stop is registered
 // first so it runs last on shutdown, after the pool has closed.
 const database = await startDatabase();
@@ -35,9 +18,9 @@ const db = await createDatabase(keel, database.url);
 // The health monitoring cycle and incident response (see src/monitor.ts and the README).
 startMonitor(keel, monitorOptionsFromEnv());
 // SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;
-// a second signal exits at once. Behind Kubernetes keep a pre-stop delay (KEEL_PRESTOP_MS,
-// e.g. 5000) so the endpoint is removed before the server stops accepting connections.
-const app = createApp(keel, { signals: true, preStopDelay: envInt('KEEL_PRESTOP_MS') ?? 0 }, db);
+// a second signal exits at once. Behind Kubernetes the config's pre-stop delay keeps serving
+// until the endpoint is removed (KEEL_PRESTOP_MS overrides it).
+const app = createApp(keel, { ...config.shutdown, signals: true }, db);
 const port = envInt('PORT') ?? 3000;
 
 const server = app.listen(port, (error?: Error) => {

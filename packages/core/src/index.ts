@@ -1,6 +1,12 @@
 export type { CircuitBreakerConfig, CircuitBreakerOptions } from './breaker/breaker-options.js';
 export { CircuitBreaker, type CircuitState, type CircuitStats } from './breaker/circuit-breaker.js';
-export type { BudgetChangeEvent, BudgetSnapshot, BudgetState, BurnRate } from './budgets/budget.js';
+export {
+  type BudgetChangeEvent,
+  type BudgetSnapshot,
+  type BudgetState,
+  type BurnRate,
+  formatDuration,
+} from './budgets/budget.js';
 export type {
   BudgetKind,
   BudgetOptions,
@@ -11,6 +17,7 @@ export type {
   ResolvedBudget,
 } from './budgets/budget-options.js';
 export type { AssertBudgetsOptions } from './budgets/budget-set.js';
+export { budgetObjective } from './budgets/objective.js';
 export { type CacheDeps, type CacheLoader, type CacheStats, createCache, KeelCache } from './cache/cache.js';
 export type { CacheConfig, CacheOptions } from './cache/cache-options.js';
 export {
@@ -21,6 +28,15 @@ export {
   type ResponseCacheOptions,
 } from './cache/response-cache.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
+export {
+  defineConfig,
+  type KeelFileConfig,
+  type KeelFileOptions,
+  resolveConfigFile,
+  type ShutdownFileOptions,
+} from './config/define-config.js';
+export type { KubernetesConfig, KubernetesOptions } from './config/kubernetes-options.js';
+export type { PrometheusConfig, PrometheusOptions } from './config/prometheus-options.js';
 export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
 export { RequestContext, RequestContexts } from './context/request-context.js';
 export {
@@ -76,7 +92,8 @@ export {
 } from './otel/otel.js';
 export { LoadShedder, type SheddingSnapshot } from './pressure/load-shedder.js';
 export type { SheddingConfig, SheddingOptions } from './pressure/shedding-options.js';
-export { prometheusName } from './prometheus/exposition.js';
+export { bucketLabel, prometheusName } from './prometheus/exposition.js';
+export { KEEL_METRICS } from './prometheus/metric-names.js';
 export type { RuntimeOptions } from './runtime/runtime-options.js';
 export type { RuntimeSnapshot } from './runtime/runtime-sampler.js';
 export {
@@ -85,6 +102,7 @@ export {
   GracefulShutdown,
   type GracefulShutdownOptions,
   handleSignals,
+  resolveShutdownOptions,
   type ShutdownHost,
   type ShutdownReport,
   type SignalHandlingOptions,

@@ -10,6 +10,7 @@ import {
   resolveBudgets,
 } from './budgets/budget-options.js';
 import { type Clock, systemClock } from './clock.js';
+import { CONFIG_FILE_SECTIONS } from './config/config-file-sections.js';
 import { resolveRequestDeadline } from './context/deadline-options.js';
 import { type ErrorHandler, invalidOption } from './errors.js';
 import { type HealthConfig, type HealthOptions, resolveHealthOptions } from './health/health-options.js';
@@ -134,7 +135,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
 export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
   const options = object('options', input) as KeelOptions & Record<string, unknown>;
   for (const key of Object.keys(options)) {
-    if (KNOWN_KEYS.has(key)) continue;
+    // The config file's sections for tools (`defineConfig` validates them) ride along unread.
+    if (KNOWN_KEYS.has(key) || CONFIG_FILE_SECTIONS.has(key)) continue;
     const renamed = RENAMED[key];
     throw invalidOption(
       key,

@@ -2,6 +2,7 @@ import type { SignalDefinition } from '../signals/signal.js';
 import { boundaryIndexOf } from '../signals/sketch.js';
 import type { WindowSummary } from '../signals/window.js';
 import type { BudgetsConfig, BurnRateWindow, ResolvedBudget } from './budget-options.js';
+import { budgetObjective } from './objective.js';
 
 export type BudgetState = 'ok' | 'at_risk' | 'breached' | 'no_data';
 
@@ -92,12 +93,7 @@ export class BudgetTracker {
   constructor(budget: ResolvedBudget, signal: SignalDefinition, config: BudgetsConfig, now: number) {
     this.budget = budget;
     this.#config = config;
-    this.objective =
-      budget.kind === 'latency'
-        ? budget.percentile / 100
-        : budget.kind === 'error_rate'
-          ? 1 - budget.target / 100
-          : budget.target / 100;
+    this.objective = budgetObjective(budget);
     this.unit = budget.kind === 'latency' ? UNIT_LABEL[signal.unit] : '%';
     this.boundary = budget.kind === 'latency' ? boundaryIndexOf(signal.boundaries, budget.target) : -1;
     const n = config.historyIntervals;

@@ -20,6 +20,14 @@ function scaleOf(definition: SignalDefinition): number {
   return definition.unit === 'ms' ? 1 / 1000 : 1;
 }
 
+/**
+ * The `le` label value of a histogram bucket, as `/metrics` writes it (`0.2`
+ * for a 200 ms boundary): rules that read a bucket must name it exactly.
+ */
+export function bucketLabel(definition: SignalDefinition, boundary: number): string {
+  return formatNumber(boundary * scaleOf(definition));
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -158,7 +166,7 @@ function histogramBytesOf(signal: Signal): HistogramBytes {
     const d = signal.definition;
     const name = prometheusName(d);
     const scale = scaleOf(d);
-    const le = d.boundaries.map((b) => Buffer.from(`le="${formatNumber(b * scale)}"} `));
+    const le = d.boundaries.map((b) => Buffer.from(`le="${bucketLabel(d, b)}"} `));
     le.push(Buffer.from('le="+Inf"} '));
     const header = Buffer.from(`# HELP ${name} ${escapeHelp(d.description)}\n# TYPE ${name} histogram\n`);
     bytes = { name, scale, header, le };

@@ -5,6 +5,7 @@ import type { Signal } from '../signals/signal.js';
 import type { VitalsStats } from '../vitals/collector.js';
 import { renderCacheMetrics } from './cache-metrics.js';
 import { type GaugeSample, type MetricsWriter, renderHistogram, renderMetric } from './exposition.js';
+import { KEEL_METRICS } from './metric-names.js';
 import { renderVitalsMetrics } from './vitals-metrics.js';
 
 /** What Keel's exposition reads: an instance, seen through only what `/metrics` shows. */
@@ -40,27 +41,27 @@ export function renderKeelMetrics(
   for (const signal of keel.signals) renderHistogram(out, signal);
 
   single(
-    'keel_health_score',
+    KEEL_METRICS.healthScore,
     'gauge',
     'Health score, 0 (down) to 10 (every budget met, resources fine).',
     report.score,
   );
-  single('keel_healthy', 'gauge', '1 when the health score is at least 8.', report.healthy ? 1 : 0);
+  single(KEEL_METRICS.healthy, 'gauge', '1 when the health score is at least 8.', report.healthy ? 1 : 0);
   single(
-    'keel_stable',
+    KEEL_METRICS.stable,
     'gauge',
     '1 when healthy without a break for the stability window.',
     report.stable ? 1 : 0,
   );
-  single('keel_ready', 'gauge', '1 when /readyz answers 200.', keel.readiness().ready ? 1 : 0);
+  single(KEEL_METRICS.ready, 'gauge', '1 when /readyz answers 200.', keel.readiness().ready ? 1 : 0);
   metric(
-    'keel_health_component_score',
+    KEEL_METRICS.componentScore,
     'gauge',
     'Score of each health component, 0 to 10.',
     report.components.map((c) => [{ component: c.name }, c.score]),
   );
   metric(
-    'keel_budget_state',
+    KEEL_METRICS.budgetState,
     'gauge',
     'Budget state: 1 for the current state, 0 for the others.',
     report.budgets.flatMap((b) =>
@@ -68,7 +69,7 @@ export function renderKeelMetrics(
     ),
   );
   metric(
-    'keel_budget_error_budget_used_ratio',
+    KEEL_METRICS.errorBudgetUsed,
     'gauge',
     'Share of the error budget used over the budget window; above 1 means breached.',
     report.budgets
@@ -76,7 +77,7 @@ export function renderKeelMetrics(
       .map((b) => [{ budget: b.name }, b.errorBudgetUsed!]),
   );
   metric(
-    'keel_budget_burn_rate',
+    KEEL_METRICS.burnRate,
     'gauge',
     'Error-budget burn rate over a window; 1 spends the budget exactly as fast as allowed.',
     report.budgets
@@ -113,7 +114,7 @@ export function renderKeelMetrics(
   out.text(renderCacheMetrics(keel.caches));
   if (keel.vitals) out.text(renderVitalsMetrics(keel.vitals));
   single(
-    'keel_shedding',
+    KEEL_METRICS.shedding,
     'gauge',
     '1 while new requests are being shed (503 + Retry-After).',
     keel.shedder.shedding ? 1 : 0,

@@ -96,11 +96,7 @@ export class GracefulShutdown {
   constructor(keel: ShutdownHost, options: GracefulShutdownOptions = {}) {
     this.#keel = keel;
     this.#clock = keel.config.clock;
-    this.#options = {
-      preStopDelay: nonNegative('shutdown.preStopDelay', options.preStopDelay, 5000),
-      drainTimeout: nonNegative('shutdown.drainTimeout', options.drainTimeout, 10_000),
-      cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
-    };
+    this.#options = resolveShutdownOptions(options);
     const shutdown = this;
     const slotKey = this.#slotKey;
     this.#onTrackedClose = function onTrackedClose(this: ServerResponse) {
@@ -344,6 +340,17 @@ function known(who: string, options: object, keys: ReadonlySet<string>): void {
     throw invalidOptionOf(who, 'options', 'must be an object', options);
   }
   checkKnownKeys(options, keys, (key, rule, got) => invalidOptionOf(who, key, rule, got));
+}
+
+/** Validates graceful-shutdown timings and applies their defaults (`keel k8s` derives probe and grace periods from them). */
+export function resolveShutdownOptions(
+  options: GracefulShutdownOptions = {},
+): Required<GracefulShutdownOptions> {
+  return {
+    preStopDelay: nonNegative('shutdown.preStopDelay', options.preStopDelay, 5000),
+    drainTimeout: nonNegative('shutdown.drainTimeout', options.drainTimeout, 10_000),
+    cleanupTimeout: nonNegative('shutdown.cleanupTimeout', options.cleanupTimeout, 5000),
+  };
 }
 
 function nonNegative(path: string, value: unknown, fallback: number): number {

@@ -1,0 +1,144 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
+const sources = fileURLToPath(new URL('../../../../tsconfig.json', import.meta.url));
+
+export interface Started {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function started(child: ChildProcess): Started & { exited: Promise<void> } {
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return {
+    child,
+    exited,
+    output: () => output,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * The example as `pnpm start` runs it (tsx, the root tsconfig mapping @keel/*
+ * to the sources), with `env` added; resolves once it listens.
+ */
+export async function startStudioApi(env: Record<string, string>): Promise<Started & { base: string }> {
+  const child = spawn(tsx, ['--tsconfig', sources, 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', KEEL_PRESTOP_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const handle = started(child);
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`studio-api did not start:\n${handle.output()}`)),
+      60_000,
+    );
+    child.stdout!.on('data', () => {
+      const match = /listening on (http:\/\/\S+)/.exec(handle.output());
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!.replace('localhost', '127.0.0.1'));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`studio-api exited with ${code}:\n${handle.output()}`));
+    });
+  });
+  return { ...handle, base };
+}
+
+/**
+ * Debian's Prometheus server, with its own config, data directory and port,
+ * scraping `targets` as one job and evaluating `ruleFiles`, every second.
+ */
+export async function startPrometheus(options: {
+  dir: string;
+  port: number;
+  job: string;
+  targets: readonly string[];
+  ruleFiles: readonly string[];
+}): Promise<Started & { url: string }> {
+  const config = join(options.dir, 'prometheus.yml');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+      rule_files: options.ruleFiles,
+      scrape_configs: [{ job_name: options.job, static_configs: [{ targets: options.targets }] }],
+    }),
+  );
+  const child = spawn(
+    '/usr/bin/prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(options.dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${options.port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const handle = started(child);
+  const url = `http://127.0.0.1:${options.port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`prometheus exited with ${child.exitCode}:\n${handle.output()}`);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return { ...handle, url };
+    if (Date.now() > deadline) throw new Error(`prometheus did not become ready:\n${handle.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface Sample {
+  readonly metric: Record<string, string>;
+  readonly value: number;
+}
+
+/** An instant query through Prometheus' HTTP API, at `time` (seconds) or now. */
+export async function query(url: string, promql: string, time?: number): Promise<Sample[]> {
+  const params = new URLSearchParams({ query: promql });
+  if (time !== undefined) params.set('time', String(time));
+  const res = await fetch(`${url}/api/v1/query?${params}`);
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  if (body.status !== 'success') throw new Error(`query ${promql}: ${body.error}`);
+  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+/** Polls `probe` until it returns a value other than `undefined`, or fails after `ms`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,0 +1,8 @@
+import type { Command } from '../cli/command.js';
+import { dashboard } from './dashboard.js';
+import { k8s } from './k8s.js';
+import { rules } from './rules.js';
+import { slo } from './slo.js';
+
+/** Every `keel` subcommand, in the order `keel --help` lists them. A new command: one file, one line here. */
+export const COMMANDS: readonly Command[] = [rules, k8s, dashboard, slo];
