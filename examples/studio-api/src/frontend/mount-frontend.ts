@@ -83,7 +83,10 @@ const defaultCachePolicy: RequestHandler = (req, res, next) => {
   if (req.method === 'GET' || req.method === 'HEAD') {
     const writeHead = res.writeHead;
     res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
-      if (!this.hasHeader('cache-control')) this.setHeader('Cache-Control', 'no-cache');
+      // Keel's response cache (X-Cache) sets its own policy when it stores the answer; a no-cache
+      // added under it would keep the answer out of the cache.
+      if (!this.hasHeader('cache-control') && !this.hasHeader('x-cache'))
+        this.setHeader('Cache-Control', 'no-cache');
       return writeHead.apply(this, args);
     } as typeof writeHead;
   }

@@ -205,7 +205,10 @@ export async function checkRoute(
   return { route: audited, findings };
 }
 
-/** A content hash in the file name: 8+ hex digits, or 8+ letters and digits mixed (esbuild, webpack, Vite). */
+/**
+ * A content hash in the file name: 8+ hex digits (webpack, Vite), esbuild's 8
+ * upper-case base32 characters, or 8+ letters and digits mixed.
+ */
 export function isHashedName(pathname: string): boolean {
   const name = pathname.split('/').pop() ?? '';
   return name
@@ -214,6 +217,7 @@ export function isHashedName(pathname: string): boolean {
     .some(
       (part) =>
         /^[0-9a-f]{8,}$/i.test(part) ||
+        /^[A-Z2-7]{8}$/.test(part) ||
         (/^[A-Za-z0-9]{8,}$/.test(part) && /\d/.test(part) && /[A-Za-z]/.test(part)),
     );
 }

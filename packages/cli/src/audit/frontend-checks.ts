@@ -94,6 +94,10 @@ const OPPORTUNITIES: readonly Opportunity[] = [
 /** Lighthouse 12's scoring points for total byte weight (its default config): pass at p10, fail past the median. */
 export const BYTE_WEIGHT = { pass: 2667 * 1024, fail: 4000 * 1024 } as const;
 
+/** What a warning says to do when Lighthouse could not measure something. */
+const RERUN =
+  'Run the audit again; if Lighthouse still cannot measure it, open the page in Chrome DevTools to see why.';
+
 export interface FrontendBudgets {
   readonly tti: number;
   readonly lcp: number;
@@ -170,7 +174,7 @@ function opportunity(o: Opportunity, run: LighthouseRun, path: string, origin: s
       threshold: o.threshold,
       measured: `Lighthouse could not run ${o.audit}: ${audit?.errorMessage ?? 'not in the report'}`,
       gain: null,
-      fix: null,
+      fix: RERUN,
     };
   }
   const listed = items(audit);
@@ -213,7 +217,7 @@ function metric(
     measured: value === null ? `Lighthouse measured no ${label}` : `lab ${label} ${formatMs(value)}`,
     expected: `≤ ${formatMs(target)} (${budget})`,
     gain: status === 'fail' && value !== null ? { bytes: null, ms: value - target } : null,
-    fix: status === 'fail' ? fix : null,
+    fix: status === 'fail' ? fix : status === 'warn' ? RERUN : null,
   };
 }
 
@@ -244,7 +248,9 @@ export function frontendFindings(
     gain: short.length ? { bytes: Math.round(cache?.numericValue ?? 0), ms: null } : null,
     fix: short.length
       ? 'Give static files content-hashed names and serve them with Cache-Control: public, max-age=31536000, immutable.'
-      : null,
+      : cache?.score === null || !cache
+        ? RERUN
+        : null,
   });
 
   const weight = audits['total-byte-weight'];
@@ -280,7 +286,9 @@ export function frontendFindings(
     fix:
       weightStatus === 'pass'
         ? null
-        : 'Cut the heaviest files first: images at the size shown in a modern format, code split and minified.',
+        : total === null
+          ? RERUN
+          : 'Cut the heaviest files first: images at the size shown in a modern format, code split and minified.',
   });
 
   findings.push(
