@@ -241,7 +241,9 @@ export function poolPressureFindings(pool: PoolNumbers, dbBudgetMs: number, targ
       fix:
         waitStatus === 'fail'
           ? 'Requests wait for a connection: hold connections for less time or raise the pool max.'
-          : null,
+          : waitStatus === 'warn'
+            ? `Audit again after the app has served traffic (${MIN_ACQUIRES} or more pool acquires).`
+            : null,
     },
   ];
 }
