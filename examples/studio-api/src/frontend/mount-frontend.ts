@@ -93,8 +93,20 @@ const defaultCachePolicy: RequestHandler = (req, res, next) => {
   next();
 };
 
+let prepared: ReturnType<typeof carelessFiles> | undefined;
+
+/**
+ * Makes the careless mode's files now, when `KEEL_DEMO_CARELESS=1`: a few
+ * seconds of CPU. Call it before `createKeel`, so that time is not measured as
+ * event-loop delay (Keel would shed load on it).
+ */
+export function prepareFrontend(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.KEEL_DEMO_CARELESS === '1') prepared ??= carelessFiles();
+}
+
 function mountCareless(app: Express): void {
-  const files = carelessFiles();
+  prepared ??= carelessFiles();
+  const files = prepared;
   const { hero, detail } = CARELESS_IMAGES;
   const html = renderPage({
     criticalCss: null,
