@@ -50,11 +50,30 @@ export function formatAudit(result: AuditResult, colour: boolean): string {
         out.push(`  not requested: ${skippedRoutes.map((r) => `${r.path} (${r.skipped})`).join(', ')}`);
     }
     if (rows.length === 0) continue;
-    const cells = rows.map((f) => [f.status, f.check, cut(f.target, 34), cut(f.measured, 70), gainText(f)]);
-    const widths = [4, ...[1, 2, 3].map((i) => Math.max(...cells.map((c) => c[i]!.length)))];
-    for (const [i, c] of cells.entries()) {
-      const status = rows[i]!.status;
-      const line = `  ${paint(status, c[0]!.padEnd(4))}  ${c[1]!.padEnd(widths[1]!)}  ${c[2]!.padEnd(widths[2]!)}  ${c[3]!.padEnd(widths[3]!)}${c[4] ? `  gain ${c[4]}` : ''}`;
+    // Failures and warnings one per row, with what was measured; passes one row per check.
+    const cells: { status: AuditStatus; c: string[] }[] = rows
+      .filter((f) => f.status !== 'pass')
+      .map((f) => ({ status: f.status, c: [f.check, cut(f.target, 34), cut(f.measured, 70), gainText(f)] }));
+    const passed = new Map<string, string[]>();
+    for (const f of rows)
+      if (f.status === 'pass') passed.set(f.check, [...(passed.get(f.check) ?? []), f.target]);
+    for (const [check, targets] of passed) {
+      const only = targets.length === 1 ? rows.find((f) => f.check === check && f.status === 'pass')! : null;
+      cells.push({
+        status: 'pass',
+        c: [
+          check,
+          targets.length > 3
+            ? `${targets.slice(0, 2).join(', ')} +${targets.length - 2}`
+            : cut(targets.join(', '), 34),
+          only ? cut(only.measured, 70) : '',
+          '',
+        ],
+      });
+    }
+    const widths = [0, 1, 2].map((i) => Math.max(...cells.map((row) => row.c[i]!.length)));
+    for (const { status, c } of cells) {
+      const line = `  ${paint(status, status.padEnd(4))}  ${c[0]!.padEnd(widths[0]!)}  ${c[1]!.padEnd(widths[1]!)}  ${c[2]!.padEnd(widths[2]!)}${c[3] ? `  gain ${c[3]}` : ''}`;
       out.push(status === 'pass' ? dim(line.trimEnd()) : line.trimEnd());
     }
   }
@@ -86,7 +105,7 @@ export function formatAudit(result: AuditResult, colour: boolean): string {
   const { pass, warn, fail } = result.summary;
   out.push(
     '',
-    `${paint('fail', `${fail} failed`)}, ${paint('warn', `${warn} warnings`)}, ${paint('pass', `${pass} passed`)}`,
+    `${paint('fail', `${fail} failed`)}, ${paint('warn', `${warn} warning${warn === 1 ? '' : 's'}`)}, ${paint('pass', `${pass} passed`)}`,
   );
   return out.join('\n');
 }

@@ -76,6 +76,48 @@ export async function runAudit(request: AuditRequest): Promise<AuditOutcome> {
     skip('api', `cannot reach ${url}: ${message(error)}`);
   }
 
+  // ---- database: first, so the audit's own requests below (a route may query) are not what it judges ----
+  let pool: PoolNumbers | null = null;
+  if (discovery) {
+    try {
+      const metrics = await probe(new URL(discovery.metricsPath, url).href, { accept: 'text/plain' });
+      if (metrics.status === 200) pool = poolNumbers(metrics.body.toString('utf8'));
+      else notes.push(`${discovery.metricsPath} answered ${metrics.status}: pool metrics not read`);
+    } catch (error) {
+      notes.push(`${discovery.metricsPath}: ${message(error)}`);
+    }
+  }
+  if (!pool)
+    skip(
+      'database',
+      'the app exports no @keel/pg pool metrics: pool saturation and acquire wait not checked',
+      false,
+    );
+  else {
+    findings.push(...poolPressureFindings(pool, budgets.dbLatency, 'pool'));
+    ran.database = true;
+  }
+  if (!request.db) {
+    skip('database', 'no --db: indexes, slow queries, maintenance and max_connections not checked', false);
+  } else {
+    progress('keel audit: the database advisor');
+    try {
+      const { advise } = await import('@keel/pg');
+      const report = await advise(request.db, { thresholds: { slowStatementMs: budgets.dbLatency } });
+      findings.push(...advisorFindings(report, budgets.dbLatency));
+      if (pool) findings.push(poolSizeFinding(pool, request.instances, report));
+      ran.database = true;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      skip(
+        'database',
+        code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND'
+          ? 'the database checks need @keel/pg and pg (npm install -D @keel/pg pg)'
+          : message(error),
+      );
+    }
+  }
+
   // ---- frontend ----
   const assets = new Set<string>();
   if (discovery && discovery.pages.length === 0) skip('frontend', 'no HTML page to audit (pass --pages)');
@@ -165,48 +207,6 @@ export async function runAudit(request: AuditRequest): Promise<AuditOutcome> {
       } catch (error) {
         skip('api', `${asset}: ${message(error)}`);
       }
-    }
-  }
-
-  // ---- database ----
-  let pool: PoolNumbers | null = null;
-  if (discovery) {
-    try {
-      const metrics = await probe(new URL(discovery.metricsPath, url).href, { accept: 'text/plain' });
-      if (metrics.status === 200) pool = poolNumbers(metrics.body.toString('utf8'));
-      else notes.push(`${discovery.metricsPath} answered ${metrics.status}: pool metrics not read`);
-    } catch (error) {
-      notes.push(`${discovery.metricsPath}: ${message(error)}`);
-    }
-  }
-  if (!pool)
-    skip(
-      'database',
-      'the app exports no @keel/pg pool metrics: pool saturation and acquire wait not checked',
-      false,
-    );
-  else {
-    findings.push(...poolPressureFindings(pool, budgets.dbLatency, 'pool'));
-    ran.database = true;
-  }
-  if (!request.db) {
-    skip('database', 'no --db: indexes, slow queries, maintenance and max_connections not checked', false);
-  } else {
-    progress('keel audit: the database advisor');
-    try {
-      const { advise } = await import('@keel/pg');
-      const report = await advise(request.db, { thresholds: { slowStatementMs: budgets.dbLatency } });
-      findings.push(...advisorFindings(report, budgets.dbLatency));
-      if (pool) findings.push(poolSizeFinding(pool, request.instances, report));
-      ran.database = true;
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      skip(
-        'database',
-        code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND'
-          ? 'the database checks need @keel/pg and pg (npm install -D @keel/pg pg)'
-          : message(error),
-      );
     }
   }
 
