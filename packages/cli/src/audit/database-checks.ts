@@ -240,7 +240,7 @@ export function poolPressureFindings(pool: PoolNumbers, dbBudgetMs: number, targ
           : null,
       fix:
         waitStatus === 'fail'
-          ? 'Requests wait for a connection: hold connections for less time or raise the pool max.'
+          ? 'Requests wait for a connection: if new connections are the wait, keep idle ones open longer (idleTimeoutMillis); else hold connections for less time or raise the pool max.'
           : waitStatus === 'warn'
             ? `Audit again after the app has served traffic (${MIN_ACQUIRES} or more pool acquires).`
             : null,
