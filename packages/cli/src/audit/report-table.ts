@@ -53,7 +53,7 @@ export function formatAudit(result: AuditResult, colour: boolean): string {
     // Failures and warnings one per row, with what was measured; passes one row per check.
     const cells: { status: AuditStatus; c: string[] }[] = rows
       .filter((f) => f.status !== 'pass')
-      .map((f) => ({ status: f.status, c: [f.check, cut(f.target, 34), cut(f.measured, 70), gainText(f)] }));
+      .map((f) => ({ status: f.status, c: [f.check, cut(f.target, 52), cut(f.measured, 70), gainText(f)] }));
     const passed = new Map<string, string[]>();
     for (const f of rows)
       if (f.status === 'pass') passed.set(f.check, [...(passed.get(f.check) ?? []), f.target]);
