@@ -3,6 +3,7 @@ import { instrument, type KeelExpressOptions } from '@keel/express';
 import type { KeelPool } from '@keel/pg';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { DB_ROUTES, mountDatabaseRoutes } from './db.js';
+import { FRONTEND_PAGES, FRONTEND_ROUTES, mountFrontend } from './frontend/mount-frontend.js';
 import { mountVitalsDemo } from './vitals.js';
 
 /** The longest delay `/demo/slow` accepts, ms. */
@@ -31,6 +32,7 @@ export const ROUTES = [
   ...DB_ROUTES,
   'GET /demo/error',
   'GET /vitals-demo',
+  ...FRONTEND_ROUTES,
 ] as const;
 
 /** Thrown by `/demo/error` on purpose, so the error handler knows not to log it. */
@@ -71,13 +73,17 @@ export function createApp(keel: Keel, shutdown?: KeelExpressOptions['shutdown'],
   // One line: per-route recording, /livez /readyz /health /metrics, load
   // shedding, request deadlines, Server-Timing and graceful shutdown.
   const k = instrument(app, { keel, shutdown });
+  // The gallery page (src/frontend/): compression for every route below, or none with KEEL_DEMO_CARELESS=1.
+  mountFrontend(app);
 
   // This stands in for a real dependency (a database, a downstream API): a
   // real check would ping it, and a failing critical check turns /readyz 503.
   keel.addCheck({ name: 'downstream', check: () => true });
 
   app.get('/', (_req, res) => {
-    res.json({ service: keel.config.service, routes: ROUTES, endpoints: keel.paths });
+    // `keel audit` reads `routes` and `pages` from here; the listing changes with a deploy: revalidate it.
+    res.set('Cache-Control', 'no-cache');
+    res.json({ service: keel.config.service, routes: ROUTES, pages: FRONTEND_PAGES, endpoints: keel.paths });
   });
 
   // A page that beacons Web Vitals and TTI to /keel/vitals (mounted by instrument): the page_load budget.

@@ -3,12 +3,15 @@ import { createKeel } from '@keel/core';
 import { createApp, ROUTES } from './app.js';
 import { envInt, loadConfig } from './config.js';
 import { createDatabase, startDatabase } from './db.js';
+import { prepareFrontend } from './frontend/mount-frontend.js';
 import { monitorOptionsFromEnv, startMonitor } from './monitor.js';
 
 // keel.config.ts is the one source of the budgets: the keel CLI generates the Prometheus rules,
 // Kubernetes objects and dashboard under deploy/ from the same file (see src/config.ts for the
 // demo's environment overrides, e.g. KEEL_INTERVAL_MS=2000 KEEL_WINDOW_MS=60000).
 const config = loadConfig();
+// The careless demo page's files (KEEL_DEMO_CARELESS=1) take seconds of CPU: made before Keel measures the event loop.
+prepareFrontend();
 const keel = createKeel(config);
 // PostgreSQL: DATABASE_URL, else an embedded server (src/db.ts). Its stop is registered
 // first so it runs last on shutdown, after the pool has closed.

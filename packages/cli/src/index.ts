@@ -1,3 +1,14 @@
+export {
+  AUDIT_SCHEMA,
+  type AuditCategory,
+  type AuditedPage,
+  type AuditedRoute,
+  type AuditFinding,
+  type AuditPart,
+  type AuditResult,
+  type AuditStatus,
+  type AuditUnit,
+} from './audit/finding.js';
 export type {
   Command,
   CommandContext,

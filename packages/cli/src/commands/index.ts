@@ -1,8 +1,9 @@
 import type { Command } from '../cli/command.js';
+import { audit } from './audit.js';
 import { dashboard } from './dashboard.js';
 import { k8s } from './k8s.js';
 import { rules } from './rules.js';
 import { slo } from './slo.js';
 
 /** Every `keel` subcommand, in the order `keel --help` lists them. A new command: one file, one line here. */
-export const COMMANDS: readonly Command[] = [rules, k8s, dashboard, slo];
+export const COMMANDS: readonly Command[] = [rules, k8s, dashboard, slo, audit];
