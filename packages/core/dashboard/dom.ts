@@ -54,10 +54,10 @@ export function flag(good: boolean, yes: string, no: string, field?: string): HT
   return h('span', { class: `badge ${good ? 'ok' : 'breached'}`, 'data-field': field }, good ? yes : no);
 }
 
-/** A number as `/health` has it (already rounded there), or a dash. */
+/** A number as `/health` has it (already rounded there) with its unit (none for `1`), or a dash. */
 export function num(value: number | null | undefined, unit = ''): string {
   if (value === null || value === undefined || Number.isNaN(value)) return '–';
-  return unit ? `${value} ${unit}` : String(value);
+  return unit && unit !== '1' ? `${value} ${unit}` : String(value);
 }
 
 /** A 0..1 ratio as a percentage with at most one decimal. */

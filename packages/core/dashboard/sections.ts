@@ -77,7 +77,7 @@ export class BudgetsView {
   readonly #el: HTMLElement;
   readonly #cards = new Map<
     string,
-    { card: HTMLElement; body: HTMLElement; chart: Sparkline; holder: HTMLElement }
+    { card: HTMLElement; head: HTMLElement; rates: HTMLElement; chart: Sparkline; holder: HTMLElement }
   >();
 
   constructor(el: HTMLElement) {
@@ -95,15 +95,17 @@ export class BudgetsView {
     for (const b of budgets) {
       let entry = this.#cards.get(b.name);
       if (!entry) {
-        const body = h('div', null);
+        const head = h('div', null);
         const holder = h('div', { class: 'spark', role: 'img' });
-        const card = h('article', { class: 'card budget', 'data-budget': b.name }, body, holder);
+        const rates = h('div', null);
+        const card = h('article', { class: 'card budget', 'data-budget': b.name }, head, holder, rates);
         this.#el.append(card);
-        entry = { card, body, holder, chart: new Sparkline(holder, b.unit) };
+        entry = { card, head, rates, holder, chart: new Sparkline(holder, b.unit) };
         this.#cards.set(b.name, entry);
       }
       entry.card.className = `card budget ${b.state}`;
-      renderBudget(entry.body, b);
+      renderBudget(entry.head, b);
+      renderBurnRates(entry.rates, b);
       const history = data.history.budgets[b.name];
       if (history) {
         entry.chart.update(data.history.at, history.value, b.target);
@@ -129,6 +131,12 @@ function renderBudget(el: HTMLElement, b: BudgetJson): void {
       h('div', null, h('dt', null, 'error budget left'), h('dd', { 'data-field': 'errorBudgetLeft' }, left)),
       h('div', null, h('dt', null, 'samples'), h('dd', { 'data-field': 'samples' }, num(b.samples))),
     ),
+  );
+}
+
+function renderBurnRates(el: HTMLElement, b: BudgetJson): void {
+  replace(
+    el,
     b.burnRates.length > 0 &&
       table(
         `${b.name} burn rates`,
