@@ -27,6 +27,16 @@ export {
   ResponseCache,
   type ResponseCacheOptions,
 } from './cache/response-cache.js';
+export { Capacity } from './capacity/capacity.js';
+export type { CapacitySnapshot, RouteTraffic } from './capacity/capacity-model.js';
+export {
+  type CapacityConfig,
+  type CapacityOptions,
+  type CostConfig,
+  type CostOptions,
+  HOURS_PER_MONTH,
+} from './capacity/capacity-options.js';
+export type { CapacityChange, CostEstimate } from './capacity/cost.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
 export {
   defineConfig,
@@ -39,6 +49,8 @@ export type { KubernetesConfig, KubernetesOptions } from './config/kubernetes-op
 export type { PrometheusConfig, PrometheusOptions } from './config/prometheus-options.js';
 export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
 export { RequestContext, RequestContexts } from './context/request-context.js';
+export type { DashboardData } from './dashboard/dashboard-endpoint.js';
+export type { HealthHistoryJson } from './dashboard/health-history.js';
 export {
   checkKnownKeys,
   type ErrorHandler,
