@@ -157,7 +157,7 @@ describe('the /keel dashboard in Chromium', () => {
       headers: { accept: 'application/json', authorization: `Bearer ${TOKEN}` },
     });
     expect(ok.status).toBe(200);
-    expect((await ok.json()).health.service).toBe('checkout');
+    expect(((await ok.json()) as { health: { service: string } }).health.service).toBe('checkout');
     const shell = await fetch(`${served.base}/keel`);
     expect(shell.status).toBe(200);
     expect(shell.headers.get('content-type')).toMatch(/^text\/html/);
@@ -182,7 +182,8 @@ describe('the /keel dashboard in Chromium', () => {
     );
     expect(await page.locator('#login').isVisible()).toBe(false);
 
-    const health = await (
+    // biome-ignore lint/suspicious/noExplicitAny: /health's JSON, read field by field below
+    const health: any = await (
       await fetch(`${served.base}/health`, { headers: { authorization: `Bearer ${TOKEN}` } })
     ).json();
     expect(await text(page, '[data-field="score"]')).toBe(String(health.score));
@@ -266,23 +267,27 @@ describe('the /keel dashboard in Chromium', () => {
     // The token left the address bar once read.
     expect(page.url()).not.toContain('token');
     // Nothing is wider than the phone: wide tables scroll inside their own box.
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    // Page-side code as strings: this file is type-checked against Node, not the DOM.
+    const overflow = (await page.evaluate(
+      'document.documentElement.scrollWidth - window.innerWidth',
+    )) as number;
     expect(overflow).toBeLessThanOrEqual(0);
 
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to the dashboard');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to the dashboard');
     await page.keyboard.press('Enter');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    expect(await page.evaluate('document.activeElement?.id')).toBe('main');
     // Every scrolling table and every incident can be reached with Tab.
-    const reachable = await page.evaluate(() => {
-      const focusable = [...document.querySelectorAll<HTMLElement>('.scroll, summary')];
-      return focusable.every((el) => el.tabIndex >= 0);
-    });
+    const reachable = await page.evaluate(
+      "[...document.querySelectorAll('.scroll, summary')].every((el) => el.tabIndex >= 0)",
+    );
     expect(reachable).toBe(true);
     let reachedTable = false;
     for (let i = 0; i < 40 && !reachedTable; i++) {
       await page.keyboard.press('Tab');
-      reachedTable = await page.evaluate(() => document.activeElement?.classList.contains('scroll') ?? false);
+      reachedTable = (await page.evaluate(
+        "document.activeElement?.classList.contains('scroll') ?? false",
+      )) as boolean;
     }
     expect(reachedTable).toBe(true);
 

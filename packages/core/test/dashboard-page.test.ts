@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDashboardPage } from '../scripts/build-dashboard.mjs';
 import { DASHBOARD_PAGE, DASHBOARD_PAGE_CSP } from '../src/dashboard/dashboard-page.js';
 import { HealthHistory } from '../src/dashboard/health-history.js';
+import type { DashboardData } from '../src/index.js';
 import { testKeel, traffic } from './helpers.js';
 
 /** The issue's ceiling for the whole page, uPlot included. */
@@ -105,8 +106,10 @@ describe('the dashboard history', () => {
     const admin = await keel.listen(0, '127.0.0.1');
     try {
       const base = `http://127.0.0.1:${admin.port}`;
-      const data = await (await fetch(`${base}/keel`, { headers: { accept: 'application/json' } })).json();
-      const health = await (await fetch(`${base}/health`)).json();
+      const data = (await (
+        await fetch(`${base}/keel`, { headers: { accept: 'application/json' } })
+      ).json()) as DashboardData;
+      const health = (await (await fetch(`${base}/health`)).json()) as { evaluatedAt: string };
       expect(data.health).toEqual(health);
       expect(data.interval).toBe(1000);
       // The evaluation made at start, then one per interval.
