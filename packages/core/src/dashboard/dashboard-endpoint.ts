@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import type { HealthReport, KeelEvents } from '../health/report.js';
-import { healthJson } from '../health/report.js';
+import { type HealthJson, healthJson } from '../health/report.js';
 import { send } from '../http/respond.js';
 import { DASHBOARD_PAGE, DASHBOARD_PAGE_CSP } from './dashboard-page.js';
 import { HealthHistory, type HealthHistoryJson } from './health-history.js';
@@ -19,7 +19,8 @@ export interface DashboardData {
   /** The window interval, ms: the page asks again about this often. */
   readonly interval: number;
   readonly history: HealthHistoryJson;
-  readonly health: ReturnType<typeof healthJson>;
+  /** `/health`'s JSON, with the sections packages add (`capacity`, `monitor`, `incidents`, ...). */
+  readonly health: HealthJson & Readonly<Record<string, unknown>>;
 }
 
 type Encoding = 'br' | 'gzip' | 'identity';
