@@ -69,6 +69,7 @@ export type {
   HealthReport,
   KeelEvents,
   Readiness,
+  SelfAnswerEvent,
   SignalStats,
 } from './health/report.js';
 export { healthJson } from './health/report.js';
@@ -94,6 +95,13 @@ export { createKeel, Keel } from './keel.js';
 export type { Thresholds } from './option-readers.js';
 export type { KeelConfig, KeelOptions } from './options.js';
 export {
+  createOtelMetricProducer,
+  type KeelMetricProducer,
+  type OtelMetricData,
+  type OtelProducerSource,
+  otelNameOf,
+} from './otel/metric-producer.js';
+export {
   KeelSpanProcessor,
   type KeelSpanProcessorOptions,
   type MeterLike,
@@ -102,6 +110,7 @@ export {
   type ReadableSpanLike,
   registerOtelMetrics,
 } from './otel/otel.js';
+export { registerOtelTracing, type SpanLike, type TraceApiLike } from './otel/otel-tracing.js';
 export { LoadShedder, type SheddingSnapshot } from './pressure/load-shedder.js';
 export type { SheddingConfig, SheddingOptions } from './pressure/shedding-options.js';
 export { bucketLabel, prometheusName } from './prometheus/exposition.js';

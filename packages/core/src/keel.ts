@@ -184,6 +184,8 @@ export class Keel {
   ): void {
     const ok = status === ABORTED_STATUS || (this.config.clientErrorsAreErrors ? status < 400 : status < 500);
     this.http.record(durationMs, ok, method, route, status, outcome);
+    if (outcome !== '' && this.#events.hasListeners('answer'))
+      this.#events.emit('answer', { outcome, method, route, status });
   }
 
   /** Records one database operation under its fingerprint (`summary`). */
@@ -283,7 +285,7 @@ export class Keel {
     return this.#budgets.assert(options, this.config.clock.now(), this.#readiness.current());
   }
 
-  /** Subscribes to `budget`, `health` or `evaluation` events; returns an unsubscribe function. */
+  /** Subscribes to `budget`, `health`, `evaluation`, `answer` or `shutdown` events; returns an unsubscribe function. */
   on<K extends keyof KeelEvents>(event: K, listener: (payload: KeelEvents[K]) => void): () => void {
     return this.#events.on(event, listener);
   }
