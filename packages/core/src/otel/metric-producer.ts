@@ -68,7 +68,11 @@ export type OtelMetricData =
 export interface KeelMetricProducer {
   collect(): Promise<{
     resourceMetrics: {
-      resource: unknown;
+      /**
+       * Not Keel's to say: the reader keeps its MeterProvider's resource. Typed `never` so the
+       * producer fits the SDK's `MetricProducer` without core importing its `Resource` type.
+       */
+      resource: never;
       scopeMetrics: { scope: { name: string }; metrics: OtelMetricData[] }[];
     };
     errors: unknown[];
@@ -133,6 +137,8 @@ function signalUnit(signal: Signal): string {
   return unit === 'ms' ? 's' : unit;
 }
 
+const EMPTY_RESOURCE = Object.freeze({ attributes: {} });
+
 const hrTime = (ms: number): HrTime => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
 
 /**
@@ -164,7 +170,7 @@ export function createOtelMetricProducer(keel: OtelProducerSource): KeelMetricPr
       return {
         // The reader keeps its MeterProvider's resource and takes only the scope metrics.
         resourceMetrics: {
-          resource: { attributes: {} },
+          resource: EMPTY_RESOURCE as never,
           scopeMetrics: [{ scope: { name: '@keel/core' }, metrics }],
         },
         errors,
