@@ -7,19 +7,20 @@ import fileConfig from '../keel.config.js';
  * `defineConfig`, whose errors name the option and the rule.
  */
 export function envInt(name: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const raw = env[name]?.trim();
-  if (!raw) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got "${raw}"`);
-  return value;
+  return envNumber(name, env, true);
 }
 
 /** Reads an optional number (a price) from the environment; checks are left to `defineConfig`. */
-export function envNumber(name: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function envNumber(
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+  integer = false,
+): number | undefined {
   const raw = env[name]?.trim();
   if (!raw) return undefined;
   const value = Number(raw);
-  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got "${raw}"`);
+  if (integer ? !Number.isInteger(value) : !Number.isFinite(value))
+    throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'}, got "${raw}"`);
   return value;
 }
 

@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DashboardData } from '@keel/core';
 import { findPostgres } from '@keel/dev-postgres';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Started, startStudioApi, waitFor } from './support/processes.js';
+import { freshDatabase, type Started, startStudioApi, waitFor } from './support/processes.js';
 
 // The capacity model on the example as `pnpm start` runs it: real requests over HTTP, the
 // process's own CPU and event-loop readings, the cost from KEEL_COST_* overrides.
@@ -46,23 +45,11 @@ describe('studio-api capacity and cost, measured', () => {
   it('serves N requests, measures what each costs, and states instances and price', async () => {
     const server = await findPostgres({ prefix: 'keel-capacity-pg-' });
     cleanups.push(() => server.stop());
-    const db = `keel_capacity_${process.pid}`;
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${db}`);
-    await admin.query(`CREATE DATABASE ${db}`);
-    await admin.end();
-    cleanups.push(async () => {
-      const c = new pg.Client({ connectionString: server.url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await c.end();
-    });
-    const url = new URL(server.url);
-    url.pathname = `/${db}`;
+    const db = await freshDatabase(server.url, `keel_capacity_${process.pid}`);
+    cleanups.push(() => db.drop());
 
     const app: Started & { base: string } = await startStudioApi({
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: db.url,
       KEEL_INTERVAL_MS: '1000',
       KEEL_WINDOW_MS: '20000',
       KEEL_MIN_SAMPLES: '20',

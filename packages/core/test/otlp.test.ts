@@ -64,9 +64,9 @@ async function receiver(): Promise<{ server: Server; url: string; received: Otlp
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
 }
 
-const valueOf = (v: AnyValue) => v.stringValue ?? String(v.intValue ?? v.doubleValue);
+const attributeValue = (v: AnyValue) => v.stringValue ?? String(v.intValue ?? v.doubleValue);
 const labelsOf = (attributes: KeyValue[] = []) =>
-  Object.fromEntries(attributes.map((a) => [a.key.replace(/\./g, '_'), valueOf(a.value)]));
+  Object.fromEntries(attributes.map((a) => [a.key.replace(/\./g, '_'), attributeValue(a.value)]));
 const key = (labels: Record<string, string>) =>
   Object.entries(labels)
     .filter(([k]) => k !== 'le')
