@@ -50,6 +50,8 @@ export class Capacity {
     const s = this.snapshot;
     const cost = this.cost;
     const n = (v: number | null) => (v === null ? null : round(v));
+    // Per-request costs are fractions of a millisecond: to the nanosecond, so derived rates stay exact.
+    const fine = (v: number | null) => (v === null ? null : Math.round(v * 1e6) / 1e6);
     const monthly = (instances: number | null) =>
       cost && instances !== null ? round(instances * cost.instanceHourly * HOURS_PER_MONTH) : null;
     return {
@@ -57,8 +59,8 @@ export class Capacity {
       windowSeconds: round(s.seconds),
       requests: s.requests,
       rps: round(s.rps),
-      cpuMsPerRequest: n(s.cpuMsPerRequest),
-      busyMsPerRequest: n(s.busyMsPerRequest),
+      cpuMsPerRequest: fine(s.cpuMsPerRequest),
+      busyMsPerRequest: fine(s.busyMsPerRequest),
       cpuCores: round(s.cpuCores),
       eventLoopUtilization: round(s.eventLoopUtilization),
       targetUtilization: s.targetUtilization,
