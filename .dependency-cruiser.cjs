@@ -18,8 +18,10 @@ const CORE_LAYERS = [
   { name: 'budgets', paths: ['budgets/', 'pressure/', 'breaker/', 'cache/'] },
   // the score, readiness and the report
   { name: 'health', paths: ['health/'] },
-  // what answers HTTP: the endpoints, the vitals beacon collector, graceful shutdown
-  { name: 'endpoints', paths: ['http/', 'vitals/', 'shutdown/'] },
+  // what one instance can serve, measured, and what capacity costs (`keel.capacity`)
+  { name: 'capacity', paths: ['capacity/'] },
+  // what answers HTTP: the endpoints, the dashboard page, the vitals beacon collector, graceful shutdown
+  { name: 'endpoints', paths: ['http/', 'dashboard/', 'vitals/', 'shutdown/'] },
   // what reads everything and exports it
   { name: 'exporters', paths: ['prometheus/', 'otel/'] },
   // the composition root and the public entry

@@ -19,6 +19,9 @@ export default defineConfig({
       target: 100,
     },
   },
+  // What capacity costs: scaling advice in /health and the dashboard, the monitor's pool resizes and
+  // `keel k8s`'s replica bounds state their monthly price (KEEL_COST_* and KEEL_INSTANCES override it).
+  cost: { instanceHourly: 0.05, currency: 'USD', dbConnectionHourly: 0.002, instances: 2 },
   // What Kubernetes waits for on a rolling update: readiness 503, 5 s for the endpoint to be
   // removed, up to 10 s for requests in flight, then the cleanups (pool, database).
   shutdown: { preStopDelay: 5000, drainTimeout: 10_000, cleanupTimeout: 5000 },

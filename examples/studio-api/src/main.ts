@@ -43,6 +43,12 @@ const server = app.listen(port, (error?: Error) => {
   for (const route of ROUTES) console.log(`  ${route}`);
   console.log('keel endpoints:');
   for (const path of Object.values(keel.paths)) console.log(`  GET ${path}`);
+  // The dashboard, also on the admin port on loopback (KEEL_ADMIN_PORT, default a free port):
+  // where an endpoints token guards the app's port, this one is reachable from this machine only.
+  keel.listen(envInt('KEEL_ADMIN_PORT') ?? 0, '127.0.0.1').then(
+    (admin) => console.log(`dashboard: http://127.0.0.1:${admin.port}${keel.paths.dashboard}`),
+    (error: Error) => console.error(`studio-api: no admin port for the dashboard: ${error.message}`),
+  );
   console.log(
     `budgets are judged every ${interval / 1000} s over ${(interval * windowIntervals) / 1000} s, ` +
       `from ${minSamples} samples, after ${hysteresis} evaluations agree`,

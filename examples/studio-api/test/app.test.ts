@@ -52,7 +52,7 @@ describe('studio-api', () => {
   });
 
   it('does not record its own endpoints', async () => {
-    for (const path of ['/livez', '/readyz', '/health', '/metrics'])
+    for (const path of ['/livez', '/readyz', '/health', '/metrics', '/keel'])
       expect((await get(path)).status).toBe(200);
     expect(t.keel.http.series).toHaveLength(0);
   });
@@ -67,6 +67,7 @@ describe('studio-api', () => {
       readyz: '/readyz',
       health: '/health',
       metrics: '/metrics',
+      dashboard: '/keel',
     });
   });
 

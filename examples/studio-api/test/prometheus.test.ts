@@ -4,10 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '@keel/cli';
 import { findPostgres, freePort } from '@keel/dev-postgres';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import exampleConfig from '../keel.config.js';
-import { query, type Started, startPrometheus, startStudioApi, waitFor } from './support/processes.js';
+import {
+  freshDatabase,
+  query,
+  type Started,
+  startPrometheus,
+  startStudioApi,
+  waitFor,
+} from './support/processes.js';
 
 // The proof that Keel and Prometheus agree: the example app, twice (one
 // instance driven into a breach, one healthy), scraped every second by
@@ -109,21 +115,9 @@ describe.skipIf(!available)('Keel and Prometheus agree (keel rules, Debian Prome
     cleanups.push(() => server.stop());
     const urls: string[] = [];
     for (const name of ['a', 'b']) {
-      const db = `keel_prometheus_${name}_${process.pid}`;
-      const admin = new pg.Client({ connectionString: server.url });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${db}`);
-      await admin.query(`CREATE DATABASE ${db}`);
-      await admin.end();
-      cleanups.push(async () => {
-        const c = new pg.Client({ connectionString: server.url });
-        await c.connect();
-        await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-        await c.end();
-      });
-      const url = new URL(server.url);
-      url.pathname = `/${db}`;
-      urls.push(url.toString());
+      const db = await freshDatabase(server.url, `keel_prometheus_${name}_${process.pid}`);
+      cleanups.push(() => db.drop());
+      urls.push(db.url);
     }
     const [breaching, healthy] = await Promise.all(
       urls.map((url, i) =>

@@ -119,6 +119,35 @@ describe('keel k8s', () => {
     });
   });
 
+  it('states what the autoscaler costs at min and max replicas: in the files, the output and --json', async () => {
+    const config = {
+      service: 'shop',
+      cost: { instanceHourly: 0.12, currency: 'EUR' },
+      kubernetes: { replicas: { min: 2, max: 8 } },
+    };
+    const dir = project({ 'keel.config.json': config });
+    const { code, stdout, stderr } = await keel(['k8s'], dir);
+    expect(code, stderr).toBe(0);
+    // 2 × 0.12 × 730 = 175.20; 8 × 0.12 × 730 = 700.80.
+    const line = '2 replicas 175.20 EUR/month (min), 8 replicas 700.80 EUR/month (max)';
+    expect(stdout).toContain(`cost ${line}`);
+    for (const file of ['hpa.yaml', 'keda-scaledobject.yaml']) {
+      const text = readFileSync(join(dir, 'deploy/kubernetes', file), 'utf8');
+      expect(text, file).toContain(`# Cost: ${line}, at 0.12 EUR per replica-hour × 730 h.`);
+      // Still valid YAML with the same object.
+      expect(parse(text).spec).toBeDefined();
+    }
+    const json = await keel(['k8s', '--json', '--out', 'other'], dir);
+    expect(JSON.parse(json.stdout).result.cost).toEqual({
+      currency: 'EUR',
+      instanceHourly: 0.12,
+      min: { replicas: 2, monthly: 175.2 },
+      max: { replicas: 8, monthly: 700.8 },
+    });
+    const none = await keel(['k8s'], project({ 'keel.config.json': { service: 'shop' } }));
+    expect(none.stdout).toContain('cost not configured');
+  });
+
   it('refuses probes kubelet cannot pass (a token on /readyz) and a scrape without the token', async () => {
     const token = 'a-token-of-sixteen-chars';
     const probes = await keel(

@@ -27,6 +27,16 @@ export {
   ResponseCache,
   type ResponseCacheOptions,
 } from './cache/response-cache.js';
+export { Capacity } from './capacity/capacity.js';
+export type { CapacitySnapshot, RouteTraffic } from './capacity/capacity-model.js';
+export {
+  type CapacityConfig,
+  type CapacityOptions,
+  type CostConfig,
+  type CostOptions,
+  HOURS_PER_MONTH,
+} from './capacity/capacity-options.js';
+export type { CapacityChange, CostEstimate } from './capacity/cost.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
 export {
   defineConfig,
@@ -39,6 +49,8 @@ export type { KubernetesConfig, KubernetesOptions } from './config/kubernetes-op
 export type { PrometheusConfig, PrometheusOptions } from './config/prometheus-options.js';
 export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
 export { RequestContext, RequestContexts } from './context/request-context.js';
+export type { DashboardData } from './dashboard/dashboard-endpoint.js';
+export type { HealthHistoryJson } from './dashboard/health-history.js';
 export {
   checkKnownKeys,
   type ErrorHandler,
@@ -57,6 +69,7 @@ export type {
   HealthReport,
   KeelEvents,
   Readiness,
+  SelfAnswerEvent,
   SignalStats,
 } from './health/report.js';
 export { healthJson } from './health/report.js';
@@ -82,6 +95,13 @@ export { createKeel, Keel } from './keel.js';
 export type { Thresholds } from './option-readers.js';
 export type { KeelConfig, KeelOptions } from './options.js';
 export {
+  createOtelMetricProducer,
+  type KeelMetricProducer,
+  type OtelMetricData,
+  type OtelProducerSource,
+  otelNameOf,
+} from './otel/metric-producer.js';
+export {
   KeelSpanProcessor,
   type KeelSpanProcessorOptions,
   type MeterLike,
@@ -90,6 +110,7 @@ export {
   type ReadableSpanLike,
   registerOtelMetrics,
 } from './otel/otel.js';
+export { registerOtelTracing, type SpanLike, type TraceApiLike } from './otel/otel-tracing.js';
 export { LoadShedder, type SheddingSnapshot } from './pressure/load-shedder.js';
 export type { SheddingConfig, SheddingOptions } from './pressure/shedding-options.js';
 export { bucketLabel, prometheusName } from './prometheus/exposition.js';

@@ -6,6 +6,7 @@ import type { BudgetSnapshot } from './budgets/budget.js';
 import { type AssertBudgetsOptions, BudgetSet } from './budgets/budget-set.js';
 import { createCache, type KeelCache } from './cache/cache.js';
 import type { CacheOptions } from './cache/cache-options.js';
+import { type Capacity, createCapacity } from './capacity/capacity.js';
 import type { KeelOutcome } from './context/keel-outcome.js';
 import { RequestContexts } from './context/request-context.js';
 import { ErrorReporter } from './errors.js';
@@ -51,7 +52,7 @@ export class Keel {
   readonly db: Signal;
   /** `web_vitals.tti`, label: page group. */
   readonly tti: Signal;
-  /** The four endpoint handlers, for frameworks that mount them one by one. */
+  /** The endpoint handlers, for frameworks that mount them one by one. */
   readonly handlers: Readonly<Record<EndpointName, EndpointHandler>>;
   /** Paths the endpoints answer at (with `endpoints.prefix`). */
   readonly paths: Readonly<Record<EndpointName, string>>;
@@ -62,6 +63,8 @@ export class Keel {
   readonly shedder: LoadShedder;
   /** The `@keel/web-vitals` beacon collector the adapters mount, or `undefined` with `vitals: false`. */
   readonly vitals: VitalsCollector | undefined;
+  /** What one instance serves (measured) and what a change in capacity costs; `/health`'s `capacity`. */
+  readonly capacity: Capacity;
 
   readonly #events: Emitter<KeelEvents>;
   readonly #signals: SignalSet;
@@ -96,9 +99,12 @@ export class Keel {
     this.http = this.#signals.get(HTTP_SIGNAL);
     this.db = this.#signals.get(DB_SIGNAL);
     this.tti = this.#signals.get(TTI_SIGNAL);
+    const { capacity, model } = createCapacity(config, this.http, now);
+    this.capacity = capacity;
     this.#budgets = new BudgetSet(config, this.#signals, now);
     this.#checks = new DependencyChecks(clock, this.errors);
     this.#sections = new HealthSections(this.errors);
+    this.#sections.add('capacity', () => capacity.json(this.#health.report.budgets));
     this.#readiness = new ReadinessGate(config, this.#checks, now);
     this.vitals = config.vitals ? new VitalsCollector(this, config.vitals) : undefined;
 
@@ -146,6 +152,7 @@ export class Keel {
         closed: (at) => {
           // Expired entries leave the cache within one interval, so its gauges tell the truth.
           for (const cache of this.#caches.values()) cache.prune();
+          model.update(at);
           this.#health.evaluate(at);
           void this.#heartbeat?.beat(at);
         },
@@ -177,6 +184,8 @@ export class Keel {
   ): void {
     const ok = status === ABORTED_STATUS || (this.config.clientErrorsAreErrors ? status < 400 : status < 500);
     this.http.record(durationMs, ok, method, route, status, outcome);
+    if (outcome !== '' && this.#events.hasListeners('answer'))
+      this.#events.emit('answer', { outcome, method, route, status });
   }
 
   /** Records one database operation under its fingerprint (`summary`). */
@@ -276,7 +285,7 @@ export class Keel {
     return this.#budgets.assert(options, this.config.clock.now(), this.#readiness.current());
   }
 
-  /** Subscribes to `budget`, `health` or `evaluation` events; returns an unsubscribe function. */
+  /** Subscribes to `budget`, `health`, `evaluation`, `answer` or `shutdown` events; returns an unsubscribe function. */
   on<K extends keyof KeelEvents>(event: K, listener: (payload: KeelEvents[K]) => void): () => void {
     return this.#events.on(event, listener);
   }

@@ -9,6 +9,14 @@ import {
   resolveBudgetRules,
   resolveBudgets,
 } from './budgets/budget-options.js';
+import {
+  type CapacityConfig,
+  type CapacityOptions,
+  type CostConfig,
+  type CostOptions,
+  resolveCapacityOptions,
+  resolveCostOptions,
+} from './capacity/capacity-options.js';
 import { type Clock, systemClock } from './clock.js';
 import { CONFIG_FILE_SECTIONS } from './config/config-file-sections.js';
 import { resolveRequestDeadline } from './context/deadline-options.js';
@@ -82,6 +90,14 @@ export interface KeelOptions extends BudgetRulesOptions {
    * @default on, at `/keel/vitals`, same-site pages only
    */
   vitals?: VitalsOptions | false;
+  /**
+   * Prices of capacity, so scaling advice and the monitor's capacity actions
+   * state what they cost (`keel.capacity.costOf`, `/health`'s `capacity`).
+   * @default none: capacity is reported without prices
+   */
+  cost?: CostOptions;
+  /** The capacity model's planning targets. @default 70 % utilisation of one core */
+  capacity?: CapacityOptions;
   /** A prom-client registry whose metrics `/metrics` serves after Keel's own. @default a new Registry */
   registry?: Registry;
   /** Receives every failure Keel caught after setup. @default log once per place */
@@ -101,6 +117,9 @@ export interface KeelConfig extends BudgetsConfig, HealthConfig {
   readonly requestDeadline: number | undefined;
   /** The web-vitals collector, or `null` when off. */
   readonly vitals: VitalsConfig | null;
+  /** Prices of capacity, or `null` when not configured. */
+  readonly cost: CostConfig | null;
+  readonly capacity: CapacityConfig;
 }
 
 const RENAMED: Record<string, string> = {
@@ -129,6 +148,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'shedding',
   'requestDeadline',
   'vitals',
+  'cost',
+  'capacity',
 ] satisfies (keyof KeelOptions)[]);
 
 /** Validates options and applies every default, through each concept's resolver; the result is frozen. */
@@ -180,6 +201,8 @@ export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
   const apiLatency = budgets.budgets.find((b) => b.name === 'api_latency');
   const requestDeadline = resolveRequestDeadline(options.requestDeadline, apiLatency?.target);
   const vitals = resolveVitalsOptions(options.vitals);
+  const cost = resolveCostOptions(options.cost);
+  const capacity = resolveCapacityOptions(options.capacity);
   const onError = read<ErrorHandler | undefined>(
     'onError',
     options.onError,
@@ -201,6 +224,8 @@ export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
     shedding,
     requestDeadline,
     vitals,
+    cost,
+    capacity,
   });
 }
 

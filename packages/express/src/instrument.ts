@@ -20,7 +20,7 @@ import { Tracker } from './tracking.js';
 export interface KeelExpressOptions extends KeelOptions {
   /** Use this Keel instead of creating one from the other options. */
   keel?: Keel;
-  /** Mount `/livez`, `/readyz`, `/health`, `/metrics` on the app. Turn off when serving them on an admin port. @default true */
+  /** Mount `/livez`, `/readyz`, `/health`, `/metrics` and the `/keel` dashboard on the app. Turn off when serving them on an admin port. @default true */
   mountEndpoints?: boolean;
   /** Take `@keel/web-vitals` beacons at `keel.vitals.path` (`/keel/vitals`); off when core's `vitals` is `false`. @default true */
   mountVitals?: boolean;

@@ -295,6 +295,17 @@ describe('@keel/express', () => {
     expect(keel.http.seriesCount).toBe(0);
   });
 
+  it('serves the /keel dashboard page and its data (Accept: application/json), not counted either', async () => {
+    const { keel, port } = await start(express5);
+    const page = await get(port, '/keel');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('<title>Keel</title>');
+    const data = await fetch(`http://127.0.0.1:${port}/keel`, { headers: { accept: 'application/json' } });
+    expect(((await data.json()) as { health: { status: string } }).health.status).toBe('healthy');
+    expect(keel.http.seriesCount).toBe(0);
+  });
+
   it('keeps series and memory flat under 10^5 distinct random unmatched paths', async () => {
     const { keel, port } = await start(express5);
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });

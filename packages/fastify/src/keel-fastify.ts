@@ -92,7 +92,6 @@ const ENDPOINT: RouteState = Object.freeze({
   endpoint: true,
   cache: undefined,
 });
-const ENDPOINT_NAMES: readonly EndpointName[] = ['livez', 'readyz', 'health', 'metrics'];
 // Fastify's own error shape, so clients that parse Fastify errors read this one too.
 const SHED_BODY = JSON.stringify({
   statusCode: 503,
@@ -440,7 +439,8 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
   });
 
   if (config.mountEndpoints) {
-    for (const name of ENDPOINT_NAMES) {
+    // Every endpoint core has (`keel.paths`), the dashboard at /keel included.
+    for (const name of Object.keys(keel.paths) as EndpointName[]) {
       const handler = keel.handlers[name];
       app.route({
         // Both methods explicitly, so HEAD works even with `exposeHeadRoutes: false`.

@@ -29,7 +29,7 @@ export interface KeelFastifyOptions extends KeelOptions {
    */
   keel?: Keel;
   /**
-   * Mount `GET /livez`, `/readyz`, `/health` and `/metrics` (at `keel.paths`)
+   * Mount `GET /livez`, `/readyz`, `/health`, `/metrics` and the `/keel` dashboard (at `keel.paths`)
    * on this app. Turn it off when they are served elsewhere, e.g. by
    * `keel.listen(adminPort)`.
    * @default true

@@ -28,6 +28,23 @@ describe('endpoints', () => {
     expect(keel.paths.readyz).toBe('/readyz');
   });
 
+  it('mounts the /keel dashboard: the page for a browser, the data behind the token, beacons still at /keel/vitals', async () => {
+    const { keel, port } = await start({ endpoints: { token: 'a-long-enough-secret' } });
+    const page = await get(port, '/keel');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('<title>Keel</title>');
+    const refused = await fetch(`http://127.0.0.1:${port}/keel`, { headers: { accept: 'application/json' } });
+    expect(refused.status).toBe(401);
+    const data = await fetch(`http://127.0.0.1:${port}/keel`, {
+      headers: { accept: 'application/json', authorization: 'Bearer a-long-enough-secret' },
+    });
+    expect(((await data.json()) as { health: { service: string } }).health.service).toBe('app');
+    const beacon = await fetch(`http://127.0.0.1:${port}${keel.vitals!.path}`, { method: 'OPTIONS' });
+    expect(beacon.status).not.toBe(404);
+    expect(keel.http.seriesCount).toBe(0);
+  });
+
   it('follows endpoints.prefix and endpoints.token, with HEAD even when Fastify does not expose it', async () => {
     const { port } = await start(
       { endpoints: { prefix: '/ops', token: 'a-long-enough-secret' } },

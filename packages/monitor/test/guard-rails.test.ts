@@ -150,6 +150,10 @@ describe('guard rails', () => {
     await monitor.settled();
     expect(keel.readiness()).toMatchObject({ ready: false });
     expect(keel.readiness().reasons[0]).toMatch(/^monitor: budget api_latency breached/);
+    // The action states the capacity it takes away (20 requests per 10 s interval here).
+    expect(monitor.steps().find((s) => s.kind === 'applied')?.detail).toMatch(
+      /^readiness off \(capacity lost: [\d.]+ req\/s of 1 instance\(s\)' [\d.]+, 0 req\/s left for 2 req\/s of traffic; cost unchanged/,
+    );
     await run(2 * MIN); // did not help: readiness back on, restart next
     await monitor.settled();
     expect(monitor.steps().find((s) => s.kind === 'rolled-back')?.mitigation).toBe('readiness-off');
@@ -172,7 +176,9 @@ describe('guard rails', () => {
     await run(90_000);
     await monitor.settled();
     expect(pool.max).toBe(15);
-    expect(monitor.steps().find((s) => s.kind === 'applied')?.detail).toBe('pool max 10 → 15');
+    expect(monitor.steps().find((s) => s.kind === 'applied')?.detail).toBe(
+      'pool max 10 → 15 (+5 connections per instance: cost not configured (`cost` option), +5 connections in total)',
+    );
     await run(2 * MIN);
     await monitor.settled();
     expect(sizes).toEqual([15, 10]);
@@ -237,5 +243,40 @@ describe('guard rails', () => {
     expect(monitor.status().nextScheduledAt).toBe(new Date(clock.now() + 4 * 3_600_000).toISOString());
     await clock.advanceAsync(4 * 3_600_000);
     expect(monitor.lastCycle).toMatchObject({ trigger: 'schedule', outcome: 'healthy' });
+  });
+});
+
+describe('capacity actions state their cost', () => {
+  it('resizePool prices the connections it adds across the fleet (cost option)', async () => {
+    const clock = createFakeClock();
+    const keel = createKeel({
+      clock,
+      runtime: false,
+      onError: () => {},
+      cost: { instanceHourly: 0.2, currency: 'EUR', dbConnectionHourly: 0.005, instances: 4 },
+    });
+    const pool = {
+      max: 10,
+      waitingCount: 2,
+      resize(n: number) {
+        this.max = n;
+      },
+    };
+    const monitor = createMonitor(keel, {
+      schedule: false,
+      builtIns: { serveStale: false, openCircuit: false, shedLoad: false },
+      mitigations: [resizePool({ pool, factor: 2 })],
+    });
+    for (let t = 0; t < 90_000; t += keel.config.interval) {
+      for (let i = 0; i < 20; i++) keel.recordRequest('GET', '/x', 200, 900);
+      await clock.advanceAsync(keel.config.interval);
+    }
+    await monitor.settled();
+    // +10 connections on each of 4 instances: 40 × 0.005 EUR × 730 h = 146 EUR a month.
+    expect(monitor.steps().find((s) => s.kind === 'applied')?.detail).toBe(
+      'pool max 10 → 20 (+10 connections per instance (×4 instances): +146.00 EUR/month, +40 connections in total)',
+    );
+    await monitor.close();
+    await keel.close();
   });
 });

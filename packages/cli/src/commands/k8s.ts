@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { Command } from '../cli/command.js';
 import { kubernetesObjects } from '../kubernetes/objects.js';
+import { describeReplicaCost, replicaCost, replicaCostComment } from '../kubernetes/replica-cost.js';
 import { generatedHeader, toYaml } from '../rules/prometheus-rules.js';
 
 export const k8s: Command = {
@@ -20,13 +21,15 @@ Kubernetes objects whose settings come from the config, none set by hand:
   service.yaml          the ports the probes and Prometheus use
   servicemonitor.yaml   prometheus-operator scrapes /metrics every window.interval
   hpa.yaml              autoscaling/v2 on Keel's per-pod keel_budget_burn_rate gauge
-                        (needs prometheus-adapter), min/max from kubernetes.replicas
+                        (needs prometheus-adapter), min/max from kubernetes.replicas,
+                        with their monthly cost (the config's \`cost\`) in a comment
   keda-scaledobject.yaml  KEDA on the fleet's recorded burn rate (needs \`keel rules\`);
                         apply it or the HPA, not both
 
 --json result: { name, namespace, probes: { periodSeconds, timeoutSeconds,
   readinessFailures, livenessFailures, startupPeriodSeconds, startupFailures,
-  terminationGracePeriodSeconds }, scaleOn: { budget, target, kedaQuery } }`,
+  terminationGracePeriodSeconds }, scaleOn: { budget, target, kedaQuery },
+  cost: { currency, instanceHourly, min: { replicas, monthly }, max: { replicas, monthly } } | null }`,
   async run(context) {
     const { resolved, path } = await context.config();
     const objects = kubernetesObjects(resolved);
@@ -41,6 +44,8 @@ Kubernetes objects whose settings come from the config, none set by hand:
       content: header + note + toYaml(object),
     });
     const t = objects.timings;
+    const cost = replicaCost(resolved);
+    const costComment = replicaCostComment(cost);
     return {
       files: [
         file('deployment.yaml', objects.deployment),
@@ -49,12 +54,14 @@ Kubernetes objects whose settings come from the config, none set by hand:
         file(
           'hpa.yaml',
           objects.hpa,
-          '# Reads keel_budget_burn_rate per pod through the custom metrics API (prometheus-adapter).\n# Apply this or keda-scaledobject.yaml, not both.\n',
+          '# Reads keel_budget_burn_rate per pod through the custom metrics API (prometheus-adapter).\n# Apply this or keda-scaledobject.yaml, not both.\n' +
+            costComment,
         ),
         file(
           'keda-scaledobject.yaml',
           objects.scaledObject,
-          '# Queries the fleet burn rate `keel rules` records. Apply this or hpa.yaml, not both.\n',
+          '# Queries the fleet burn rate `keel rules` records. Apply this or hpa.yaml, not both.\n' +
+            costComment,
         ),
       ],
       data: {
@@ -62,11 +69,13 @@ Kubernetes objects whose settings come from the config, none set by hand:
         namespace: resolved.kubernetes.namespace ?? null,
         probes: t,
         scaleOn: { ...resolved.kubernetes.scaleOn, kedaQuery: objects.kedaQuery },
+        cost,
       },
       text:
         `probes every ${t.periodSeconds} s (readiness fails after ${t.readinessFailures}, liveness after ${t.livenessFailures}), ` +
         `grace period ${t.terminationGracePeriodSeconds} s; ` +
-        `${resolved.kubernetes.replicas.min}-${resolved.kubernetes.replicas.max} replicas on ${resolved.kubernetes.scaleOn.budget}'s burn rate`,
+        `${resolved.kubernetes.replicas.min}-${resolved.kubernetes.replicas.max} replicas on ${resolved.kubernetes.scaleOn.budget}'s burn rate; ` +
+        (cost ? `cost ${describeReplicaCost(cost)}` : 'cost not configured (set `cost` in the config)'),
     };
   },
 };

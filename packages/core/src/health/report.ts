@@ -1,4 +1,5 @@
 import type { BudgetChangeEvent, BudgetSnapshot } from '../budgets/budget.js';
+import type { KeelOutcome } from '../context/keel-outcome.js';
 import type { SheddingSnapshot } from '../pressure/load-shedder.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import type { DependencyStatus } from './checks.js';
@@ -67,6 +68,14 @@ export interface HealthChangeEvent {
   readonly at: number;
 }
 
+/** Keel answered a request itself (shed, an open circuit, not ready, cut off): the `answer` event. */
+export interface SelfAnswerEvent {
+  readonly outcome: KeelOutcome;
+  readonly method: string;
+  readonly route: string;
+  readonly status: number;
+}
+
 export interface KeelEvents {
   /** A budget changed state (after hysteresis). */
   budget: BudgetChangeEvent;
@@ -74,6 +83,12 @@ export interface KeelEvents {
   health: HealthChangeEvent;
   /** Every evaluation, once per interval. */
   evaluation: HealthReport;
+  /**
+   * Keel answered a request itself, reported by `recordRequest` with an
+   * outcome, synchronously, so a listener still sees the request's context
+   * (its active span).
+   */
+  answer: SelfAnswerEvent;
   /** `beginShutdown` was called: a planned shutdown began (emitted once). */
   shutdown: { readonly at: number };
 }

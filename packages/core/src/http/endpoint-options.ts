@@ -1,6 +1,7 @@
 import { object, read } from '../option-readers.js';
 
-export type EndpointName = 'livez' | 'readyz' | 'health' | 'metrics';
+/** Keel's endpoints; `dashboard` is the page at `/keel` and the data it polls (see `Dashboard`). */
+export type EndpointName = 'livez' | 'readyz' | 'health' | 'metrics' | 'dashboard';
 
 export interface EndpointOptions {
   /** When set, endpoints not in `public` need `Authorization: Bearer <token>`. @default none */
@@ -23,7 +24,14 @@ export type EndpointsConfig = Readonly<{
   adminHost: string;
 }>;
 
-const ENDPOINT_NAMES: readonly EndpointName[] = ['livez', 'readyz', 'health', 'metrics'];
+/** Every endpoint, in the order they are mounted. */
+export const ENDPOINT_NAMES: readonly EndpointName[] = Object.freeze([
+  'livez',
+  'readyz',
+  'health',
+  'metrics',
+  'dashboard',
+]);
 const KEYS: ReadonlySet<string> = new Set(['token', 'public', 'prefix', 'adminPort', 'adminHost']);
 
 /** Validates `options.endpoints`. */

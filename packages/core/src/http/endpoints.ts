@@ -1,12 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Dashboard, type DashboardSource } from '../dashboard/dashboard-endpoint.js';
 import { type HealthReport, healthJson, type Readiness } from '../health/report.js';
-import type { EndpointName, EndpointsConfig } from './endpoint-options.js';
+import { ENDPOINT_NAMES, type EndpointName, type EndpointsConfig } from './endpoint-options.js';
 import { send } from './respond.js';
 
 /** What the endpoints need from an instance; kept narrow so they are easy to test and mount. */
-export interface EndpointSource {
-  readonly config: { readonly endpoints: EndpointsConfig };
+export interface EndpointSource extends DashboardSource {
+  readonly config: DashboardSource['config'] & { readonly endpoints: EndpointsConfig };
   readiness(): Readiness;
   health(): HealthReport;
   metricsBuffer(): Promise<Buffer>;
@@ -20,7 +21,7 @@ export type EndpointHandler = (req: IncomingMessage, res: ServerResponse) => voi
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
- * Builds the four handlers plus a router that answers only Keel's paths and
+ * Builds the endpoints' handlers plus a router that answers only Keel's paths and
  * returns `false` for anything else, so a framework can fall through to the app.
  */
 export function createEndpoints(source: EndpointSource): {
@@ -38,15 +39,16 @@ export function createEndpoints(source: EndpointSource): {
     return timingSafeEqual(Buffer.from(given), expected);
   };
 
+  /** `open`: answered without the token (the dashboard's page, which holds no data). */
   const guard =
-    (name: EndpointName, body: EndpointHandler): EndpointHandler =>
+    (name: EndpointName, body: EndpointHandler, open?: (req: IncomingMessage) => boolean): EndpointHandler =>
     (req, res) => {
       try {
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET, HEAD' });
           return;
         }
-        if (!authorized(name, req)) {
+        if (!open?.(req) && !authorized(name, req)) {
           send(res, 401, 'text/plain; charset=utf-8', 'unauthorized\n', { 'www-authenticate': 'Bearer' });
           return;
         }
@@ -58,6 +60,7 @@ export function createEndpoints(source: EndpointSource): {
       }
     };
 
+  const dashboard = new Dashboard(source);
   const handlers: Record<EndpointName, EndpointHandler> = {
     // Liveness never looks at dependencies: a database outage must not restart the fleet.
     livez: guard('livez', (req, res) => send(res, 200, 'text/plain; charset=utf-8', 'ok\n', undefined, req)),
@@ -91,6 +94,12 @@ export function createEndpoints(source: EndpointSource): {
         },
       );
     }),
+    dashboard: guard(
+      'dashboard',
+      (req, res) =>
+        dashboard.wantsData(req) ? dashboard.serveData(req, res) : dashboard.servePage(req, res),
+      (req) => !dashboard.wantsData(req),
+    ),
   };
 
   const paths = Object.freeze({
@@ -98,9 +107,10 @@ export function createEndpoints(source: EndpointSource): {
     readyz: `${prefix}/readyz`,
     health: `${prefix}/health`,
     metrics: `${prefix}/metrics`,
+    dashboard: `${prefix}/keel`,
   });
   const byPath = new Map<string, EndpointHandler>(
-    (Object.keys(paths) as EndpointName[]).map((name) => [paths[name], handlers[name]]),
+    ENDPOINT_NAMES.map((name) => [paths[name], handlers[name]]),
   );
 
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {

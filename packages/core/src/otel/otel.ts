@@ -1,6 +1,7 @@
 import { checkKnownKeys, invalidOptionOf } from '../errors.js';
-import type { HealthReport } from '../health/report.js';
+import type { HealthReport, KeelEvents } from '../health/report.js';
 import { UNMATCHED_ROUTE } from '../signals/http-signal.js';
+import { BreachedBudgets, type SpanLike } from './otel-tracing.js';
 
 /*
  * Structural types for the few OpenTelemetry shapes Keel touches. Core does
@@ -41,6 +42,8 @@ export interface OtelSpanSink {
   recordRequest(method: string, route: string, status: number, durationMs: number): void;
   recordQuery(operation: string, summary: string, durationMs: number, ok?: boolean): void;
   reportError(where: string, error: unknown): void;
+  /** With it, server spans started while budgets are breached get `keel.budgets.breached`. */
+  on?(event: 'budget', listener: (payload: KeelEvents['budget']) => void): () => void;
 }
 
 /** `SpanKind` values of `@opentelemetry/api`. */
@@ -146,15 +149,27 @@ export class KeelSpanProcessor {
   readonly #keel: OtelSpanSink;
   readonly #http: boolean;
   readonly #db: boolean;
+  readonly #breached = new BreachedBudgets();
+  readonly #off: (() => void) | undefined;
 
   constructor(keel: OtelSpanSink, options: KeelSpanProcessorOptions = {}) {
     const o = resolveSpanProcessorOptions(options);
     this.#keel = keel;
     this.#http = o.http;
     this.#db = o.db;
+    this.#off = keel.on?.('budget', (e) => this.#breached.update(e));
   }
 
-  onStart(): void {}
+  /** A server span started while budgets are breached says which: its trace shows the context it ran in. */
+  onStart(span: SpanLike & { readonly kind?: number }): void {
+    const names = this.#breached.names;
+    if (names.length === 0 || span?.kind !== SPAN_KIND_SERVER) return;
+    try {
+      span.setAttribute('keel.budgets.breached', names.slice());
+    } catch (error) {
+      this.#keel.reportError('otel-span-processor', error);
+    }
+  }
 
   onEnd(span: ReadableSpanLike): void {
     try {
@@ -189,6 +204,7 @@ export class KeelSpanProcessor {
   }
 
   shutdown(): Promise<void> {
+    this.#off?.();
     return Promise.resolve();
   }
 }

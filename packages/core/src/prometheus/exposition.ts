@@ -16,7 +16,8 @@ export function prometheusName(definition: SignalDefinition): string {
   }
 }
 
-function scaleOf(definition: SignalDefinition): number {
+/** What a signal's values are multiplied by for export: ms signals leave as seconds. */
+export function scaleOf(definition: SignalDefinition): number {
   return definition.unit === 'ms' ? 1 / 1000 : 1;
 }
 

@@ -23,6 +23,14 @@ type MetricType = Parameters<typeof renderMetric>[1];
 
 const STATES = ['ok', 'at_risk', 'breached', 'no_data'] as const;
 
+/** One gauge or counter of Keel's exposition, before it is written (Prometheus) or exported (OpenTelemetry). */
+export interface MetricFamily {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly samples: readonly GaugeSample[];
+}
+
 /**
  * Keel's own exposition: every signal as a histogram, then the health score,
  * budgets, dependencies and runtime as gauges an HPA or KEDA can scale on.
@@ -32,14 +40,21 @@ export function renderKeelMetrics(
   keel: KeelMetricsSource,
   runtime: RuntimeSnapshot | null,
 ): void {
+  for (const signal of keel.signals) renderHistogram(out, signal);
+  for (const f of keelMetricFamilies(keel, runtime))
+    out.text(renderMetric(f.name, f.type, f.help, f.samples));
+  out.text(renderCacheMetrics(keel.caches));
+  if (keel.vitals) out.text(renderVitalsMetrics(keel.vitals));
+}
+
+/** The gauges and counters `/metrics` serves after the histograms (caches and vitals aside). */
+export function keelMetricFamilies(keel: KeelMetricsSource, runtime: RuntimeSnapshot | null): MetricFamily[] {
   const report = keel.health();
+  const families: MetricFamily[] = [];
   const metric = (name: string, type: MetricType, help: string, samples: readonly GaugeSample[]) =>
-    out.text(renderMetric(name, type, help, samples));
+    families.push({ name, type, help, samples });
   const single = (name: string, type: MetricType, help: string, value: number) =>
     metric(name, type, help, [[null, value]]);
-
-  for (const signal of keel.signals) renderHistogram(out, signal);
-
   single(
     KEEL_METRICS.healthScore,
     'gauge',
@@ -111,8 +126,6 @@ export function renderKeelMetrics(
     'Samples refused because the value was negative, NaN or infinite.',
     keel.signals.map((s) => [{ signal: s.definition.name }, s.rejected]),
   );
-  out.text(renderCacheMetrics(keel.caches));
-  if (keel.vitals) out.text(renderVitalsMetrics(keel.vitals));
   single(
     KEEL_METRICS.shedding,
     'gauge',
@@ -155,6 +168,7 @@ export function renderKeelMetrics(
       runtime.gcPauseTotalMs / 1000,
     );
   }
+  return families;
 }
 
 function uniqueBy<T>(key: (item: T) => string): (item: T) => boolean {

@@ -58,11 +58,13 @@ export function resizePool(options: ResizePoolOptions): Mitigation {
     applicable: (ctx) =>
       (pool.waitingCount ?? 0) > 0 ||
       ctx.report.budgets.some((b) => b.state === 'breached' && budgets.includes(b.name)),
-    async apply() {
+    async apply(ctx) {
       previous = poolMax(pool);
       const next = Math.min(maxSize, Math.ceil(previous * factor));
       await resize!(next);
-      return `pool max ${previous} → ${poolMax(pool)}`;
+      const now = poolMax(pool);
+      // What the connections cost across the fleet (`cost` option), stated with the action.
+      return `pool max ${previous} → ${now} (${ctx.keel.capacity.costOf({ dbConnections: now - previous }).text})`;
     },
     async rollback() {
       if (previous !== undefined) await resize!(previous);
