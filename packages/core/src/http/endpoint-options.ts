@@ -2,6 +2,15 @@ import { object, read } from '../option-readers.js';
 
 export type EndpointName = 'livez' | 'readyz' | 'health' | 'metrics';
 
+/**
+ * Who sees dependency error messages in `/readyz` and `/health`:
+ * - `authorized`: a request with the endpoints token (`Authorization: Bearer <token>`),
+ *   or any request to the admin port;
+ * - `token`: only a request with the token;
+ * - `always`: everyone; `never`: no one.
+ */
+export type EndpointDetails = 'authorized' | 'token' | 'always' | 'never';
+
 export interface EndpointOptions {
   /** When set, endpoints not in `public` need `Authorization: Bearer <token>`. @default none */
   token?: string;
@@ -13,6 +22,12 @@ export interface EndpointOptions {
   adminPort?: number;
   /** @default '0.0.0.0' */
   adminHost?: string;
+  /**
+   * Who sees dependency error messages (`connect ECONNREFUSED 10.0.0.5:5432`)
+   * in `/readyz` and `/health`; everyone else reads `dependency postgres: failing`.
+   * @default 'authorized' (the token, or the admin port)
+   */
+  details?: EndpointDetails;
 }
 
 export type EndpointsConfig = Readonly<{
@@ -21,10 +36,12 @@ export type EndpointsConfig = Readonly<{
   prefix: string;
   adminPort: number | undefined;
   adminHost: string;
+  details: EndpointDetails;
 }>;
 
 const ENDPOINT_NAMES: readonly EndpointName[] = ['livez', 'readyz', 'health', 'metrics'];
-const KEYS: ReadonlySet<string> = new Set(['token', 'public', 'prefix', 'adminPort', 'adminHost']);
+const KEYS: ReadonlySet<string> = new Set(['token', 'public', 'prefix', 'adminPort', 'adminHost', 'details']);
+const DETAILS: readonly EndpointDetails[] = ['authorized', 'token', 'always', 'never'];
 
 /** Validates `options.endpoints`. */
 export function resolveEndpointOptions(value: unknown): EndpointsConfig {
@@ -66,6 +83,13 @@ export function resolveEndpointOptions(value: unknown): EndpointsConfig {
       '0.0.0.0',
       (v) => typeof v === 'string' && v.length > 0,
       'must be a host name or address',
+    ),
+    details: read<EndpointDetails>(
+      'endpoints.details',
+      o.details,
+      'authorized',
+      (v) => DETAILS.includes(v as EndpointDetails),
+      `must be one of ${DETAILS.map((d) => `'${d}'`).join(', ')}`,
     ),
   });
 }

@@ -1,8 +1,10 @@
+import type { CircuitStats } from '../breaker/circuit-breaker.js';
 import type { CacheStats } from '../cache/cache.js';
 import type { HealthReport, Readiness } from '../health/report.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import type { Signal } from '../signals/signal.js';
 import type { VitalsStats } from '../vitals/collector.js';
+import { renderBreakerMetrics } from './breaker-metrics.js';
 import { renderCacheMetrics } from './cache-metrics.js';
 import { type GaugeSample, type MetricsWriter, renderHistogram, renderMetric } from './exposition.js';
 import { renderVitalsMetrics } from './vitals-metrics.js';
@@ -13,6 +15,7 @@ export interface KeelMetricsSource {
   readiness(): Readiness;
   readonly signals: readonly Signal[];
   readonly caches: readonly { stats(): CacheStats }[];
+  readonly breakers: readonly { stats(): CircuitStats }[];
   readonly vitals: { stats(): VitalsStats } | undefined;
   readonly shedder: { readonly shedding: boolean; readonly shed: number };
   readonly errors: { total(): number };
@@ -111,6 +114,7 @@ export function renderKeelMetrics(
     keel.signals.map((s) => [{ signal: s.definition.name }, s.rejected]),
   );
   out.text(renderCacheMetrics(keel.caches));
+  out.text(renderBreakerMetrics(keel.breakers));
   if (keel.vitals) out.text(renderVitalsMetrics(keel.vitals));
   single(
     'keel_shedding',
