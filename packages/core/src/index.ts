@@ -95,9 +95,8 @@ export { type LabelValue, OVERFLOW_LABEL } from './signals/labels.js';
 export type { Signal, SignalDefinition } from './signals/signal.js';
 export type { SignalLimitsOptions, SignalOptions } from './signals/signal-options.js';
 export type { WindowOptions } from './signals/window-options.js';
+export { checkBeacon, type VitalsBeacon } from './vitals/beacon-schema.js';
 export {
-  checkBeacon,
-  type VitalsBeacon,
   VitalsCollector,
   type VitalsRejection,
   type VitalsSink,
@@ -109,4 +108,5 @@ export {
   type VitalName,
   type VitalsConfig,
   type VitalsOptions,
+  type VitalsPerClientOptions,
 } from './vitals/vitals-options.js';
