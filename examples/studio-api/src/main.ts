@@ -1,4 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createKeel, type KeelOptions } from '@keel/core';
 import { createApp, ROUTES } from './app.js';
 import { createDatabase, startDatabase } from './db.js';
@@ -16,6 +18,10 @@ function envInt(name: string): number | undefined {
   return value;
 }
 
+// The app's state directory, which the monitor's journal shares (src/monitor.ts).
+const stateDir = process.env.KEEL_MONITOR_DIR || '.keel';
+mkdirSync(stateDir, { recursive: true });
+
 // Keel's defaults judge budgets every 10 s over 5 min; these let a demo run faster,
 // e.g. KEEL_INTERVAL_MS=2000 KEEL_WINDOW_MS=60000 (the window must be a multiple of the interval).
 const options: KeelOptions = {
@@ -23,7 +29,12 @@ const options: KeelOptions = {
   window: { interval: envInt('KEEL_INTERVAL_MS'), length: envInt('KEEL_WINDOW_MS') },
   minSamples: envInt('KEEL_MIN_SAMPLES'),
   hysteresis: envInt('KEEL_HYSTERESIS'),
-  health: { stabilityWindow: envInt('KEEL_STABILITY_MS') },
+  health: {
+    stabilityWindow: envInt('KEEL_STABILITY_MS'),
+    // A heartbeat every interval: after a crash or a kill, the time until this app is back
+    // counts as downtime in the availability budget (a planned shutdown's does not).
+    heartbeatFile: join(stateDir, 'heartbeat.json'),
+  },
 };
 
 const keel = createKeel(options);
