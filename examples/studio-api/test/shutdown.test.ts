@@ -1,4 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Started, startExample } from './spawn.js';
 
@@ -11,7 +14,8 @@ afterEach(() => {
 });
 
 async function start(): Promise<{ base: string; output: () => string }> {
-  app = await startExample();
+  // Its state (journal, heartbeat) in a directory of its own, not in the example's .keel.
+  app = await startExample({ KEEL_MONITOR_DIR: mkdtempSync(join(tmpdir(), 'studio-shutdown-')) });
   child = app.child;
   return app;
 }
