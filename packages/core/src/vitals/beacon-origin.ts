@@ -32,16 +32,16 @@ export function pageOrigin(req: IncomingMessage, config: VitalsConfig): string |
     return isOwn(origin, req, config.trustProxy) ? null : false;
   }
   if (referer === undefined || site !== undefined) return false;
-  const from = originOf(referer);
-  if (from === null) return false;
+  const from = webUrl(referer)?.origin;
+  if (from === undefined) return false;
   // Without an `Origin` there is nothing to echo: the browser did not ask for CORS.
   return listed(from) || isOwn(from, req, config.trustProxy) ? null : false;
 }
 
 /** Whether `origin`'s host (with its port) is the host the request was sent to. */
 function isOwn(origin: string, req: IncomingMessage, trustProxy: number): boolean {
-  const host = hostOf(origin);
-  if (host === null) return false;
+  const host = webUrl(origin)?.host;
+  if (host === undefined) return false;
   if (host === req.headers.host?.toLowerCase()) return true;
   if (trustProxy === 0) return false;
   const forwarded = req.headers['x-forwarded-host'];
@@ -49,20 +49,12 @@ function isOwn(origin: string, req: IncomingMessage, trustProxy: number): boolea
   return first !== undefined && first === host;
 }
 
-function hostOf(origin: string): string | null {
+/** `text` as an http(s) URL, or `undefined`. */
+function webUrl(text: string): URL | undefined {
   try {
-    const url = new URL(origin);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.host : null;
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
   } catch {
-    return null;
-  }
-}
-
-function originOf(referer: string): string | null {
-  try {
-    const url = new URL(referer);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : null;
-  } catch {
-    return null;
+    return undefined;
   }
 }
