@@ -1,23 +1,39 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Started, startExample } from './spawn.js';
 
-// The example as `pnpm start` runs it, stopped the way Kubernetes stops a pod.
-let app: Started | undefined;
+// The example as `pnpm start` runs it (tsx, its own PostgreSQL: DATABASE_URL
+// or an embedded one), stopped the way Kubernetes stops a pod. The root
+// tsconfig maps @keel/* to the sources, like every other test: no build needed.
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+const sources = fileURLToPath(new URL('../../../tsconfig.json', import.meta.url));
 let child: ChildProcess | undefined;
 
 afterEach(() => {
-  if (app && app.child.exitCode === null) app.kill('SIGKILL');
+  if (child && child.exitCode === null) child.kill('SIGKILL');
 });
 
-async function start(): Promise<{ base: string; output: () => string }> {
-  // Its state (journal, heartbeat) in a directory of its own, not in the example's .keel.
-  app = await startExample({ KEEL_MONITOR_DIR: mkdtempSync(join(tmpdir(), 'studio-shutdown-')) });
-  child = app.child;
-  return app;
+function start(): Promise<{ base: string; output: () => string }> {
+  child = spawn(tsx, ['--tsconfig', sources, 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', KEEL_PRESTOP_MS: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`studio-api did not start:\n${output}`)), 60_000);
+    child!.stdout!.on('data', () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ base: match[1]!.replace('localhost', '127.0.0.1'), output: () => output });
+      }
+    });
+    child!.once('exit', (code) => reject(new Error(`studio-api exited with ${code}:\n${output}`)));
+  });
 }
 
 describe('studio-api on SIGTERM', () => {
