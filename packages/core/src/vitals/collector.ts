@@ -69,7 +69,7 @@ const NAMES = Object.keys(VITAL_METRICS) as VitalName[];
  * LCP, INP and CLS budgets judge.
  *
  * It is built for input from the open internet (the threat model is in the
- * core README and decision 0014): only the app's own pages may report
+ * core README and decision 0018): only the app's own pages may report
  * (`pageOrigin`), with a page token when `secret` is set; each client may
  * send `perClient.accepted` beacons per budget window (then 429) and weighs
  * at most `perClient.recorded` of them; the body is bounded while it is read,
