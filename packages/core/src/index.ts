@@ -32,7 +32,7 @@ export {
   KeelErrorCode,
 } from './errors.js';
 export type { DependencyCheckOptions, DependencyStatus } from './health/checks.js';
-export type { HealthOptions } from './health/health-options.js';
+export type { CacheScoreOptions, HealthOptions } from './health/health-options.js';
 export type {
   GroupStats,
   HealthChangeEvent,
@@ -40,6 +40,7 @@ export type {
   HealthReport,
   KeelEvents,
   Readiness,
+  ReportOptions,
   SignalStats,
 } from './health/report.js';
 export { healthJson } from './health/report.js';
@@ -52,7 +53,7 @@ export {
   thresholdScore,
 } from './health/score.js';
 export type { AdminServer } from './http/admin-server.js';
-export type { EndpointName, EndpointOptions } from './http/endpoint-options.js';
+export type { EndpointDetails, EndpointName, EndpointOptions } from './http/endpoint-options.js';
 export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE, pathOf } from './http/endpoints.js';
 export {
   addServerTiming,
