@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createKeel, type KeelCache } from '../src/index.js';
+import { createKeel, type KeelCache, ResponseCache } from '../src/index.js';
 import { random, testKeel } from './helpers.js';
 
 let next = 0;
@@ -39,6 +39,28 @@ describe('cache hit ratio in the health score', () => {
     expect(poor.detail).toBe('hit ratio 5.66 % of 901 lookups');
     expect(poor.score).toBeLessThan(7);
     expect(keel.health().score).toBeLessThan(8);
+  });
+
+  it('counts the adapters’ response caches too: they are Keel caches', async () => {
+    const { keel, step } = testKeel();
+    const route = new ResponseCache(
+      keel,
+      { name: 'route-users', ttl: 600_000 },
+      {
+        name: 'route-users',
+        option: 'cache',
+        where: 'test: GET /users',
+      },
+    );
+    expect(keel.caches).toContain(route.cache);
+    route.cache.set('GET /users', { headers: {}, body: Buffer.from('[]'), etag: '"1"' });
+    for (let i = 0; i < 120; i++)
+      await route.cache.get('GET /users', () => Promise.reject(new Error('not called')));
+    step();
+    expect(component(keel, 'cache:route-users')).toMatchObject({
+      score: 10,
+      detail: 'hit ratio 100 % of 120 lookups',
+    });
   });
 
   it('judges the hit ratio over the window, not since the cache was made', async () => {
