@@ -1,4 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createKeel } from '@keel/core';
 import { createApp, ROUTES } from './app.js';
 import { envInt, loadConfig } from './config.js';
@@ -12,7 +14,15 @@ import { monitorOptionsFromEnv, startMonitor } from './monitor.js';
 const config = loadConfig();
 // The careless demo page's files (KEEL_DEMO_CARELESS=1) take seconds of CPU: made before Keel measures the event loop.
 prepareFrontend();
-const keel = createKeel(config);
+// The app's state directory, which the monitor's journal shares (src/monitor.ts).
+const stateDir = process.env.KEEL_MONITOR_DIR || '.keel';
+mkdirSync(stateDir, { recursive: true });
+// A heartbeat every interval: after a crash or a kill, the time until this app is back
+// counts as downtime in the availability budget (a planned shutdown's does not).
+const keel = createKeel({
+  ...config,
+  health: { ...config.health, heartbeatFile: join(stateDir, 'heartbeat.json') },
+});
 // PostgreSQL: DATABASE_URL, else an embedded server (src/db.ts). Its stop is registered
 // first so it runs last on shutdown, after the pool has closed.
 const database = await startDatabase();

@@ -51,8 +51,12 @@ describe('studio-api: the monitor on the demo routes', () => {
     expect(during.monitor.active.concat(during.monitor.cycle ? ['cycle'] : [])).not.toHaveLength(0);
     expect((await fetch(`${base}/demo/slow?ms=1`)).status).toBe(503);
 
-    // Recovery: the slow traffic stops; the window empties, the score recovers and stays.
-    for (let i = 0; i < 60; i++) await clock.advanceAsync(keel.config.interval);
+    // Recovery: the slow traffic stops and fast traffic goes on. (Silence alone would not do:
+    // a budget that loses its traffic keeps its last score with data; no data is not health.)
+    for (let i = 0; i < 60; i++) {
+      await Promise.all(Array.from({ length: 12 }, () => fetch(`${base}/api/users/1`)));
+      await clock.advanceAsync(keel.config.interval);
+    }
     await monitor.settled();
     const after = await health();
     expect(after.incidents.open).toEqual([]);

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { serveApp } from './serve.js';
 
@@ -26,22 +27,44 @@ describe('studio-api web vitals demo', () => {
   });
 
   it('takes the page beacons at /keel/vitals: slow TTIs breach page_load in /health', async () => {
-    for (let i = 0; i < 12; i++) {
-      const res = await fetch(`${t.base}/keel/vitals`, {
-        method: 'POST',
-        headers: { 'content-type': 'text/plain;charset=UTF-8' },
-        body: JSON.stringify({ page: '/vitals-demo', metrics: [{ name: 'TTI', value: 4500 }] }),
+    /** A beacon as the demo page's browser sends it, from `client` (a loopback address: one user each). */
+    const beacon = (client: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          `${t.base}/keel/vitals`,
+          {
+            method: 'POST',
+            localAddress: client,
+            headers: { 'content-type': 'text/plain;charset=UTF-8', origin: t.base },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ page: '/vitals-demo', metrics: [{ name: 'TTI', value: 4500 }] }));
       });
-      expect(res.status).toBe(204);
+    // Four users, three page views each: each user weighs at most 3 beacons per window.
+    for (const client of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) {
+      for (let i = 0; i < 3; i++) expect(await beacon(client)).toBe(204);
     }
+    // Not from a page of the app (no Origin, no Referer): refused.
+    const forged = await fetch(`${t.base}/keel/vitals`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      body: JSON.stringify({ page: '/vitals-demo', metrics: [{ name: 'TTI', value: 60_000 }] }),
+    });
+    expect(forged.status).toBe(403);
     t.clock.advance(10_000);
     t.clock.advance(10_000);
     const health = (await (await fetch(`${t.base}/health`)).json()) as {
-      budgets: { name: string; state: string; target: number }[];
+      budgets: { name: string; state: string; target: number; samples: number }[];
     };
     expect(health.budgets.find((b) => b.name === 'page_load')).toMatchObject({
       state: 'breached',
       target: 3000,
+      samples: 12,
     });
   });
 });

@@ -61,7 +61,7 @@ export {
 } from './errors.js';
 export { Emitter } from './events.js';
 export type { DependencyCheckOptions, DependencyStatus } from './health/checks.js';
-export type { HealthOptions } from './health/health-options.js';
+export type { CacheScoreOptions, HealthOptions } from './health/health-options.js';
 export type {
   GroupStats,
   HealthChangeEvent,
@@ -69,6 +69,7 @@ export type {
   HealthReport,
   KeelEvents,
   Readiness,
+  ReportOptions,
   SelfAnswerEvent,
   SignalStats,
 } from './health/report.js';
@@ -82,7 +83,7 @@ export {
   thresholdScore,
 } from './health/score.js';
 export type { AdminServer } from './http/admin-server.js';
-export type { EndpointName, EndpointOptions } from './http/endpoint-options.js';
+export type { EndpointDetails, EndpointName, EndpointOptions } from './http/endpoint-options.js';
 export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE, pathOf } from './http/endpoints.js';
 export {
   addServerTiming,
@@ -135,9 +136,8 @@ export { type LabelValue, OVERFLOW_LABEL } from './signals/labels.js';
 export type { Signal, SignalDefinition } from './signals/signal.js';
 export type { SignalLimitsOptions, SignalOptions } from './signals/signal-options.js';
 export type { WindowOptions } from './signals/window-options.js';
+export { checkBeacon, type VitalsBeacon } from './vitals/beacon-schema.js';
 export {
-  checkBeacon,
-  type VitalsBeacon,
   VitalsCollector,
   type VitalsRejection,
   type VitalsSink,
@@ -149,4 +149,5 @@ export {
   type VitalName,
   type VitalsConfig,
   type VitalsOptions,
+  type VitalsPerClientOptions,
 } from './vitals/vitals-options.js';

@@ -17,7 +17,7 @@ import { HealthEvaluator } from './health/health-evaluator.js';
 import { HealthSections } from './health/health-sections.js';
 import { Heartbeat } from './health/heartbeat.js';
 import { ReadinessGate } from './health/readiness.js';
-import type { HealthReport, KeelEvents, Readiness } from './health/report.js';
+import type { HealthReport, KeelEvents, Readiness, ReportOptions } from './health/report.js';
 import { type AdminServer, listenAdmin } from './http/admin-server.js';
 import type { EndpointName } from './http/endpoint-options.js';
 import { createEndpoints, type EndpointHandler } from './http/endpoints.js';
@@ -77,7 +77,7 @@ export class Keel {
   readonly #heartbeat: Heartbeat | undefined;
   readonly #ticker: IntervalTicker;
   readonly #metrics: MetricsRenderer;
-  readonly #handle: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly #endpoints: ReturnType<typeof createEndpoints>;
   readonly #caches = new NamedSet<KeelCache<unknown>>('keel.cache', 'cache.name');
   readonly #breakers = new NamedSet<CircuitBreaker>('keel.breaker', 'name');
   readonly #cleanups = new CleanupList();
@@ -109,9 +109,9 @@ export class Keel {
     this.vitals = config.vitals ? new VitalsCollector(this, config.vitals) : undefined;
 
     const endpoints = createEndpoints(this);
+    this.#endpoints = endpoints;
     this.handlers = Object.freeze(endpoints.handlers);
     this.paths = endpoints.paths;
-    this.#handle = endpoints.handle;
 
     if (config.heartbeatFile) {
       this.#heartbeat = new Heartbeat(config.heartbeatFile, this.errors);
@@ -138,6 +138,8 @@ export class Keel {
         sections: this.#sections,
         events: this.#events,
         runtime: lastSample,
+        breakers: () => this.#breakers.list().map((b) => b.stats()),
+        caches: () => this.#caches.list().map((c) => c.stats()),
       },
       now,
     );
@@ -148,7 +150,7 @@ export class Keel {
       {
         every: (at) => this.#readiness.account(at, this.readiness().ready),
         sample: (at) => this.shedder.update(runtime!.sample(at)),
-        rotate: () => this.#budgets.rotate(this.#readiness.closeInterval()),
+        rotate: (end) => this.#budgets.rotate(this.#readiness.closeInterval(), end),
         closed: (at) => {
           // Expired entries leave the cache within one interval, so its gauges tell the truth.
           for (const cache of this.#caches.values()) cache.prune();
@@ -203,14 +205,13 @@ export class Keel {
   }
 
   /**
-   * The latest evaluation (made once per interval), with readiness,
-   * dependencies and shedding as they are right now. Sections added with
-   * `addHealthSection` are rendered when `sections` is first read, so callers
-   * that only want the score or the budgets (a `/metrics` scrape, OTel gauges)
-   * do not pay for them.
+   * The latest evaluation (once per interval), with readiness, dependencies,
+   * breakers and shedding as they are now. `addHealthSection` sections render
+   * when `sections` is first read, so a `/metrics` scrape does not pay for
+   * them. `{ details: false }` hides dependency errors, as `/health` does.
    */
-  health(): HealthReport {
-    return this.#health.live();
+  health(options?: ReportOptions): HealthReport {
+    return this.#health.live(options?.details !== false);
   }
 
   /** Re-evaluates now, from the closed intervals, and returns the report. */
@@ -222,8 +223,9 @@ export class Keel {
     return this.#health.report.budgets;
   }
 
-  readiness(): Readiness {
-    return this.#readiness.at(this.#health.report.score);
+  /** Whether `/readyz` answers 200 now, and why not; `{ details: false }` hides dependency error messages. */
+  readiness(options?: ReportOptions): Readiness {
+    return this.#readiness.at(this.#health.report.score, options?.details !== false);
   }
 
   /** Startup is done: with `health.manualStartup`, readiness waits for this. */
@@ -250,12 +252,14 @@ export class Keel {
   }
 
   /**
-   * Turns readiness off so load balancers stop sending traffic; liveness
-   * stays 200. The first call emits `shutdown`, so the monitor can stand
-   * down: a planned shutdown is not an outage.
+   * Turns readiness off so load balancers stop sending traffic; liveness stays
+   * 200. A planned shutdown is not an outage: no time counts against
+   * availability from here, and the first call emits `shutdown`.
    */
   beginShutdown(): void {
-    if (this.#readiness.beginShutdown()) this.#events.emit('shutdown', { at: this.config.clock.now() });
+    const now = this.config.clock.now();
+    if (this.#readiness.beginShutdown(now, this.readiness().ready))
+      this.#events.emit('shutdown', { at: now });
   }
 
   /** Whether `beginShutdown` was called (a planned shutdown is under way). */
@@ -295,7 +299,7 @@ export class Keel {
    * other path so the caller can pass the request on.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    return this.#handle(req, res);
+    return this.#endpoints.handle(req, res);
   }
 
   /** Prometheus text: Keel's metrics, then the registry's. */
@@ -318,18 +322,18 @@ export class Keel {
     this.#metrics.release(bytes);
   }
 
-  /** Serves the endpoints on their own port (the admin port). `port` 0 picks a free one. */
+  /** Serves the endpoints on an admin port (authorised for `endpoints.details`); 0 picks a free one. */
   listen(
     port = this.config.endpoints.adminPort ?? 0,
     host = this.config.endpoints.adminHost,
   ): Promise<AdminServer> {
     if (this.#admin) return Promise.resolve(this.#admin);
-    return listenAdmin(this.#handle, port, host, (where, error) => this.errors.report(where, error)).then(
-      (admin) => {
-        this.#admin = admin;
-        return admin;
-      },
-    );
+    return listenAdmin(this.#endpoints.handleAdmin, port, host, (where, error) =>
+      this.errors.report(where, error),
+    ).then((admin) => {
+      this.#admin = admin;
+      return admin;
+    });
   }
 
   /**
@@ -396,8 +400,8 @@ export class Keel {
     this.#ticker.stop();
     this.#checks.stopAll();
     this.#runtime?.stop();
-    // The last sign of life: a restart measures its downtime from here.
-    await this.#heartbeat?.beat(this.config.clock.now());
+    // The last sign of life: a restart measures its downtime from here, unless this was a planned shutdown.
+    await this.#heartbeat?.beat(this.config.clock.now(), this.#readiness.shuttingDown);
     const admin = this.#admin;
     this.#admin = undefined;
     await admin?.close();

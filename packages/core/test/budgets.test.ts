@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type BudgetChangeEvent, KeelErrorCode } from '../src/index.js';
 import { testKeel, traffic } from './helpers.js';
 
@@ -12,6 +12,13 @@ describe('budgets', () => {
     expect(budget(keel, 'api_latency').state).toBe('no_data');
     expect(budget(keel, 'api_latency').value).toBeNull();
     expect(budget(keel, 'db_latency').state).toBe('no_data');
+    // Ready all along but no request yet: nothing says anyone was served.
+    expect(budget(keel, 'availability')).toMatchObject({
+      state: 'no_data',
+      value: null,
+      samples: 0,
+      lastSampleAt: null,
+    });
   });
 
   it('all budgets met gives a score of at least 9 and healthy', () => {
@@ -151,6 +158,49 @@ describe('budgets', () => {
     expect(a.state).toBe('breached');
   });
 
+  it('measures time not ready even without requests (it is not a lack of data)', () => {
+    const { keel, step } = testKeel({ health: { manualStartup: true } });
+    step(30);
+    expect(budget(keel, 'availability')).toMatchObject({ state: 'breached', value: 0, samples: 0 });
+  });
+
+  it('does not count a planned shutdown against availability, though readiness turns 503', () => {
+    const planned = testKeel();
+    const held = testKeel();
+    for (const { keel, step } of [planned, held]) {
+      traffic(keel, 500);
+      step(15);
+    }
+    planned.keel.beginShutdown();
+    const release = held.keel.holdReadiness('drained by hand');
+    // Half the 5-minute window not ready, with requests still arriving (drain, pre-stop).
+    for (const { keel, step } of [planned, held]) {
+      expect(keel.readiness().ready).toBe(false);
+      traffic(keel, 500);
+      step(15);
+    }
+    expect(planned.keel.readiness().reasons).toEqual(['shutting down']);
+    expect(budget(planned.keel, 'availability')).toMatchObject({ state: 'ok', value: 100 });
+    expect(budget(planned.keel, 'availability').burnRates.every((r) => r.short === 0 && r.long === 0)).toBe(
+      true,
+    );
+    // The same not-ready time without a shutdown is downtime.
+    expect(budget(held.keel, 'availability').value).toBeCloseTo(50, 0);
+    expect(budget(held.keel, 'availability').state).toBe('breached');
+    release();
+  });
+
+  it('counts the time before a shutdown began as it was, and none after', () => {
+    const { keel, step, clock } = testKeel({ health: { manualStartup: true } });
+    traffic(keel, 100);
+    step(); // 10 s not ready (starting)
+    keel.markStarted();
+    clock.advance(5000); // 5 s ready, accounted when the shutdown begins
+    keel.beginShutdown();
+    step(3);
+    expect(budget(keel, 'availability').value).toBeCloseTo((5 / 15) * 100, 3);
+  });
+
   it('assertBudgets throws a readable report on a breach and passes otherwise', () => {
     const ok = testKeel();
     traffic(ok.keel, 200);
@@ -221,5 +271,39 @@ describe('heartbeat', () => {
     expect(availability.value).toBeCloseTo(50, 0);
     expect(availability.state).toBe('breached');
     await second.close();
+  });
+
+  it('does not count the gap after a planned shutdown, only after a crash', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createKeel, createFakeClock } = await import('../src/index.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'keel-hb-')), 'heartbeat.json');
+    const first = testKeel({ health: { heartbeatFile: file } });
+    traffic(first.keel, 100);
+    first.step(3);
+    first.keel.beginShutdown();
+    await first.keel.close();
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ at: first.clock.now(), planned: true });
+
+    const clock = createFakeClock(first.clock.now() + 60_000);
+    const second = createKeel({ clock, runtime: false, health: { heartbeatFile: file } });
+    traffic(second, 100);
+    for (let i = 0; i < 6; i++) clock.advance(10_000);
+    expect(second.health().budgets.find((b) => b.name === 'availability')).toMatchObject({
+      state: 'ok',
+      value: 100,
+    });
+    // The second run dies without a word (its last beat is an ordinary one): the next start counts the gap.
+    await vi.waitFor(() => expect(JSON.parse(readFileSync(file, 'utf8')).planned).toBeUndefined());
+    const thirdClock = createFakeClock(clock.now() + 60_000);
+    const third = createKeel({ clock: thirdClock, runtime: false, health: { heartbeatFile: file } });
+    for (let i = 0; i < 6; i++) thirdClock.advance(10_000);
+    // No request yet, but 60 s down out of 120 s is measured all the same.
+    const availability = third.health().budgets.find((b) => b.name === 'availability')!;
+    expect(availability).toMatchObject({ state: 'breached', samples: 0 });
+    expect(availability.value).toBeCloseTo(50, 0);
+    await second.close();
+    await third.close();
   });
 });

@@ -415,12 +415,12 @@ describe('cache: stats and metrics', () => {
       'keel_cache_evictions_total{cache="users"} 1',
       '# TYPE keel_cache_entries gauge',
       'keel_cache_entries{cache="users"} 1',
-      'keel_cache_bytes{cache="pages"} 10',
+      'keel_cache_size_bytes{cache="pages"} 10',
     ]) {
       expect(text).toContain(`${line}\n`);
     }
     // Only caches that measure sizes have a bytes series.
-    expect(text).not.toContain('keel_cache_bytes{cache="users"}');
+    expect(text).not.toContain('keel_cache_size_bytes{cache="users"}');
     expect(renderCacheMetrics([])).toBe('');
   });
 

@@ -71,21 +71,93 @@ describe('endpoints over real HTTP', () => {
   it('keeps /livez at 200 and turns /readyz to 503 when a critical dependency fails', async () => {
     const { keel, base, clock } = await serve();
     let up = true;
-    keel.addCheck({ name: 'postgres', check: () => (up ? true : Promise.reject(new Error('ECONNREFUSED'))) });
+    keel.addCheck({
+      name: 'postgres',
+      check: () => (up ? true : Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:4202'))),
+    });
     await keel.runChecks();
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     up = false;
     await keel.runChecks();
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.text()).toBe('not ready: dependency postgres: ECONNREFUSED\n');
+    // Anyone may probe: the reason names the dependency, never its address.
+    expect(await ready.text()).toBe('not ready: dependency postgres: failing\n');
     expect((await fetch(`${base}/livez`)).status).toBe(200);
     clock.advance(10_000);
-    const health = (await (await fetch(`${base}/health`)).json()) as HealthJson;
-    expect(health.dependencies[0]).toMatchObject({ name: 'postgres', ok: false, error: 'ECONNREFUSED' });
+    const text = await (await fetch(`${base}/health`)).text();
+    expect(text).not.toContain('127.0.0.1:4202');
+    const health = JSON.parse(text) as HealthJson;
+    expect(health.dependencies[0]).toMatchObject({ name: 'postgres', ok: false, error: 'failing' });
+    expect(health.readinessReasons).toEqual(['dependency postgres: failing']);
+    expect(health.components.find((c) => c.name === 'dependency:postgres')?.detail).toBe('failing');
     expect(health.score).toBeLessThan(8);
     expect(await (await fetch(`${base}/metrics`)).text()).toContain(
       'keel_dependency_up{dependency="postgres"} 0',
+    );
+    // In code the details are there.
+    expect(keel.readiness().reasons).toEqual(['dependency postgres: connect ECONNREFUSED 127.0.0.1:4202']);
+  });
+
+  it('shows dependency error details to a caller with the token, and on the admin port', async () => {
+    const token = 'a-long-enough-secret-token';
+    const { keel, base } = await serve({ endpoints: { token, public: ['livez', 'readyz', 'health'] } });
+    keel.addCheck({
+      name: 'postgres',
+      check: () => Promise.reject(new Error('connect ECONNREFUSED 10.0.0.5:5432')),
+    });
+    await keel.runChecks();
+    const auth = { authorization: `Bearer ${token}` };
+    const detail = 'not ready: dependency postgres: connect ECONNREFUSED 10.0.0.5:5432\n';
+    expect(await (await fetch(`${base}/readyz`)).text()).toBe('not ready: dependency postgres: failing\n');
+    expect(await (await fetch(`${base}/readyz`, { headers: auth })).text()).toBe(detail);
+    expect(
+      await (
+        await fetch(`${base}/readyz`, { headers: { authorization: 'Bearer wrong-but-long-enough' } })
+      ).text(),
+    ).toBe('not ready: dependency postgres: failing\n');
+    const open = (await (await fetch(`${base}/health`)).json()) as HealthJson;
+    expect(open.dependencies[0]!.error).toBe('failing');
+    const authorised = (await (await fetch(`${base}/health`, { headers: auth })).json()) as HealthJson;
+    expect(authorised.dependencies[0]!.error).toBe('connect ECONNREFUSED 10.0.0.5:5432');
+    expect(authorised.readinessReasons).toEqual(['dependency postgres: connect ECONNREFUSED 10.0.0.5:5432']);
+
+    const admin = await keel.listen(0, '127.0.0.1');
+    expect(await (await fetch(`http://127.0.0.1:${admin.port}/readyz`)).text()).toBe(detail);
+  });
+
+  it('shows dependency details as `endpoints.details` says: never, always, or with the token only', async () => {
+    const failing = (keel: Keel) => {
+      keel.addCheck({
+        name: 'redis',
+        check: () => Promise.reject(new Error('connect ETIMEDOUT 10.0.0.9:6379')),
+      });
+      return keel.runChecks();
+    };
+    const token = 'a-long-enough-secret-token';
+    const auth = { authorization: `Bearer ${token}` };
+    const hidden = 'not ready: dependency redis: failing\n';
+    const shown = 'not ready: dependency redis: connect ETIMEDOUT 10.0.0.9:6379\n';
+
+    const always = await serve({ endpoints: { details: 'always' } });
+    await failing(always.keel);
+    expect(await (await fetch(`${always.base}/readyz`)).text()).toBe(shown);
+
+    const never = await serve({ endpoints: { details: 'never', token } });
+    await failing(never.keel);
+    expect(await (await fetch(`${never.base}/readyz`, { headers: auth })).text()).toBe(hidden);
+    const neverAdmin = await never.keel.listen(0, '127.0.0.1');
+    expect(await (await fetch(`http://127.0.0.1:${neverAdmin.port}/readyz`)).text()).toBe(hidden);
+
+    const tokenOnly = await serve({ endpoints: { details: 'token', token } });
+    await failing(tokenOnly.keel);
+    const tokenAdmin = await tokenOnly.keel.listen(0, '127.0.0.1');
+    expect(await (await fetch(`http://127.0.0.1:${tokenAdmin.port}/readyz`)).text()).toBe(hidden);
+    expect(await (await fetch(`http://127.0.0.1:${tokenAdmin.port}/readyz`, { headers: auth })).text()).toBe(
+      shown,
+    );
+    expect(() => createKeel({ endpoints: { details: 'sometimes' as never } })).toThrow(
+      expect.objectContaining({ code: 'KEEL_INVALID_OPTION' }),
     );
   });
 

@@ -2,7 +2,7 @@ import { createServer, IncomingMessage, request, ServerResponse } from 'node:htt
 import { connect, createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createKeel, GracefulShutdown, handleSignals } from '../src/index.js';
 
 function get(
@@ -56,7 +56,8 @@ describe('graceful shutdown', () => {
       keel.onShutdown(() => order.push('second registered'), 'queue');
 
       const inFlight = Array.from({ length: 40 }, (_, i) => get(port, `/work/${i}`, agent));
-      await new Promise((r) => setTimeout(r, 20));
+      // All 40 in the handler before the shutdown starts (a fixed 20 ms was too short on a loaded machine).
+      await vi.waitFor(() => expect(shutdown.inFlight).toBe(40), { timeout: 5000, interval: 5 });
       const done = shutdown.shutdown();
       expect(shutdown.shutdown()).toBe(done);
       // During the pre-stop delay the instance still serves, but tells the load balancer to go away.

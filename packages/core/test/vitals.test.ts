@@ -5,10 +5,14 @@ import { createFakeClock, createKeel, type Keel, KeelErrorCode, type KeelOptions
 
 const open: { keel: Keel; server: Server }[] = [];
 
-/** A Keel whose collector and endpoints answer on a real port. */
+/**
+ * A Keel whose collector and endpoints answer on a real port. Every beacon here comes from one
+ * client (127.0.0.1), so the per-client quota is raised; vitals-trust.test.ts tests the defaults.
+ */
 async function serve(options: KeelOptions = {}) {
   const clock = createFakeClock();
-  const keel = createKeel({ runtime: false, clock, minSamples: 5, ...options });
+  const vitals = { perClient: { recorded: 1000, accepted: 1000 }, ...(options.vitals || {}) };
+  const keel = createKeel({ runtime: false, clock, minSamples: 5, ...options, vitals });
   const server = createServer((req, res) => {
     if (keel.vitals?.matches(req.url)) keel.vitals.handle(req, res);
     else if (!keel.handle(req, res)) {
@@ -36,7 +40,10 @@ interface Sent {
   body: string;
 }
 
-/** A raw HTTP request, so tests control every header (Origin, Content-Length) and how the body is sent. */
+/**
+ * A raw HTTP request, so tests control every header (Origin, Content-Length) and how the body is sent.
+ * By default it says what a browser on one of the app's own pages says (`Sec-Fetch-Site: same-origin`).
+ */
 function send(
   port: number,
   options: {
@@ -56,7 +63,11 @@ function send(
         port,
         method: options.method ?? 'POST',
         path: options.path ?? '/keel/vitals',
-        headers: { 'content-type': 'text/plain;charset=UTF-8', ...options.headers },
+        headers: {
+          'content-type': 'text/plain;charset=UTF-8',
+          'sec-fetch-site': 'same-origin',
+          ...options.headers,
+        },
       },
       (res) => {
         let body = '';
@@ -183,6 +194,21 @@ describe('web-vitals collector', () => {
       ['censored LCP', { body: beacon('/', [{ name: 'LCP', value: 1, censored: true }]) }, 422],
       ['censored not boolean', { body: beacon('/', [{ name: 'TTI', value: 1, censored: 1 }]) }, 422],
       [
+        'impossible order (FCP after LCP)',
+        {
+          body: beacon('/', [
+            { name: 'FCP', value: 2000 },
+            { name: 'LCP', value: 900 },
+          ]),
+        },
+        422,
+      ],
+      [
+        'token not a string',
+        { body: JSON.stringify({ page: '/', token: 5, metrics: [{ name: 'LCP', value: 1 }] }) },
+        422,
+      ],
+      [
         'one bad among good',
         {
           body: beacon('/', [
@@ -211,7 +237,7 @@ describe('web-vitals collector', () => {
     const stats = keel.vitals!.stats();
     expect(stats.accepted).toBe(1);
     expect(Object.values(stats.rejected).reduce((a, b) => a + b, 0)).toBe(cases.length);
-    expect(await keel.metrics()).toContain('keel_web_vitals_beacons_total{outcome="invalid"} 20');
+    expect(await keel.metrics()).toContain('keel_web_vitals_beacons_total{outcome="invalid"} 22');
   });
 
   it('gives up on a body that does not arrive in time (408)', async () => {
@@ -322,6 +348,12 @@ describe('web-vitals collector', () => {
       { maxBodyBytes: 1_000_000 },
       { bodyTimeout: 1.5 },
       { origins: ['*'] },
+      { secret: 'too short' },
+      { perClient: { recorded: 0 } },
+      { perClient: { recorded: 10, accepted: 5 } },
+      { perClient: { weight: 1 } },
+      { trustProxy: -1 },
+      { tokenTtl: 10 },
       'on',
     ];
     for (const vitals of bad) {

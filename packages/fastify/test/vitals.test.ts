@@ -10,7 +10,7 @@ describe('web-vitals collector', () => {
     const res = await fetch(`${base}/keel/vitals`, {
       method: 'POST',
       body: beacon,
-      headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      headers: { 'content-type': 'text/plain;charset=UTF-8', 'sec-fetch-site': 'same-origin' },
     });
     expect(res.status).toBe(204);
     expect(keel.tti.seriesCount).toBe(1);
@@ -19,13 +19,13 @@ describe('web-vitals collector', () => {
     const big = await fetch(`${base}/keel/vitals`, {
       method: 'POST',
       body: 'x'.repeat(20_000),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' },
     });
     expect(big.status).toBe(413);
     const bad = await fetch(`${base}/keel/vitals`, {
       method: 'POST',
       body: '{',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', 'sec-fetch-site': 'same-origin' },
     });
     expect(bad.status).toBe(400);
     expect(keel.http.seriesCount).toBe(0);
@@ -44,7 +44,7 @@ describe('web-vitals collector', () => {
       fetch(`http://127.0.0.1:${port}${path}`, {
         method: 'POST',
         body: beacon,
-        headers: { 'content-type': 'text/plain' },
+        headers: { 'content-type': 'text/plain', 'sec-fetch-site': 'same-origin' },
       });
     expect((await post(custom.port, '/rum')).status).toBe(204);
     expect((await post(custom.port, '/keel/vitals')).status).toBe(404);

@@ -21,6 +21,12 @@ export interface CollectVitalsOptions {
   pageGroups?: string[];
   /** Decide the page group yourself (overrides `pageGroups`). @default from `location.pathname` */
   pageGroup?: (location: Location) => string;
+  /**
+   * The page token the app made for this page (`keel.vitals.pageToken(group)`,
+   * needed when the app sets `vitals.secret`), sent with every beacon.
+   * @default the `content` of `<meta name="keel-vitals-token">`, if the page has one
+   */
+  token?: string;
 }
 
 type Entry = { name: string; value: number; censored?: true };
@@ -38,7 +44,7 @@ type Entry = { name: string; value: number; censored?: true };
  * Invalid options throw at once; after that nothing it does throws into the page.
  */
 export function collectVitals(options: CollectVitalsOptions = {}): void {
-  const { endpoint = '/keel/vitals', sampleRate = 1, pageGroups = [], pageGroup } = options;
+  const { endpoint = '/keel/vitals', sampleRate = 1, pageGroups = [], pageGroup, token } = options;
   const fail = (option: string, rule: string) => {
     throw new TypeError(`@keel/web-vitals: option \`${option}\` ${rule}`);
   };
@@ -48,6 +54,7 @@ export function collectVitals(options: CollectVitalsOptions = {}): void {
     fail('pageGroups', 'must be an array of paths like "/products/:id"');
   }
   if (pageGroup !== undefined && typeof pageGroup !== 'function') fail('pageGroup', 'must be a function');
+  if (token !== undefined && typeof token !== 'string') fail('token', 'must be a string');
   if (typeof document === 'undefined' || Math.random() >= sampleRate) return;
 
   try {
@@ -57,6 +64,9 @@ export function collectVitals(options: CollectVitalsOptions = {}): void {
           location.pathname,
           pageGroups.map((t) => [compileTemplate(t), t]),
         );
+    const pageToken =
+      token ??
+      (document.querySelector<HTMLMetaElement>('meta[name="keel-vitals-token"]')?.content || undefined);
     // Per metric name: the instance (web-vitals id) and its latest value, until the next beacon.
     const queue = new Map<string, [string, Entry]>();
     const sent = new Set<string>();
@@ -69,7 +79,7 @@ export function collectVitals(options: CollectVitalsOptions = {}): void {
         metrics.push(entry);
       }
       queue.clear();
-      const body = JSON.stringify({ page, metrics });
+      const body = JSON.stringify({ page, token: pageToken, metrics });
       // A string is sent as text/plain: no CORS preflight, even to another origin.
       if (!navigator.sendBeacon?.(endpoint, body)) {
         // keepalive lets the request outlive the page, within the browser's 64 KB for all such bodies.

@@ -50,6 +50,8 @@ beforeAll(async () => {
     window: { interval: 1000, length: 120_000 },
     minSamples: 1,
     hysteresis: 1,
+    // One browser is one client: its page views all count here (the quota is tested below and in core).
+    vitals: { perClient: { recorded: 100, accepted: 100 } },
   });
   const browser = await launch();
   context = browser.context;
@@ -260,5 +262,58 @@ describe('@keel/web-vitals in Chromium', () => {
     server.close();
 
     expect(await series()).toBe(before);
+  });
+});
+
+describe('@keel/web-vitals in Chromium, against an app that requires page tokens (default quotas)', () => {
+  let tokenApp: FixtureApp;
+  beforeAll(async () => {
+    tokenApp = await fixtureApp(
+      {
+        signed: { body: '<h1>Signed</h1>', token: 'page' },
+        'signed-any': { body: '<h1>Signed for any page</h1>', token: 'any' },
+        unsigned: { body: '<h1>No token</h1>' },
+      },
+      { vitals: { secret: 'a-secret-of-at-least-32-characters!' } },
+    );
+  });
+  afterAll(async () => {
+    await tokenApp?.close();
+  });
+
+  /** Every beacon the collector answered, whatever the answer. */
+  const answered = () => {
+    const s = tokenApp.keel.vitals!.stats();
+    return s.accepted + s.capped + Object.values(s.rejected).reduce((a, b) => a + b, 0);
+  };
+
+  /** Visits a page, leaves it, and waits until the collector has answered its beacon. */
+  async function visitAndLeave(name: string): Promise<void> {
+    const before = answered();
+    const page = await context.newPage();
+    await page.goto(`${tokenApp.base}/pages/${name}`, { waitUntil: 'load' });
+    await page.waitForTimeout(300);
+    await page.goto('about:blank');
+    await waitFor(answered, before + 1);
+    await page.close();
+  }
+
+  it('lands the beacons of pages that carry the token the app rendered, and refuses the others', async () => {
+    const collector = tokenApp.keel.vitals!;
+    await visitAndLeave('signed');
+    expect(collector.stats().accepted).toBe(1);
+    expect(tokenApp.beacons.at(-1)).toMatchObject({ page: '/pages/signed', token: expect.any(String) });
+
+    await visitAndLeave('signed-any');
+    expect(collector.stats().accepted).toBe(2);
+
+    await visitAndLeave('unsigned');
+    expect(collector.stats()).toMatchObject({ accepted: 2, capped: 0 });
+    expect(collector.stats().rejected.invalid_token).toBe(1);
+    const metrics = await tokenApp.keel.metrics();
+    // (TTI is still censored after 300 ms, so FCP is the value every view records.)
+    expect(metrics).toContain('web_vitals_fcp_seconds_count{page_group="/pages/signed"} 1');
+    expect(metrics).toContain('web_vitals_fcp_seconds_count{page_group="/pages/signed-any"} 1');
+    expect(metrics).not.toContain('page_group="/pages/unsigned"');
   });
 });

@@ -80,10 +80,12 @@ export interface FixtureApp {
 /**
  * An Express app instrumented with `@keel/express` on port 0: it serves the
  * bundle at `/keel-web-vitals.js` and each fixture page at `/pages/<name>`.
- * A page is HTML whose `collectVitals(...)` call gets `options`.
+ * A page is HTML whose `collectVitals(...)` call gets `options`; with
+ * `token`, the page carries a `keel-vitals-token` meta tag made as it is
+ * served, for its own page group (`'page'`) or for any (`'any'`).
  */
 export async function fixtureApp(
-  pages: Record<string, { body: string; options?: object }>,
+  pages: Record<string, { body: string; options?: object; token?: 'page' | 'any' }>,
   keelOptions: KeelOptions = {},
 ): Promise<FixtureApp> {
   const script = await bundle();
@@ -105,8 +107,12 @@ export async function fixtureApp(
       res.sendStatus(404);
       return;
     }
+    const token =
+      page.token === undefined
+        ? ''
+        : `<meta name="keel-vitals-token" content="${keel.vitals!.pageToken(page.token === 'page' ? `/pages/${req.params.name}` : undefined)}">`;
     res.type('html').send(`<!doctype html>
-<html><head><meta charset="utf-8"><title>${req.params.name}</title>
+<html><head><meta charset="utf-8"><title>${req.params.name}</title>${token}
 <script type="module">
 import { collectVitals } from '/keel-web-vitals.js';
 collectVitals(${JSON.stringify(page.options ?? {})});

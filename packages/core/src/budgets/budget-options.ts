@@ -34,6 +34,13 @@ export interface BudgetOptions {
   window?: number;
   /** Shown in reports. @default derived, e.g. "p95 of http.server.request.duration <= 200 ms" */
   description?: string;
+  /**
+   * Once the budget has had data, how long it may go without a sample before
+   * the silence counts as a fault in the health score (ms; `false`: never).
+   * Until then a silent budget keeps the score it had with data; it never
+   * scores better for having lost its traffic. @default false
+   */
+  maxSilence?: number | false;
 }
 
 export type DefaultBudgetName =
@@ -82,6 +89,8 @@ export interface ResolvedBudget {
   /** Window in intervals. */
   readonly windowIntervals: number;
   readonly description: string;
+  /** ms without a sample after which the silence is a fault; `undefined`: never. */
+  readonly maxSilence: number | undefined;
 }
 
 /** What budgets are judged with, resolved; the budget part of `KeelConfig`. */
@@ -124,6 +133,7 @@ const BUDGET_KEYS: ReadonlySet<string> = new Set([
   'group',
   'window',
   'description',
+  'maxSilence',
 ]);
 const BURN_WINDOW_KEYS: ReadonlySet<string> = new Set(['short', 'long', 'factor']);
 
@@ -245,6 +255,13 @@ export function resolveBudgets(value: unknown, window: WindowConfig): ResolvedBu
       isString,
       'must be a string',
     );
+    const maxSilence = read<number | false>(
+      `${path}.maxSilence`,
+      o.maxSilence,
+      false,
+      (v) => v === false || isPositiveInteger(v),
+      'must be a positive integer (ms) or false',
+    );
     resolved.push(
       Object.freeze({
         name,
@@ -255,6 +272,7 @@ export function resolveBudgets(value: unknown, window: WindowConfig): ResolvedBu
         group,
         windowIntervals: windowMs / interval,
         description: description ?? '',
+        maxSilence: maxSilence === false ? undefined : maxSilence,
       }),
     );
   }

@@ -45,11 +45,11 @@ export class BudgetSet {
   }
 
   /**
-   * Closes the current interval of every signal and adds what each budget
-   * counts as good and total in it, with the interval's ready time, to the
-   * budget's history.
+   * Closes the current interval of every signal, which ended at `end`, and
+   * adds what each budget counts as good and total in it, with the
+   * interval's ready time, to the budget's history.
    */
-  rotate(time: ReadyTime): void {
+  rotate(time: ReadyTime, end: number): void {
     const totals = this.#trackers.map(() => ({
       good: 0,
       total: 0,
@@ -73,7 +73,7 @@ export class BudgetSet {
             },
       );
     }
-    for (const [i, tracker] of this.#trackers.entries()) tracker.push(totals[i]!);
+    for (const [i, tracker] of this.#trackers.entries()) tracker.push(totals[i]!, end);
   }
 
   /** Judges every budget over its window of closed intervals; `changed` hears each state change. */

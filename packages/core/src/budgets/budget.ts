@@ -35,6 +35,11 @@ export interface BudgetSnapshot {
   readonly objective: number;
   /** Samples in the window. */
   readonly samples: number;
+  /**
+   * End of the last interval that had a sample (epoch ms), or `null` if none
+   * ever had: with `state` `no_data` it tells how long the budget has been silent.
+   */
+  readonly lastSampleAt: number | null;
   /** Share of the error budget consumed in the window: 1 = exactly at target. `null` without data. */
   readonly errorBudgetUsed: number | null;
   readonly burnRates: readonly BurnRate[];
@@ -84,6 +89,7 @@ export class BudgetTracker {
   readonly #elapsed: Float64Array;
   #head = -1;
   #filled = 0;
+  #lastSampleAt: number | null = null;
   #state: BudgetState = 'no_data';
   #since: number;
   #pending: BudgetState | null = null;
@@ -113,8 +119,9 @@ export class BudgetTracker {
     return this.#last;
   }
 
-  /** Good/total of one closed interval, for the burn-rate history. */
-  push(totals: WindowTotals): void {
+  /** Good/total of one closed interval, which ended at `end`, for the burn-rate history. */
+  push(totals: WindowTotals, end: number): void {
+    if (totals.total > 0) this.#lastSampleAt = end;
     this.#head = (this.#head + 1) % this.#good.length;
     this.#good[this.#head] = totals.good;
     this.#total[this.#head] = totals.total;
@@ -155,11 +162,17 @@ export class BudgetTracker {
     let value: number | null;
     let badShare: number | null;
     if (kind === 'availability') {
-      const requestShare = samples > 0 ? (samples - summary.bad) / samples : 1;
-      const readyShare = elapsedMs > 0 ? readyMs / elapsedMs : samples > 0 ? 1 : Number.NaN;
-      const availability = requestShare * readyShare;
-      value = Number.isNaN(availability) ? null : availability * 100;
-      badShare = value === null ? null : 1 - availability;
+      // No requests and never not ready: nothing says the service was available to anyone.
+      // Time not ready is measured without requests (a restart's gap, a failing dependency).
+      if (samples === 0 && !(elapsedMs > readyMs)) {
+        value = null;
+        badShare = null;
+      } else {
+        const requestShare = samples > 0 ? (samples - summary.bad) / samples : 1;
+        const availability = requestShare * (elapsedMs > 0 ? readyMs / elapsedMs : 1);
+        value = availability * 100;
+        badShare = 1 - availability;
+      }
     } else if (samples < this.#config.minSamples) {
       value = null;
       badShare = null;
@@ -256,6 +269,7 @@ export class BudgetTracker {
       unit: this.unit,
       objective: this.objective,
       samples: a.samples,
+      lastSampleAt: this.#lastSampleAt,
       errorBudgetUsed: a.errorBudgetUsed,
       burnRates: Object.freeze(burnRates),
     });

@@ -1,23 +1,38 @@
+import type { CircuitStats } from '../breaker/circuit-breaker.js';
+import type { ResolvedBudget } from '../budgets/budget-options.js';
 import type { BudgetSet } from '../budgets/budget-set.js';
+import type { CacheStats } from '../cache/cache.js';
 import type { Emitter } from '../events.js';
 import { type LoadShedder, sheddingSnapshot } from '../pressure/load-shedder.js';
 import type { RuntimeConfig } from '../runtime/runtime-options.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import type { SignalSet } from '../signals/signal-set.js';
+import { CacheHitRatios } from './cache-hit-ratio.js';
+import type { DependencyStatus } from './checks.js';
+import {
+  breakerComponent,
+  budgetComponent,
+  type ComponentInput,
+  dependencyComponent,
+  runtimeComponents,
+  ScoreMemory,
+} from './components.js';
 import type { DependencyChecks } from './dependency-checks.js';
 import type { HealthConfig } from './health-options.js';
 import type { HealthSections } from './health-sections.js';
 import type { ReadinessGate } from './readiness.js';
-import { type HealthReport, type KeelEvents, round } from './report.js';
-import { budgetScore, combineScores, HEALTHY_SCORE, thresholdScore } from './score.js';
+import type { HealthReport, KeelEvents } from './report.js';
+import { type ComponentScore, combineScores, HEALTHY_SCORE } from './score.js';
 import { signalStats } from './signal-stats.js';
 
 /** What an evaluation reads: every concept the score is made of. */
 export interface HealthInputs {
-  readonly config: Pick<HealthConfig, 'stabilityWindow'> & {
+  readonly config: Pick<HealthConfig, 'stabilityWindow' | 'cacheScore'> & {
     readonly service: string;
     readonly runtime: RuntimeConfig | null;
+    readonly interval: number;
     readonly windowIntervals: number;
+    readonly budgets: readonly ResolvedBudget[];
   };
   readonly budgets: BudgetSet;
   readonly signals: SignalSet;
@@ -28,6 +43,10 @@ export interface HealthInputs {
   readonly events: Emitter<KeelEvents>;
   /** The latest runtime sample, or `null` (sampling off, or none yet). */
   runtime(): RuntimeSnapshot | null;
+  /** The circuit breakers' stats now. */
+  breakers(): readonly CircuitStats[];
+  /** The caches' counters now. */
+  caches(): readonly CacheStats[];
 }
 
 /**
@@ -38,6 +57,8 @@ export interface HealthInputs {
 export class HealthEvaluator {
   readonly #in: HealthInputs;
   readonly #startedAt: number;
+  readonly #memory = new ScoreMemory();
+  readonly #caches: CacheHitRatios;
   #stableSince: number | null = null;
   #report: HealthReport;
 
@@ -45,6 +66,7 @@ export class HealthEvaluator {
   constructor(inputs: HealthInputs, now: number) {
     this.#in = inputs;
     this.#startedAt = now;
+    this.#caches = new CacheHitRatios(inputs.config.interval * inputs.config.windowIntervals);
     this.#report = this.#evaluate(now, undefined);
   }
 
@@ -60,17 +82,20 @@ export class HealthEvaluator {
   }
 
   /**
-   * The latest evaluation with readiness, dependencies and shedding as they
-   * are right now. Sections are rendered when `sections` is first read, so
-   * callers that only want the score or the budgets do not pay for them.
+   * The latest evaluation with readiness, dependencies, breakers and shedding
+   * as they are right now. Sections are rendered when `sections` is first
+   * read, so callers that only want the score or the budgets do not pay for
+   * them. Without `details`, dependency errors read `failing`.
    */
-  live(): HealthReport {
+  live(details = true): HealthReport {
     const report = this.#report;
     const live = {
       ...report,
       sections: undefined as HealthReport['sections'],
-      readiness: this.#in.readiness.at(report.score),
-      dependencies: this.#in.checks.statuses(),
+      readiness: this.#in.readiness.at(report.score, details),
+      dependencies: details ? this.#in.checks.statuses() : withoutDetails(this.#in.checks.statuses()),
+      components: details ? report.components : withoutDependencyDetails(report.components),
+      breakers: this.#in.breakers(),
       shedding: sheddingSnapshot(this.#in.shedder),
     };
     if (this.#in.sections.size > 0) {
@@ -90,18 +115,17 @@ export class HealthEvaluator {
     const { config, events } = this.#in;
     const budgets = this.#in.budgets.evaluate(now, (change) => events.emit('budget', change));
 
-    const inputs = budgets.map((b) => ({
-      name: `budget:${b.name}`,
-      score: budgetScore(b),
-      detail:
-        b.value === null ? `${b.state}` : `${b.state}: ${round(b.value)} ${b.unit} vs ${b.target} ${b.unit}`,
-    }));
+    const memory = this.#memory;
+    const inputs: ComponentInput[] = budgets.map((b, i) =>
+      budgetComponent(b, config.budgets[i]?.maxSilence, now, memory),
+    );
     const runtime = this.#in.runtime();
     if (runtime && config.runtime) inputs.push(...runtimeComponents(runtime, config.runtime));
-    for (const check of this.#in.checks.values()) {
-      const s = check.status;
-      const score = s.checkedAt === null || s.ok ? 10 : s.critical ? 4 : 7;
-      inputs.push({ name: `dependency:${s.name}`, score, detail: s.ok ? 'ok' : (s.error ?? 'failing') });
+    for (const check of this.#in.checks.values()) inputs.push(dependencyComponent(check.status));
+    const breakers = this.#in.breakers();
+    for (const b of breakers) inputs.push(breakerComponent(b));
+    if (config.cacheScore) {
+      inputs.push(...this.#caches.components(this.#in.caches(), now, config.cacheScore, memory));
     }
     const score = combineScores(inputs);
 
@@ -120,6 +144,7 @@ export class HealthEvaluator {
       budgets: Object.freeze(budgets),
       components: score.components,
       dependencies: this.#in.checks.statuses(),
+      breakers,
       runtime,
       signals: Object.freeze(signalStats(this.#in.signals, config.windowIntervals)),
       shedding: sheddingSnapshot(this.#in.shedder),
@@ -134,23 +159,14 @@ export class HealthEvaluator {
   }
 }
 
-function runtimeComponents(r: RuntimeSnapshot, t: RuntimeConfig) {
-  const heapRatio = r.heapLimitBytes > 0 ? r.heapUsedBytes / r.heapLimitBytes : 0;
-  return [
-    {
-      name: 'runtime:event_loop_delay',
-      score: thresholdScore(r.eventLoopDelayP99, t.eventLoopDelay),
-      detail: `p99 ${round(r.eventLoopDelayP99)} ms`,
-    },
-    {
-      name: 'runtime:event_loop_utilization',
-      score: thresholdScore(r.eventLoopUtilization, t.eventLoopUtilization),
-      detail: `${round(r.eventLoopUtilization * 100)} %`,
-    },
-    {
-      name: 'runtime:heap',
-      score: thresholdScore(heapRatio, t.heap),
-      detail: `${round(heapRatio * 100)} % of limit`,
-    },
-  ];
+function withoutDetails(statuses: readonly DependencyStatus[]): readonly DependencyStatus[] {
+  return Object.freeze(statuses.map((s) => (s.ok ? s : Object.freeze({ ...s, error: 'failing' }))));
+}
+
+function withoutDependencyDetails(components: readonly ComponentScore[]): readonly ComponentScore[] {
+  return Object.freeze(
+    components.map((c) =>
+      c.name.startsWith('dependency:') && c.detail !== 'ok' ? Object.freeze({ ...c, detail: 'failing' }) : c,
+    ),
+  );
 }

@@ -1,4 +1,24 @@
-import { isBoolean, isNonNegativeNumber, isPositiveInteger, object, read } from '../option-readers.js';
+import {
+  isBoolean,
+  isNonNegativeNumber,
+  isPositiveInteger,
+  object,
+  read,
+  readThresholds,
+  type Thresholds,
+} from '../option-readers.js';
+
+/** How Keel's caches count in the health score. */
+export interface CacheScoreOptions {
+  /** Lookups a cache needs in the window before its hit ratio is judged. @default 100 */
+  minLookups?: number;
+  /**
+   * The miss ratio (1 − hit ratio) over the window, 0..1, scored like the
+   * runtime: 10 up to `ok`, 9 at `warn`, 7 at `bad`, 0 at `critical`.
+   * @default { ok: 0.5, warn: 0.75, bad: 0.9, critical: 1 }
+   */
+  missRatio?: Partial<Thresholds>;
+}
 
 export interface HealthOptions {
   /** How long the score must stay >= 8 to be "stable", ms. @default 1800000 (30 min) */
@@ -13,6 +33,12 @@ export interface HealthOptions {
    * @default none
    */
   heartbeatFile?: string;
+  /**
+   * Each cache made with `keel.cache` (response caches included) is a score
+   * component `cache:<name>` once it has `minLookups` lookups in the window;
+   * `false` leaves caches out of the score. @default on, see each field
+   */
+  cache?: CacheScoreOptions | false;
 }
 
 /** The health part of `KeelConfig`. */
@@ -21,6 +47,8 @@ export interface HealthConfig {
   readonly readinessMinScore: number;
   readonly manualStartup: boolean;
   readonly heartbeatFile: string | undefined;
+  /** `null` when caches are left out of the score. */
+  readonly cacheScore: Readonly<{ minLookups: number; missRatio: Thresholds }> | null;
 }
 
 const KEYS: ReadonlySet<string> = new Set([
@@ -28,7 +56,9 @@ const KEYS: ReadonlySet<string> = new Set([
   'readinessMinScore',
   'manualStartup',
   'heartbeatFile',
+  'cache',
 ]);
+const CACHE_KEYS: ReadonlySet<string> = new Set(['minLookups', 'missRatio']);
 
 /** Validates `options.health`. */
 export function resolveHealthOptions(value: unknown): HealthConfig {
@@ -56,5 +86,26 @@ export function resolveHealthOptions(value: unknown): HealthConfig {
       (v) => typeof v === 'string' && v.length > 0,
       'must be a file path',
     ),
+    cacheScore: resolveCacheScore(o.cache),
   };
+}
+
+function resolveCacheScore(value: unknown): HealthConfig['cacheScore'] {
+  if (value === false) return null;
+  const o = object('health.cache', value, CACHE_KEYS);
+  return Object.freeze({
+    minLookups: read(
+      'health.cache.minLookups',
+      o.minLookups,
+      100,
+      isPositiveInteger,
+      'must be an integer >= 1',
+    ),
+    missRatio: readThresholds('health.cache.missRatio', o.missRatio, {
+      ok: 0.5,
+      warn: 0.75,
+      bad: 0.9,
+      critical: 1,
+    }),
+  });
 }

@@ -13,6 +13,7 @@ export class Heartbeat {
   #chain: Promise<void> = Promise.resolve();
   #next: Promise<void> | undefined;
   #latest = 0;
+  #planned = false;
   readonly #errors: Pick<ErrorReporter, 'report'>;
 
   /** A failed write is reported (as `heartbeat`), never thrown to the app. */
@@ -21,10 +22,15 @@ export class Heartbeat {
     this.#errors = errors;
   }
 
-  /** Milliseconds since the previous run's last heartbeat; 0 when there was none. */
+  /**
+   * Milliseconds since the previous run's last heartbeat; 0 when there was
+   * none, or when that run ended with a planned shutdown (its last beat says
+   * so): only a crash's or a kill's gap is downtime.
+   */
   gapSince(now: number): number {
     try {
-      const last = JSON.parse(readFileSync(this.#file, 'utf8')) as { at?: unknown };
+      const last = JSON.parse(readFileSync(this.#file, 'utf8')) as { at?: unknown; planned?: unknown };
+      if (last.planned === true) return 0;
       return typeof last.at === 'number' && last.at < now ? now - last.at : 0;
     } catch {
       // No file (first start) or a torn write: nothing to count.
@@ -32,17 +38,22 @@ export class Heartbeat {
     }
   }
 
-  /** Records a sign of life; resolves once a write at least this recent is on disk, or it failed. */
-  beat(now: number): Promise<void> {
-    return this.#write(now).catch((error) => this.#errors.report('heartbeat', error));
+  /**
+   * Records a sign of life; resolves once a write at least this recent is on
+   * disk, or it failed. `planned`: the last beat of a planned shutdown.
+   */
+  beat(now: number, planned = false): Promise<void> {
+    return this.#write(now, planned).catch((error) => this.#errors.report('heartbeat', error));
   }
 
-  #write(now: number): Promise<void> {
+  #write(now: number, planned: boolean): Promise<void> {
     this.#latest = now;
+    this.#planned = planned;
     if (!this.#next) {
       const next = this.#chain.then(() => {
         this.#next = undefined;
-        return writeFile(this.#file, JSON.stringify({ at: this.#latest, pid: process.pid }));
+        const beat = { at: this.#latest, pid: process.pid, ...(this.#planned ? { planned: true } : {}) };
+        return writeFile(this.#file, JSON.stringify(beat));
       });
       this.#next = next;
       this.#chain = next.catch(() => {});

@@ -9,7 +9,9 @@ import type { Readiness } from './report.js';
  *
  * Not ready while starting (with `health.manualStartup`), shutting down or
  * closed, while a hold is on, while a critical dependency fails, or with the
- * score below `health.readinessMinScore`.
+ * score below `health.readinessMinScore`. Time after `beginShutdown` is not
+ * accounted at all: readiness turns 503 so traffic drains, but a planned
+ * shutdown is not an outage.
  */
 export class ReadinessGate {
   readonly #config: Pick<HealthConfig, 'manualStartup' | 'readinessMinScore'>;
@@ -33,8 +35,12 @@ export class ReadinessGate {
     this.#lastTick = now;
   }
 
-  /** Readiness as it is now, given the latest health score. */
-  at(score: number): Readiness {
+  /**
+   * Readiness as it is now, given the latest health score. Without `details`
+   * a failing dependency is named but its error (which may hold an address,
+   * `ECONNREFUSED 10.0.0.5:5432`) is not.
+   */
+  at(score: number, details = true): Readiness {
     const reasons: string[] = [];
     if (this.#closed) reasons.push('closed');
     else if (this.#shuttingDown) reasons.push('shutting down');
@@ -42,7 +48,7 @@ export class ReadinessGate {
     for (const hold of this.#holds) reasons.push(hold.reason);
     for (const check of this.#checks.values()) {
       const s = check.status;
-      if (s.critical && !s.ok) reasons.push(`dependency ${s.name}: ${s.error ?? 'failing'}`);
+      if (s.critical && !s.ok) reasons.push(`dependency ${s.name}: ${(details && s.error) || 'failing'}`);
     }
     const floor = this.#config.readinessMinScore;
     if (floor > 0 && score < floor) reasons.push(`health score ${score} below ${floor}`);
@@ -62,9 +68,13 @@ export class ReadinessGate {
     };
   }
 
-  /** Turns readiness off for good; `true` the first time only. */
-  beginShutdown(): boolean {
+  /**
+   * Turns readiness off for good; `true` the first time only. The time up to
+   * `now` is accounted as it was (`wasReady`); from then on none is.
+   */
+  beginShutdown(now: number, wasReady: boolean): boolean {
     if (this.#shuttingDown) return false;
+    this.account(now, wasReady);
     this.#shuttingDown = true;
     return true;
   }
@@ -81,10 +91,15 @@ export class ReadinessGate {
     return this.#closed;
   }
 
-  /** Adds the time since the last call to the interval's elapsed time, and to its ready time if `ready`. */
+  /**
+   * Adds the time since the last call to the interval's elapsed time, and to
+   * its ready time if `ready`. After `beginShutdown` it adds nothing: not
+   * ready on purpose is not downtime.
+   */
   account(now: number, ready: boolean): void {
     const elapsed = Math.max(0, now - this.#lastTick);
     this.#lastTick = now;
+    if (this.#shuttingDown || this.#closed) return;
     this.#elapsedMs += elapsed;
     if (ready) this.#readyMs += elapsed;
   }

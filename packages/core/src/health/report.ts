@@ -1,3 +1,4 @@
+import type { CircuitStats } from '../breaker/circuit-breaker.js';
 import type { BudgetChangeEvent, BudgetSnapshot } from '../budgets/budget.js';
 import type { KeelOutcome } from '../context/keel-outcome.js';
 import type { SheddingSnapshot } from '../pressure/load-shedder.js';
@@ -51,6 +52,8 @@ export interface HealthReport {
   readonly budgets: readonly BudgetSnapshot[];
   readonly components: readonly ComponentScore[];
   readonly dependencies: readonly DependencyStatus[];
+  /** Every circuit breaker made with `keel.breaker`, as of the report (live in `keel.health()`). */
+  readonly breakers: readonly CircuitStats[];
   readonly runtime: RuntimeSnapshot | null;
   readonly signals: readonly SignalStats[];
   /** Load shedding as of the evaluation; `shed` counts requests turned away since start. */
@@ -59,6 +62,17 @@ export interface HealthReport {
   readonly startedAt: number;
   /** Sections added with `keel.addHealthSection`, rendered once, when this is first read. */
   readonly sections?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** What a report or a readiness answer may show. */
+export interface ReportOptions {
+  /**
+   * Show dependency error messages (`connect ECONNREFUSED 10.0.0.5:5432`);
+   * without, a failing dependency is named but reads `failing`. The
+   * endpoints show them only to authorised callers (`endpoints.details`).
+   * @default true
+   */
+  details?: boolean;
 }
 
 export interface HealthChangeEvent {
@@ -108,6 +122,7 @@ const HEALTH_KEYS = [
   'budgets',
   'components',
   'dependencies',
+  'breakers',
   'runtime',
   'signals',
   'shedding',
@@ -138,6 +153,12 @@ export function healthJson(report: HealthReport) {
       target: b.target,
       unit: b.unit,
       samples: b.samples,
+      lastSampleAt: iso(b.lastSampleAt),
+      // How long a budget without data in its window has been silent.
+      silentForSeconds:
+        b.errorBudgetUsed === null && b.lastSampleAt !== null
+          ? Math.round((report.evaluatedAt - b.lastSampleAt) / 1000)
+          : null,
       errorBudgetUsed: b.errorBudgetUsed === null ? null : round(b.errorBudgetUsed),
       burnRates: b.burnRates.map((r) => ({
         windows: `${r.shortWindow}/${r.longWindow}`,
@@ -149,6 +170,18 @@ export function healthJson(report: HealthReport) {
     })),
     components: report.components,
     dependencies: report.dependencies.map((d) => ({ ...d, checkedAt: iso(d.checkedAt) })),
+    breakers: report.breakers.map((b) => ({
+      name: b.name,
+      state: b.state,
+      since: iso(b.since),
+      forced: b.forced,
+      reason: b.reason,
+      failureRatio: b.failureRatio === null ? null : round(b.failureRatio),
+      slowCallRatio: b.slowCallRatio === null ? null : round(b.slowCallRatio),
+      calls: b.calls,
+      rejected: b.rejected,
+      opened: b.opened,
+    })),
     runtime: report.runtime && { ...report.runtime, sampledAt: iso(report.runtime.sampledAt) },
     signals: report.signals,
     shedding: report.shedding,

@@ -3,6 +3,15 @@ import { object, read } from '../option-readers.js';
 /** Keel's endpoints; `dashboard` is the page at `/keel` and the data it polls (see `Dashboard`). */
 export type EndpointName = 'livez' | 'readyz' | 'health' | 'metrics' | 'dashboard';
 
+/**
+ * Who sees dependency error messages in `/readyz` and `/health`:
+ * - `authorized`: a request with the endpoints token (`Authorization: Bearer <token>`),
+ *   or any request to the admin port;
+ * - `token`: only a request with the token;
+ * - `always`: everyone; `never`: no one.
+ */
+export type EndpointDetails = 'authorized' | 'token' | 'always' | 'never';
+
 export interface EndpointOptions {
   /** When set, endpoints not in `public` need `Authorization: Bearer <token>`. @default none */
   token?: string;
@@ -14,6 +23,12 @@ export interface EndpointOptions {
   adminPort?: number;
   /** @default '0.0.0.0' */
   adminHost?: string;
+  /**
+   * Who sees dependency error messages (`connect ECONNREFUSED 10.0.0.5:5432`)
+   * in `/readyz` and `/health`; everyone else reads `dependency postgres: failing`.
+   * @default 'authorized' (the token, or the admin port)
+   */
+  details?: EndpointDetails;
 }
 
 export type EndpointsConfig = Readonly<{
@@ -22,6 +37,7 @@ export type EndpointsConfig = Readonly<{
   prefix: string;
   adminPort: number | undefined;
   adminHost: string;
+  details: EndpointDetails;
 }>;
 
 /** Every endpoint, in the order they are mounted. */
@@ -32,7 +48,8 @@ export const ENDPOINT_NAMES: readonly EndpointName[] = Object.freeze([
   'metrics',
   'dashboard',
 ]);
-const KEYS: ReadonlySet<string> = new Set(['token', 'public', 'prefix', 'adminPort', 'adminHost']);
+const KEYS: ReadonlySet<string> = new Set(['token', 'public', 'prefix', 'adminPort', 'adminHost', 'details']);
+const DETAILS: readonly EndpointDetails[] = ['authorized', 'token', 'always', 'never'];
 
 /** Validates `options.endpoints`. */
 export function resolveEndpointOptions(value: unknown): EndpointsConfig {
@@ -74,6 +91,13 @@ export function resolveEndpointOptions(value: unknown): EndpointsConfig {
       '0.0.0.0',
       (v) => typeof v === 'string' && v.length > 0,
       'must be a host name or address',
+    ),
+    details: read<EndpointDetails>(
+      'endpoints.details',
+      o.details,
+      'authorized',
+      (v) => DETAILS.includes(v as EndpointDetails),
+      `must be one of ${DETAILS.map((d) => `'${d}'`).join(', ')}`,
     ),
   });
 }

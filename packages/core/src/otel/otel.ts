@@ -84,8 +84,10 @@ export function registerOtelMetrics(keel: OtelMetricsSource, meter: MeterLike): 
     registrations.push(() => instrument.removeCallback(callback));
   };
 
-  gauge('keel.health.score', 'Health score, 0 to 10.', '1', (r) => r.observe(keel.health().score));
-  gauge('keel.budget.state', 'Budget state: 0 ok, 1 at risk, 2 breached, -1 no data.', '1', (r) => {
+  // Units in braces are annotations, which an OTLP-to-Prometheus conversion drops: `keel.health.score`
+  // becomes `keel_health_score`, as `/metrics` names it. A unit of "1" on a gauge becomes `_ratio`.
+  gauge('keel.health.score', 'Health score, 0 to 10.', '{score}', (r) => r.observe(keel.health().score));
+  gauge('keel.budget.state', 'Budget state: 0 ok, 1 at risk, 2 breached, -1 no data.', '{state}', (r) => {
     for (const b of keel.health().budgets) r.observe(STATE_VALUE[b.state], { 'keel.budget': b.name });
   });
   gauge(
@@ -98,7 +100,7 @@ export function registerOtelMetrics(keel: OtelMetricsSource, meter: MeterLike): 
       }
     },
   );
-  gauge('keel.budget.burn_rate', 'Error-budget burn rate per window.', '1', (r) => {
+  gauge('keel.budget.burn_rate', 'Error-budget burn rate per window.', '{burn_rate}', (r) => {
     for (const b of keel.health().budgets) {
       for (const rate of b.burnRates) {
         if (rate.short !== null)
@@ -111,7 +113,7 @@ export function registerOtelMetrics(keel: OtelMetricsSource, meter: MeterLike): 
   gauge(
     'keel.signal.percentile',
     'Percentiles of each signal over the budget window, in the signal unit.',
-    '1',
+    '{value}',
     (r) => {
       for (const s of keel.health().signals) {
         for (const [p, value] of [

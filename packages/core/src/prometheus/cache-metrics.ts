@@ -42,7 +42,7 @@ export function renderCacheMetrics(caches: Iterable<{ stats(): CacheStats }>): s
   const sized = stats.filter((s) => s.bytes !== null);
   if (sized.length > 0) {
     out += renderMetric(
-      'keel_cache_bytes',
+      'keel_cache_size_bytes',
       'gauge',
       'Estimated bytes held by caches with a byte bound (maxBytes).',
       sized.map((s): GaugeSample => [{ cache: s.name }, s.bytes!]),

@@ -1,8 +1,10 @@
+import type { CircuitStats } from '../breaker/circuit-breaker.js';
 import type { CacheStats } from '../cache/cache.js';
 import type { HealthReport, Readiness } from '../health/report.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import type { Signal } from '../signals/signal.js';
 import type { VitalsStats } from '../vitals/collector.js';
+import { renderBreakerMetrics } from './breaker-metrics.js';
 import { renderCacheMetrics } from './cache-metrics.js';
 import { type GaugeSample, type MetricsWriter, renderHistogram, renderMetric } from './exposition.js';
 import { KEEL_METRICS } from './metric-names.js';
@@ -14,6 +16,7 @@ export interface KeelMetricsSource {
   readiness(): Readiness;
   readonly signals: readonly Signal[];
   readonly caches: readonly { stats(): CacheStats }[];
+  readonly breakers: readonly { stats(): CircuitStats }[];
   readonly vitals: { stats(): VitalsStats } | undefined;
   readonly shedder: { readonly shedding: boolean; readonly shed: number };
   readonly errors: { total(): number };
@@ -44,6 +47,7 @@ export function renderKeelMetrics(
   for (const f of keelMetricFamilies(keel, runtime))
     out.text(renderMetric(f.name, f.type, f.help, f.samples));
   out.text(renderCacheMetrics(keel.caches));
+  out.text(renderBreakerMetrics(keel.breakers));
   if (keel.vitals) out.text(renderVitalsMetrics(keel.vitals));
 }
 

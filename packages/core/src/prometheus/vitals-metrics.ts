@@ -7,6 +7,8 @@ export function renderVitalsMetrics(collector: { stats(): VitalsStats }): string
   return (
     renderMetric('keel_web_vitals_beacons_total', 'counter', 'Web-vitals beacons received, by outcome.', [
       [{ outcome: 'accepted' }, s.accepted],
+      // Answered but not recorded: the client had used its per-window quota.
+      [{ outcome: 'capped' }, s.capped],
       ...Object.entries(s.rejected).map(([outcome, n]) => [{ outcome }, n] as const),
     ]) +
     renderMetric(

@@ -7,8 +7,8 @@ export interface TickHandlers {
   every(now: number): void;
   /** Once per `sampleInterval`, when runtime sampling is on. */
   sample(now: number): void;
-  /** Once per interval that closed since the last tick (at most the history's length). */
-  rotate(): void;
+  /** Once per interval that closed since the last tick (at most the history's length), with its end time. */
+  rotate(end: number): void;
   /** After the rotations of a tick that closed intervals. */
   closed(now: number): void;
 }
@@ -92,7 +92,7 @@ export class IntervalTicker {
     const due = Math.floor((now - this.#slotEnd) / interval) + 1;
     // After a long pause (a suspended laptop, a fake clock jump) older intervals are empty anyway.
     const rotations = Math.min(due, historyIntervals + 1);
-    for (let i = 0; i < rotations; i++) this.#handlers.rotate();
+    for (let i = 0; i < rotations; i++) this.#handlers.rotate(this.#slotEnd + i * interval);
     this.#slotEnd += due * interval;
     this.#handlers.closed(now);
   }

@@ -1,29 +1,34 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedBudget } from '../budgets/budget-options.js';
 import type { Clock } from '../clock.js';
+import { KeelError, KeelErrorCode } from '../errors.js';
 import { send } from '../http/respond.js';
-import { isValidLabelValue } from '../signals/labels.js';
 import type { Signal } from '../signals/signal.js';
+import { pageOrigin } from './beacon-origin.js';
+import { checkBeacon, type VitalsBeacon } from './beacon-schema.js';
+import { ClientQuota, clientOf } from './client-quota.js';
+import { checkPageToken, makePageToken } from './page-token.js';
 import { VITAL_METRICS, type VitalName, type VitalsConfig } from './vitals-options.js';
 
 /** What the collector needs from an instance. */
 export interface VitalsSink {
-  readonly config: { readonly clock: Clock; readonly budgets: readonly ResolvedBudget[] };
+  readonly config: {
+    readonly clock: Clock;
+    readonly budgets: readonly ResolvedBudget[];
+    /** Interval length and the budget window in intervals: a client's quota lasts one window. */
+    readonly interval: number;
+    readonly windowIntervals: number;
+  };
   signal(name: string): Signal;
   reportError(where: string, error: unknown): void;
-}
-
-/** One page view's metrics, as `@keel/web-vitals` sends them. */
-export interface VitalsBeacon {
-  /** The page group: a route template such as `/products/:id`. */
-  page: string;
-  metrics: { name: VitalName; value: number; censored?: boolean }[];
 }
 
 /** The answer to each kind of refused beacon. */
 const STATUS = {
   method_not_allowed: 405,
   forbidden_origin: 403,
+  invalid_token: 403,
+  rate_limited: 429,
   unsupported_media_type: 415,
   too_large: 413,
   timeout: 408,
@@ -42,6 +47,8 @@ const NO_REJECTIONS = Object.fromEntries(Object.keys(STATUS).map((r) => [r, 0]))
 export interface VitalsStats {
   /** Beacons recorded. */
   accepted: number;
+  /** Beacons answered 204 but not recorded: their client had used its `perClient.recorded` quota. */
+  capped: number;
   /** Beacons refused, by reason; a refused beacon changes no signal. */
   rejected: Record<VitalsRejection, number>;
   /** TTI values sent with `censored: true` (the page was hidden before TTI could be confirmed). */
@@ -54,69 +61,35 @@ export interface VitalsStats {
   overflowed: number;
 }
 
-const MAX_METRICS = 16;
-const MAX_PAGE_LENGTH = 200;
-const BEACON_KEYS = new Set(['page', 'metrics']);
-const METRIC_KEYS = new Set(['name', 'value', 'censored']);
 const NAMES = Object.keys(VITAL_METRICS) as VitalName[];
-
-/**
- * Checks a parsed beacon against the schema: known keys only, a page group
- * that can be a label, at most 16 metrics, each a known name at most once
- * with a finite value in its range. Returns the error, or `null` when valid.
- */
-export function checkBeacon(value: unknown): string | null {
-  if (!isPlainObject(value)) return 'the body must be a JSON object';
-  for (const key of Object.keys(value)) if (!BEACON_KEYS.has(key)) return `unknown field "${clip(key)}"`;
-  const { page, metrics } = value as Record<string, unknown>;
-  if (typeof page !== 'string' || page.length === 0 || page.length > MAX_PAGE_LENGTH || page[0] !== '/') {
-    return `"page" must be a path of 1 to ${MAX_PAGE_LENGTH} characters starting with "/"`;
-  }
-  if (!isValidLabelValue(page, MAX_PAGE_LENGTH) || page.includes('?') || page.includes('#')) {
-    return '"page" must hold no control characters, query or fragment';
-  }
-  if (!Array.isArray(metrics) || metrics.length === 0 || metrics.length > MAX_METRICS) {
-    return `"metrics" must be an array of 1 to ${MAX_METRICS} entries`;
-  }
-  const seen = new Set<string>();
-  for (const m of metrics) {
-    if (!isPlainObject(m)) return 'each metric must be an object';
-    for (const key of Object.keys(m)) if (!METRIC_KEYS.has(key)) return `unknown metric field "${clip(key)}"`;
-    const { name, value: v, censored } = m as Record<string, unknown>;
-    if (typeof name !== 'string' || !NAMES.includes(name as VitalName)) {
-      return `unknown metric "${clip(String(name))}" (known: ${NAMES.join(', ')})`;
-    }
-    if (seen.has(name)) return `metric ${name} appears twice`;
-    seen.add(name);
-    const { max } = VITAL_METRICS[name as VitalName];
-    if (typeof v !== 'number' || !(v >= 0 && v <= max)) return `${name} must be a number from 0 to ${max}`;
-    if (censored !== undefined && (typeof censored !== 'boolean' || name !== 'TTI')) {
-      return '"censored" is a boolean, and only for TTI';
-    }
-  }
-  return null;
-}
 
 /**
  * The server side of `@keel/web-vitals`: takes beacons at `config.path` and
  * records their values into the `web_vitals.*` signals, which the page-load,
  * LCP, INP and CLS budgets judge.
  *
- * It is built for input from the open internet: the body is bounded while it
- * is read, parsed once, checked against the schema, and only then recorded,
- * so a refused beacon (4xx) changes nothing. Page groups are capped. No input
- * produces a 5xx: a failure inside Keel is reported and answered 204.
+ * It is built for input from the open internet (the threat model is in the
+ * core README and decision 0018): only the app's own pages may report
+ * (`pageOrigin`), with a page token when `secret` is set; each client may
+ * send `perClient.accepted` beacons per budget window (then 429) and weighs
+ * at most `perClient.recorded` of them; the body is bounded while it is read,
+ * parsed once, checked against the schema and for a plausible page load, and
+ * only then recorded, so a refused beacon (4xx) changes nothing. Page groups
+ * are capped. No input produces a 5xx: a failure inside Keel is reported and
+ * answered 204.
  */
 export class VitalsCollector {
   readonly config: VitalsConfig;
   readonly #sink: VitalsSink;
   readonly #signals: Readonly<Record<VitalName, Signal>>;
   readonly #groups = new Set<string>();
+  readonly #quota: ClientQuota;
   /** Censored TTI lower bounds above this are sure misses and get recorded. */
   readonly #censoredFloor: number;
   // `pageGroups` is not kept: `stats()` reads it off the groups themselves.
   readonly #stats: Omit<VitalsStats, 'pageGroups'> = {
     accepted: 0,
+    capped: 0,
     rejected: { ...NO_REJECTIONS },
     censored: 0,
     censoredRecorded: 0,
@@ -133,6 +106,10 @@ export class VitalsCollector {
       .filter((b) => b.signal === VITAL_METRICS.TTI.signal && b.kind === 'latency')
       .map((b) => b.target);
     this.#censoredFloor = ttiTargets.length ? Math.min(...ttiTargets) : Number.POSITIVE_INFINITY;
+    this.#quota = new ClientQuota(
+      sink.config.interval * sink.config.windowIntervals,
+      config.perClient.tableSize,
+    );
   }
 
   get path(): string {
@@ -143,6 +120,29 @@ export class VitalsCollector {
   matches(url: string | undefined): boolean {
     if (url === undefined || !url.startsWith(this.config.path)) return false;
     return url.length === this.config.path.length || url.charCodeAt(this.config.path.length) === 0x3f; // ?
+  }
+
+  /**
+   * A page token for `page` (a page group, as the page's beacons will name
+   * it), or for any page group when left out: put it in the page as it is
+   * rendered, e.g. `<meta name="keel-vitals-token" content="...">`, which
+   * `@keel/web-vitals` sends along. Needs `vitals.secret`.
+   */
+  pageToken(page?: string): string {
+    const { secret } = this.config;
+    if (secret === undefined) {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        'keel.vitals.pageToken: set `vitals.secret` (32+ characters) so beacons can be checked against tokens.',
+      );
+    }
+    if (page !== undefined && (typeof page !== 'string' || page[0] !== '/' || page.length > 200)) {
+      throw new KeelError(
+        KeelErrorCode.InvalidOption,
+        'keel.vitals.pageToken: `page` must be a page group path like "/products/:id", or left out for any.',
+      );
+    }
+    return makePageToken(secret, this.#sink.config.clock.now(), page);
   }
 
   /** A copy of the counters. */
@@ -164,7 +164,7 @@ export class VitalsCollector {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const cors = this.#corsOrigin(req);
+    const cors = pageOrigin(req, this.config);
     if (req.method === 'OPTIONS') {
       if (cors === false || req.headers['access-control-request-method'] !== 'POST') {
         this.#reject(res, 'forbidden_origin', 'origin not allowed', undefined, true);
@@ -186,7 +186,17 @@ export class VitalsCollector {
       return;
     }
     if (cors === false) {
-      this.#reject(res, 'forbidden_origin', 'origin not allowed', null, true);
+      this.#reject(res, 'forbidden_origin', 'only pages of this app may send beacons', null, true);
+      return;
+    }
+    // Counted before the body is read: a client past its quota costs no parsing.
+    const now = this.#sink.config.clock.now();
+    const count = this.#quota.add(clientOf(req, this.config.trustProxy), now);
+    if (count > this.config.perClient.accepted) {
+      const retry = String(Math.ceil(this.#quota.retryAfter(now) / 1000));
+      this.#reject(res, 'rate_limited', 'too many beacons from this client', cors, true, {
+        'retry-after': retry,
+      });
       return;
     }
     // sendBeacon sends a string as text/plain, which needs no preflight; JSON is accepted too.
@@ -198,8 +208,9 @@ export class VitalsCollector {
     const parsed = (req as { body?: unknown }).body;
     if (parsed !== undefined && req.readableEnded) {
       // A body parser mounted before Keel has consumed the stream.
-      if (typeof parsed === 'string' || Buffer.isBuffer(parsed)) this.#accept(res, cors, parsed.toString());
-      else this.#acceptParsed(res, cors, parsed);
+      if (typeof parsed === 'string' || Buffer.isBuffer(parsed))
+        this.#accept(res, cors, count, parsed.toString());
+      else this.#acceptParsed(res, cors, count, parsed);
       return;
     }
     const declared = Number(req.headers['content-length']);
@@ -207,11 +218,11 @@ export class VitalsCollector {
       this.#reject(res, 'too_large', `at most ${this.config.maxBodyBytes} bytes`, cors, true);
       return;
     }
-    this.#read(req, res, cors);
+    this.#read(req, res, cors, count);
   }
 
-  /** Reads the body, bounded in size and time. */
-  #read(req: IncomingMessage, res: ServerResponse, cors: string | null): void {
+  /** Reads the body, bounded in size and time. `count`: the client's beacons in this window. */
+  #read(req: IncomingMessage, res: ServerResponse, cors: string | null, count: number): void {
     const { clock } = this.#sink.config;
     const limit = this.config.maxBodyBytes;
     const chunks: Buffer[] = [];
@@ -236,7 +247,7 @@ export class VitalsCollector {
       if (done) return;
       finish();
       try {
-        this.#accept(res, cors, Buffer.concat(chunks, size).toString('utf8'));
+        this.#accept(res, cors, count, Buffer.concat(chunks, size).toString('utf8'));
       } catch (error) {
         this.#internal(res, error);
       }
@@ -252,7 +263,7 @@ export class VitalsCollector {
     req.once('error', finish);
   }
 
-  #accept(res: ServerResponse, cors: string | null, text: string): void {
+  #accept(res: ServerResponse, cors: string | null, count: number, text: string): void {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -260,17 +271,30 @@ export class VitalsCollector {
       this.#reject(res, 'malformed', 'the body is not JSON', cors);
       return;
     }
-    this.#acceptParsed(res, cors, value);
+    this.#acceptParsed(res, cors, count, value);
   }
 
-  #acceptParsed(res: ServerResponse, cors: string | null, value: unknown): void {
+  #acceptParsed(res: ServerResponse, cors: string | null, count: number, value: unknown): void {
     const error = checkBeacon(value);
     if (error !== null) {
       this.#reject(res, 'invalid', error, cors);
       return;
     }
-    this.record(value as VitalsBeacon);
-    this.#stats.accepted++;
+    const beacon = value as VitalsBeacon;
+    const { secret, tokenTtl } = this.config;
+    if (
+      secret !== undefined &&
+      !checkPageToken(secret, beacon.token, beacon.page, this.#sink.config.clock.now(), tokenTtl)
+    ) {
+      this.#reject(res, 'invalid_token', 'the beacon needs a valid page token for its page group', cors);
+      return;
+    }
+    // Past its quota a client is answered like any other (it would only retry), but weighs no more.
+    if (count > this.config.perClient.recorded) this.#stats.capped++;
+    else {
+      this.record(beacon);
+      this.#stats.accepted++;
+    }
     res.statusCode = 204;
     if (cors !== null) res.setHeader('access-control-allow-origin', cors);
     res.setHeader('vary', 'origin');
@@ -279,7 +303,8 @@ export class VitalsCollector {
 
   /**
    * Records a beacon that passed `checkBeacon` (exposed for beacons that
-   * arrive another way, e.g. through a queue). The page group is admitted
+   * arrive another way, e.g. through a queue). No origin, token or per-client
+   * check happens here: the caller vouches for the beacon. The page group is admitted
    * while fewer than `maxPageGroups` are known; later ones go to the overflow series.
    */
   record(beacon: VitalsBeacon): void {
@@ -304,21 +329,6 @@ export class VitalsCollector {
         signal.record(m.value, true, group);
       }
     }
-  }
-
-  /**
-   * The origin to echo in `Access-Control-Allow-Origin`, `null` when none is
-   * needed, or `false` when the origin may not send beacons.
-   */
-  #corsOrigin(req: IncomingMessage): string | null | false {
-    const origin = req.headers.origin;
-    const site = req.headers['sec-fetch-site'];
-    const allowed = this.config.allowedOrigins;
-    if (allowed === '*') return origin === undefined ? null : '*';
-    // No Origin: not a browser, which could send anything anyway. Same origin needs no CORS.
-    if (origin === undefined || site === 'same-origin') return null;
-    if (allowed === null) return site === 'cross-site' ? false : origin;
-    return allowed.has(origin.toLowerCase()) ? origin : false;
   }
 
   #reject(
@@ -346,12 +356,4 @@ export class VitalsCollector {
       res.end();
     }
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function clip(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
