@@ -16,7 +16,7 @@ export {
   type ResponseCacheOptions,
 } from './cache/response-cache.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
-export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
+export { KEEL_OUTCOMES, type KeelOutcome, outcomeAtClose } from './context/keel-outcome.js';
 export { RequestContext, RequestContexts } from './context/request-context.js';
 export {
   checkKnownKeys,
