@@ -140,7 +140,8 @@ export class Tracker {
       // Unanswered: the client left (499), or shutdown cut it off (503).
       const status = ended ? sentStatus || res.statusCode : shutdown.unansweredStatus;
       // Read at the end: a method-override middleware may have changed it, and the route is that method's.
-      keel.recordRequest(req.method, route, status, performance.now() - start, outcomeAtClose(status, ended, ctx));
+      const outcome = outcomeAtClose(status, ended, ctx);
+      keel.recordRequest(req.method, route, status, performance.now() - start, outcome);
     } catch (error) {
       keel.reportError('express:record', error);
     }

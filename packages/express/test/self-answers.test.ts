@@ -1,5 +1,5 @@
 import { Agent } from 'node:http';
-import { type Keel, UNMATCHED_ROUTE } from '@keel/core';
+import { type Keel, type RuntimeSnapshot, UNMATCHED_ROUTE } from '@keel/core';
 import express5 from 'express';
 import express4 from 'express4';
 import { describe, expect, it } from 'vitest';
@@ -19,9 +19,19 @@ async function metricsWith(port: number, expected: string[]): Promise<string> {
   }
 }
 
-function availability(keel: Keel) {
-  return keel.health().budgets.find((b) => b.name === 'availability')!;
-}
+const availability = (keel: Keel) => keel.health().budgets.find((b) => b.name === 'availability')!;
+
+/** A runtime sample with the event loop this late (p99), as the sampler would take it. */
+const runtime = (delayMs: number): RuntimeSnapshot => ({
+  eventLoopDelayP99: delayMs,
+  eventLoopDelayMax: delayMs,
+  eventLoopUtilization: 1,
+  heapUsedBytes: 0,
+  heapLimitBytes: 0,
+  rssBytes: 0,
+  gcPauseTotalMs: 0,
+  sampledAt: 0,
+});
 
 describe.each([
   ['Express 5', express5],
@@ -123,30 +133,12 @@ describe.each([
     expect(metrics).not.toContain('http_route="/api/users/:id",http_response_status_code="503"');
 
     // Runtime pressure sheds every route, whatever a force scoped.
-    keel.shedder.update({
-      eventLoopDelayP99: 5000,
-      eventLoopDelayMax: 5000,
-      eventLoopUtilization: 1,
-      heapUsedBytes: 0,
-      heapLimitBytes: 0,
-      rssBytes: 0,
-      gcPauseTotalMs: 0,
-      sampledAt: 0,
-    });
+    keel.shedder.update(runtime(5000));
     expect((await get(port, '/api/users/1')).status).toBe(503);
     expect((await get(port, '/livez')).status).toBe(200);
     // A force for every route, too.
     keel.shedder.force(undefined);
-    keel.shedder.update({
-      eventLoopDelayP99: 0,
-      eventLoopDelayMax: 0,
-      eventLoopUtilization: 0,
-      heapUsedBytes: 0,
-      heapLimitBytes: 0,
-      rssBytes: 0,
-      gcPauseTotalMs: 0,
-      sampledAt: 0,
-    });
+    keel.shedder.update(runtime(0));
     expect((await get(port, '/api/users/1')).status).toBe(200);
     keel.shedder.force('everything');
     expect((await get(port, '/api/users/1')).status).toBe(503);
