@@ -321,7 +321,8 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       const ended = this.writableEnded;
       // Unanswered: the client left (499), or shutdown cut it off (503).
       const status = ended ? this.statusCode : shutdown.unansweredStatus;
-      const outcome = outcomeAtClose(status, ended, this[kContext]);
+      // The context is only read for a 5xx: most responses never had one set, and the lookup is not free.
+      const outcome = status < 500 ? '' : outcomeAtClose(status, ended, this[kContext]);
       keel.recordRequest(this.req.method!, this[kRoute]!, status, performance.now() - start, outcome);
     } catch (error) {
       report('record', error);
