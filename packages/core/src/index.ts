@@ -16,8 +16,8 @@ export {
   type ResponseCacheOptions,
 } from './cache/response-cache.js';
 export { type Clock, createFakeClock, type FakeClock, systemClock, type TimerHandle } from './clock.js';
-export { KEEL_OUTCOMES, type KeelOutcome, outcomeAtClose } from './context/keel-outcome.js';
-export { RequestContext, RequestContexts } from './context/request-context.js';
+export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
+export { outcomeAtClose, RequestContext, RequestContexts } from './context/request-context.js';
 export {
   checkKnownKeys,
   type ErrorHandler,
