@@ -48,7 +48,7 @@ export {
 export type { KubernetesConfig, KubernetesOptions } from './config/kubernetes-options.js';
 export type { PrometheusConfig, PrometheusOptions } from './config/prometheus-options.js';
 export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
-export { RequestContext, RequestContexts } from './context/request-context.js';
+export { outcomeAtClose, RequestContext, RequestContexts } from './context/request-context.js';
 export type { DashboardData } from './dashboard/dashboard-endpoint.js';
 export type { HealthHistoryJson } from './dashboard/health-history.js';
 export {

@@ -1,4 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+// The module's `performance`, not the global: that one is a getter on globalThis, run on every read.
+import { performance } from 'node:perf_hooks';
 import {
   createKeel,
   GracefulShutdown,
@@ -12,9 +14,11 @@ import {
   type RequestContext,
   type ResponseCacheOptions,
   type ShutdownReport,
+  UNMATCHED_ROUTE,
 } from '@keel/core';
 import type { Application, Request, RequestHandler } from 'express';
 import { REFRESH, responseCache } from './response-cache.js';
+import { routeOfRequest } from './route-template.js';
 import { Tracker } from './tracking.js';
 
 export interface KeelExpressOptions extends KeelOptions {
@@ -52,6 +56,7 @@ export interface KeelExpress {
 }
 
 const CONTEXT = Symbol('keel.context');
+const SHED_BODY = '{"error":"overloaded, retry later"}';
 
 /** Only while request contexts propagate, for `deadline()`. */
 type KeelResponse = ServerResponse & { [CONTEXT]?: RequestContext };
@@ -114,15 +119,33 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     }
     if (mountEndpoints && keel.handle(req, res)) return true;
     // A background refresh of a cached answer is Keel's own traffic: never shed.
-    if (shedder.shedding && !(req as Refreshable)[REFRESH] && !isCritical(req)) {
-      shedder.shed++;
-      res.statusCode = 503;
-      res.setHeader('retry-after', retryAfter);
-      res.setHeader('content-type', 'application/json; charset=utf-8');
-      res.end('{"error":"overloaded, retry later"}');
-      return true;
+    return shedder.shedding && !(req as Refreshable)[REFRESH] && shed(req, res);
+  }
+
+  /**
+   * Answers `req` 503 + Retry-After if its route is being shed (every route,
+   * or one of `shedder.routes`) and it is not critical, and records it under
+   * that route with `keel_outcome="shed"`: a refused user counts against the
+   * budgets like any 5xx. Express has not routed the request yet, so its
+   * route is found by a walk of the app's routers: only while shedding.
+   */
+  function shed(req: IncomingMessage, res: ServerResponse): boolean {
+    if (isCritical(req)) return false;
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const route = routeOfRequest(app as never, method, req.url ?? '/') ?? UNMATCHED_ROUTE;
+    if (!shedder.shedsRoute(route)) return false;
+    shedder.shed++;
+    res.statusCode = 503;
+    res.setHeader('retry-after', retryAfter);
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(SHED_BODY);
+    try {
+      keel.recordRequest(method, route, 503, performance.now() - started, 'shed');
+    } catch (error) {
+      keel.reportError('express:record', error);
     }
-    return false;
+    return true;
   }
 
   // Keel runs before Express's router rather than as a middleware layer in it:
@@ -144,7 +167,7 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     let ctx: RequestContext | undefined;
     try {
       slot = shutdown.requestStarted(res);
-      // Endpoints, beacons, shed requests and cache refreshes are tracked for shutdown, not recorded.
+      // Endpoints, beacons and cache refreshes are tracked for shutdown, not recorded; shed requests are recorded as shed.
       if (answeredByKeel(req, res)) {
         shutdown.endOnClose(res, slot);
         return;

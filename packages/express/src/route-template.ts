@@ -62,6 +62,8 @@ const MAX_DEPTH = 16;
 
 interface RouteLike {
   path: unknown;
+  /** Lower-case method names the route takes; `_all` for `route.all()`. */
+  methods?: Record<string, boolean | undefined>;
   [ROUTE_TEMPLATES]?: Map<string, string | typeof BY_PATH>;
   /** The mount layers that led to the route, one array per way found. */
   [CHAINS]?: Layer[][];
@@ -69,7 +71,9 @@ interface RouteLike {
 
 /** What a walk looks for, and the apps from the instrumented one down to the request's sub-app. */
 interface Search {
-  readonly route: RouteLike;
+  /** The route to find; or, with `method`, any route that takes the method (the first in Express's order). */
+  readonly route: RouteLike | undefined;
+  readonly method?: string;
   readonly apps: readonly AppLike[];
   /** The mounts the walk is in. */
   readonly chain: Layer[];
@@ -115,11 +119,27 @@ export function routeTemplate(req: Request, app: AppLike): string | undefined {
   return answer;
 }
 
+/**
+ * The template of the route Express would route a request to, for requests
+ * Keel answers before Express sees them (shed): the first route, in the order
+ * Express tries them, whose path matches and that takes `method`.
+ * Middleware is not run, so a route a middleware would have answered before
+ * is not told apart. Sub-apps are entered once a request has shown the way
+ * into them (Express keeps a mounted app only in a closure). `undefined` when
+ * no route matches. A walk per call: for the rare paths only.
+ */
+export function routeOfRequest(app: AppLike, method: string, url: string): string | undefined {
+  const stack = stackOf(app);
+  if (!stack) return undefined;
+  const search: Search = { route: undefined, method, apps: [app], chain: [] };
+  return resolve(stack, pathOf(url), '', 0, search, 0, false, true);
+}
+
 /** Turns a matched mount prefix (`/t/acme/v1`) back into its patterns (`/t/:tenant/v1`). */
 export function mountTemplate(app: AppLike, base: string): string | undefined {
   const stack = stackOf(app);
   if (!stack) return undefined;
-  return resolve(stack, base, '', 0, { route: {} as RouteLike, apps: [app], chain: [] }, 0, true);
+  return resolve(stack, base, '', 0, { route: undefined, apps: [app], chain: [] }, 0, true);
 }
 
 function remember(route: RouteLike, chain: Layer[] | undefined): void {
@@ -217,8 +237,10 @@ function resolve(
     return prefix;
   }
   for (const layer of stack) {
-    if (byPath && layer.route === search.route) {
-      if (matchLayer(layer, rest)) return join(prefix, search.route.path);
+    if (byPath && layer.route !== undefined) {
+      const route = layer.route as RouteLike;
+      const wanted = search.method === undefined ? route === search.route : handles(route, search.method);
+      if (wanted && matchLayer(layer, rest)) return join(prefix, route.path);
       continue;
     }
     const inner = innerOf(layer, search, appIndex);
@@ -270,6 +292,15 @@ function innerOf(
   // An app off the request's way (seen before) leads on only through the sub-apps seen in it.
   const index = search.apps.indexOf(app!);
   return { stack, appIndex: index < 0 ? search.apps.length : index, app };
+}
+
+/** Express's own rule (4 and 5): `all()` takes every method, and HEAD falls back to GET. */
+function handles(route: RouteLike, method: string): boolean {
+  const methods = route.methods;
+  if (methods === undefined) return false;
+  if (methods._all) return true;
+  const name = method.toLowerCase();
+  return Boolean(name === 'head' && !methods.head ? methods.get : methods[name]);
 }
 
 function mountedAt(layer: Layer, app: AppLike): boolean {

@@ -7,6 +7,7 @@ import {
   type GracefulShutdown,
   type HeaderMethods,
   type Keel,
+  outcomeAtClose,
   type RequestContext,
   UNMATCHED_ROUTE,
   type WriteHead,
@@ -124,6 +125,7 @@ export class Tracker {
     const req = this.#reqs[slot]!;
     const start = this.#starts[slot]!;
     const sentStatus = this.#statuses[slot]!;
+    const ctx = this.#contexts[slot];
     // Let go of the request before the slot is handed back.
     this.#reqs[slot] = undefined;
     this.#ress[slot] = undefined;
@@ -134,10 +136,12 @@ export class Tracker {
       const route = routeTemplate(req, app as never) ?? UNMATCHED_ROUTE;
       // `writableEnded` (end() was called) rather than `writableFinished`, a
       // getter that reads four properties: each a miss on Express's `res`.
+      const ended = res.writableEnded;
       // Unanswered: the client left (499), or shutdown cut it off (503).
-      const status = res.writableEnded ? sentStatus || res.statusCode : shutdown.unansweredStatus;
+      const status = ended ? sentStatus || res.statusCode : shutdown.unansweredStatus;
       // Read at the end: a method-override middleware may have changed it, and the route is that method's.
-      keel.recordRequest(req.method, route, status, performance.now() - start);
+      const outcome = outcomeAtClose(status, ended, ctx);
+      keel.recordRequest(req.method, route, status, performance.now() - start, outcome);
     } catch (error) {
       keel.reportError('express:record', error);
     }

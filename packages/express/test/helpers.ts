@@ -1,8 +1,12 @@
 import type { Server } from 'node:http';
 import { type Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Keel } from '@keel/core';
+import { createFakeClock, type FakeClock, type Keel } from '@keel/core';
+import type express5 from 'express';
 import { afterEach } from 'vitest';
+import { instrument, type KeelExpress, type KeelExpressOptions } from '../src/index.js';
+
+export type ExpressFactory = typeof express5;
 
 const running: { server: Server; keel: Keel }[] = [];
 
@@ -23,6 +27,29 @@ export async function serve(
   const server = app.listen(0, '127.0.0.1');
   running.push({ server, keel });
   return { server, port: await listen(server) };
+}
+
+export interface Started {
+  app: ReturnType<ExpressFactory>;
+  k: KeelExpress;
+  keel: Keel;
+  clock: FakeClock;
+  server: Server;
+  port: number;
+}
+
+/** `make()` instrumented on a fake clock, no runtime sampling, then `routes`, served on a free port. */
+export async function start(
+  make: ExpressFactory,
+  options: KeelExpressOptions = {},
+  routes?: (app: ReturnType<ExpressFactory>) => void,
+): Promise<Started> {
+  const app = make();
+  const clock = createFakeClock();
+  const k = instrument(app, { runtime: false, clock, ...options });
+  routes?.(app);
+  const { server, port } = await serve(app, k.keel);
+  return { app, k, keel: k.keel, clock, server, port };
 }
 
 export interface Answer {

@@ -12,6 +12,7 @@ import {
   type Keel,
   KeelError,
   KeelErrorCode,
+  outcomeAtClose,
   type RequestContext,
   type ShutdownReport,
   UNMATCHED_ROUTE,
@@ -316,9 +317,12 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     if (start === undefined) return;
     try {
       // `writableEnded`, not `writableFinished`: app.inject()'s responses never report finished.
+      const ended = this.writableEnded;
       // Unanswered: the client left (499), or shutdown cut it off (503).
-      const status = this.writableEnded ? this.statusCode : shutdown.unansweredStatus;
-      keel.recordRequest(this.req.method!, this[kRoute]!, status, performance.now() - start);
+      const status = ended ? this.statusCode : shutdown.unansweredStatus;
+      // The context is only read for a 5xx: most responses never had one set, and the lookup is not free.
+      const outcome = status < 500 ? '' : outcomeAtClose(status, ended, this[kContext]);
+      keel.recordRequest(this.req.method!, this[kRoute]!, status, performance.now() - start, outcome);
     } catch (error) {
       report('record', error);
     }
@@ -371,6 +375,31 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
     }
   }
 
+  /**
+   * Answers 503 + Retry-After if the request's route is being shed (every
+   * route, or one of `shedder.routes`), and records it under that route with
+   * `keel_outcome="shed"`: a refused user counts against the budgets like any
+   * 5xx. Answering from onRequest without calling done() ends the lifecycle.
+   */
+  function shed(request: FastifyRequest, reply: FastifyReply, state: RouteState): boolean {
+    const route = state.url ?? UNMATCHED_ROUTE;
+    if (!keel.shedder.shedsRoute(route)) return false;
+    const started = performance.now();
+    keel.shedder.shed++;
+    reply
+      .code(503)
+      .header('retry-after', retryAfter)
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send(SHED_BODY);
+    try {
+      keel.recordRequest(request.method, route, 503, performance.now() - started, 'shed');
+    } catch (error) {
+      report('record', error);
+    }
+    return true;
+  }
+
   app.addHook('onRequest', (request, reply, done) => {
     const raw = reply.raw as RecordedResponse;
     try {
@@ -385,17 +414,7 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
         if (contexts.propagating) contexts.enter(state.budgetMs);
         return done();
       }
-      if (keel.shedder.shedding && !state.critical) {
-        keel.shedder.shed++;
-        // Answering from onRequest without calling done() ends the lifecycle here.
-        reply
-          .code(503)
-          .header('retry-after', retryAfter)
-          .header('cache-control', 'no-store')
-          .type('application/json; charset=utf-8')
-          .send(SHED_BODY);
-        return;
-      }
+      if (keel.shedder.shedding && !state.critical && shed(request, reply, state)) return;
       raw[kStart] = performance.now();
       raw[kRoute] = state.url ?? UNMATCHED_ROUTE;
       // Contexts are only built once something reads them (see RequestContexts).

@@ -105,6 +105,7 @@ describe('recording', () => {
         { method: 'GET', route: '/pay', status: 200, count: 1 },
         { method: 'GET', route: '/report', status: 200, count: 2 },
         { method: 'GET', route: '/users/:id', status: 200, count: 2 },
+        { method: 'GET', route: '/users/:id', status: 503, count: 1 },
       ]);
       // A cache cannot be put on a route already added: said once, and the route answers uncached.
       expect(reported).toEqual([expect.stringContaining('GET /catalog was added before the plugin ran')]);

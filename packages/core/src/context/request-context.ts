@@ -135,3 +135,21 @@ export class RequestContexts {
     else context.cacheMisses++;
   }
 }
+
+/**
+ * The `keel_outcome` an adapter records for a request it saw close:
+ * `cut_off` when it closed unanswered with a 5xx (graceful shutdown's
+ * `unansweredStatus` once it has cut connections; a client that left is a
+ * 499), the outcome a refusal marked on its context (`refuse` above) when
+ * the app answered it with a 5xx, else `''` (the app's own answer). Only a
+ * 5xx reads the context, so the common answer costs one comparison.
+ */
+export function outcomeAtClose(
+  status: number,
+  answered: boolean,
+  context: { readonly outcome: KeelOutcome | undefined } | undefined,
+): KeelOutcome | '' {
+  if (status < 500) return '';
+  if (!answered) return 'cut_off';
+  return context?.outcome ?? '';
+}
