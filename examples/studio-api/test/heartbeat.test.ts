@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '@keel/dev-postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Started, startExample } from './spawn.js';
+import { type Started, startStudioApi } from './support/processes.js';
 
 // One PostgreSQL for every start, given as DATABASE_URL: an app killed with SIGKILL cannot
 // stop an embedded server of its own, which would leave its files behind.
@@ -16,15 +16,15 @@ afterAll(() => database?.stop());
 // The example writes a heartbeat into its state directory: a restart after a
 // crash counts the gap as downtime; a restart after a planned shutdown does not.
 
-const running: Started[] = [];
+const running: (Started & { base: string })[] = [];
 afterEach(() => {
   for (const app of running.splice(0)) if (app.child.exitCode === null) app.kill('SIGKILL');
 });
 
 const ENV = { KEEL_INTERVAL_MS: '1000', KEEL_WINDOW_MS: '30000', KEEL_HYSTERESIS: '1' };
 
-async function start(dir: string): Promise<Started> {
-  const app = await startExample({ ...ENV, KEEL_MONITOR_DIR: dir, DATABASE_URL: database.url });
+async function start(dir: string): Promise<Started & { base: string }> {
+  const app = await startStudioApi({ ...ENV, KEEL_MONITOR_DIR: dir, DATABASE_URL: database.url });
   running.push(app);
   return app;
 }

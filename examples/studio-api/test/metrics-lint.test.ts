@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '@keel/dev-postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Started, startExample } from './spawn.js';
+import { type Started, startStudioApi } from './support/processes.js';
 
 // One PostgreSQL for every start, given as DATABASE_URL: an app killed with SIGKILL cannot
 // stop an embedded server of its own, which would leave its files behind.
@@ -17,7 +17,7 @@ afterAll(() => database?.stop());
 // The real example app (tsx, PostgreSQL, the monitor), driven through every
 // feature, then its /metrics checked by Prometheus's own linter.
 
-let app: Started | undefined;
+let app: (Started & { base: string }) | undefined;
 afterEach(() => {
   if (app && app.child.exitCode === null) app.kill('SIGKILL');
   app = undefined;
@@ -40,7 +40,7 @@ describe('studio-api /metrics', () => {
       if (process.env.CI) throw new Error('promtool is missing: apt-get install -y prometheus');
       ctx.skip();
     }
-    app = await startExample({
+    app = await startStudioApi({
       // Short windows and a quick monitor, so a breach is judged and acted on within seconds.
       KEEL_INTERVAL_MS: '1000',
       KEEL_WINDOW_MS: '10000',

@@ -9,9 +9,16 @@ const sources = fileURLToPath(new URL('../../../../tsconfig.json', import.meta.u
 
 export interface Started {
   readonly child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr. */
   readonly output: () => string;
-  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  /** SIGTERM, then SIGKILL (to its whole process group) if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /**
+   * SIGTERM goes to the child, which passes it on (tsx does; a second one would make the
+   * app exit at once); SIGKILL goes to the whole process group: tsx cannot pass it on, and
+   * the app (and an embedded PostgreSQL) would live on without it.
+   */
+  kill(signal: 'SIGTERM' | 'SIGKILL'): void;
 }
 
 function started(child: ChildProcess): Started & { exited: Promise<void> } {
@@ -22,14 +29,26 @@ function started(child: ChildProcess): Started & { exited: Promise<void> } {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
+  const kill = (signal: 'SIGTERM' | 'SIGKILL') => {
+    if (signal === 'SIGTERM' || child.pid === undefined) child.kill(signal);
+    else {
+      try {
+        // A process group of its own (spawned detached): the kill reaches everything it started.
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL'); // not a group leader, or already gone
+      }
+    }
+  };
   return {
     child,
     exited,
     output: () => output,
+    kill,
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      kill('SIGTERM');
+      const timer = setTimeout(() => kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },
@@ -45,6 +64,8 @@ export async function startStudioApi(env: Record<string, string>): Promise<Start
     cwd: root,
     env: { ...process.env, PORT: '0', KEEL_PRESTOP_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, so a SIGKILL reaches the app behind tsx too.
+    detached: true,
   });
   const handle = started(child);
   const base = await new Promise<string>((resolve, reject) => {

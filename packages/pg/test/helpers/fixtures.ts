@@ -1,8 +1,8 @@
 import type { Keel } from '@keel/core';
+import { TcpProxy } from '@keel/dev-postgres';
 import type { KeelPool } from '@keel/pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { TcpProxy } from './tcp-proxy.js';
 
 /** What a test file's fixture holds; filled in by its `beforeAll`. */
 export interface DatabaseFixture {
