@@ -7,8 +7,8 @@ import { type AssertBudgetsOptions, BudgetSet } from './budgets/budget-set.js';
 import { createCache, type KeelCache } from './cache/cache.js';
 import type { CacheOptions } from './cache/cache-options.js';
 import type { KeelOutcome } from './context/keel-outcome.js';
-import { RequestContexts } from './context/request-context.js';
-import { ErrorReporter } from './errors.js';
+import { type RequestContext, RequestContexts } from './context/request-context.js';
+import { ErrorReporter, invalidOptionOf } from './errors.js';
 import { Emitter } from './events.js';
 import type { DependencyCheckOptions } from './health/checks.js';
 import { DependencyChecks } from './health/dependency-checks.js';
@@ -20,7 +20,11 @@ import type { HealthReport, KeelEvents, Readiness } from './health/report.js';
 import { type AdminServer, listenAdmin } from './http/admin-server.js';
 import type { EndpointName } from './http/endpoint-options.js';
 import { createEndpoints, type EndpointHandler } from './http/endpoints.js';
+import { optimiseEndpoints } from './http/optimise-endpoints.js';
 import { NamedSet } from './named-set.js';
+import { Optimiser, type OptimiseRunOptions } from './optimise/optimiser.js';
+import type { OptimiseReport } from './optimise/optimise-report.js';
+import type { TrafficRecorder } from './optimise/traffic-recorder.js';
 import { type KeelConfig, type KeelOptions, resolveOptions } from './options.js';
 import { LoadShedder } from './pressure/load-shedder.js';
 import { MetricsRenderer } from './prometheus/metrics-renderer.js';
@@ -62,6 +66,10 @@ export class Keel {
   readonly shedder: LoadShedder;
   /** The `@keel/web-vitals` beacon collector the adapters mount, or `undefined` with `vitals: false`. */
   readonly vitals: VitalsCollector | undefined;
+  /** The optimisation loop (`keel.optimise()`, its reports and sources), or `undefined` with `optimise: false`. */
+  readonly optimiser: Optimiser | undefined;
+  /** What adapters sample the traffic profile into (see `TrafficRecorder`); `undefined` when off. */
+  readonly traffic: TrafficRecorder | undefined;
 
   readonly #events: Emitter<KeelEvents>;
   readonly #signals: SignalSet;
@@ -96,6 +104,8 @@ export class Keel {
     this.http = this.#signals.get(HTTP_SIGNAL);
     this.db = this.#signals.get(DB_SIGNAL);
     this.tti = this.#signals.get(TTI_SIGNAL);
+    this.optimiser = config.optimise ? new Optimiser(this, config.optimise) : undefined;
+    this.traffic = this.optimiser?.traffic;
     this.#budgets = new BudgetSet(config, this.#signals, now);
     this.#checks = new DependencyChecks(clock, this.errors);
     this.#sections = new HealthSections(this.errors);
@@ -105,7 +115,10 @@ export class Keel {
     const endpoints = createEndpoints(this);
     this.handlers = Object.freeze(endpoints.handlers);
     this.paths = endpoints.paths;
-    this.#handle = endpoints.handle;
+    const optimiser = this.optimiser;
+    const admin = optimiser && optimiseEndpoints(optimiser, config.endpoints, (w, e) => this.errors.report(w, e));
+    this.#handle = admin ? (req, res) => endpoints.handle(req, res) || admin.handle(req, res) : endpoints.handle;
+    if (optimiser) this.#sections.add('optimise', () => optimiser.status());
 
     if (config.heartbeatFile) {
       this.#heartbeat = new Heartbeat(config.heartbeatFile, this.errors);
@@ -147,6 +160,7 @@ export class Keel {
           // Expired entries leave the cache within one interval, so its gauges tell the truth.
           for (const cache of this.#caches.values()) cache.prune();
           this.#health.evaluate(at);
+          optimiser?.check(at);
           void this.#heartbeat?.beat(at);
         },
       },
@@ -166,7 +180,9 @@ export class Keel {
    * (`/users/:id`), or `UNMATCHED_ROUTE` when none matched. `outcome` says
    * why Keel answered the request itself (`shed`, ...); leave it out when the
    * app answered. A self-answer counts like any other answer (a 503 is a
-   * server error), so refusing users can never look like health.
+   * server error), so refusing users can never look like health. Adapters
+   * pass the request's `context` (when contexts propagate) so an
+   * optimisation capture sees where its time went.
    */
   recordRequest(
     method: string,
@@ -174,9 +190,24 @@ export class Keel {
     status: number,
     durationMs: number,
     outcome: KeelOutcome | '' = '',
+    context?: RequestContext,
   ): void {
     const ok = status === ABORTED_STATUS || (this.config.clientErrorsAreErrors ? status < 400 : status < 500);
     this.http.record(durationMs, ok, method, route, status, outcome);
+    const optimiser = this.optimiser;
+    if (optimiser !== undefined && optimiser.capturing) optimiser.record(method, route, durationMs, ok, context);
+  }
+
+  /**
+   * Captures where requests' time goes for `optimise.captureMs` (or
+   * `windowMs`), with a CPU profile outside the cooldown, and resolves with
+   * the ranked bottlenecks; joins a capture already running. Rejects with
+   * `KEEL_INVALID_OPTION` when the loop is off (`optimise: false`).
+   */
+  optimise(options?: OptimiseRunOptions): Promise<OptimiseReport> {
+    if (!this.optimiser)
+      return Promise.reject(invalidOptionOf('keel.optimise', 'optimise', 'is false: the loop is off', false));
+    return this.optimiser.run(options);
   }
 
   /** Records one database operation under its fingerprint (`summary`). */
@@ -387,6 +418,7 @@ export class Keel {
     this.#ticker.stop();
     this.#checks.stopAll();
     this.#runtime?.stop();
+    this.optimiser?.close();
     // The last sign of life: a restart measures its downtime from here.
     await this.#heartbeat?.beat(this.config.clock.now());
     const admin = this.#admin;

@@ -20,6 +20,7 @@ import {
   resolveEndpointOptions,
 } from './http/endpoint-options.js';
 import { object, read } from './option-readers.js';
+import { type OptimiseConfig, type OptimiseOptions, resolveOptimiseOptions } from './optimise/optimise-options.js';
 import {
   resolveSheddingOptions,
   type SheddingConfig,
@@ -82,6 +83,14 @@ export interface KeelOptions extends BudgetRulesOptions {
    * @default on, at `/keel/vitals`, same-site pages only
    */
   vitals?: VitalsOptions | false;
+  /**
+   * The optimisation loop: when a route's p95 passes `triggerMs`, or on
+   * demand (`keel.optimise()`), capture where requests' time goes, profile
+   * the CPU, rank the bottlenecks and suggest fixes; and record the traffic
+   * `keel loadtest` replays. `false` turns it off (nothing is built).
+   * @default on, triggered at p95 > 1000 ms, see each field
+   */
+  optimise?: OptimiseOptions | false;
   /** A prom-client registry whose metrics `/metrics` serves after Keel's own. @default a new Registry */
   registry?: Registry;
   /** Receives every failure Keel caught after setup. @default log once per place */
@@ -101,6 +110,8 @@ export interface KeelConfig extends BudgetsConfig, HealthConfig {
   readonly requestDeadline: number | undefined;
   /** The web-vitals collector, or `null` when off. */
   readonly vitals: VitalsConfig | null;
+  /** The optimisation loop, or `null` when off. */
+  readonly optimise: OptimiseConfig | null;
 }
 
 const RENAMED: Record<string, string> = {
@@ -129,6 +140,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'shedding',
   'requestDeadline',
   'vitals',
+  'optimise',
 ] satisfies (keyof KeelOptions)[]);
 
 /** Validates options and applies every default, through each concept's resolver; the result is frozen. */
@@ -180,6 +192,7 @@ export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
   const apiLatency = budgets.budgets.find((b) => b.name === 'api_latency');
   const requestDeadline = resolveRequestDeadline(options.requestDeadline, apiLatency?.target);
   const vitals = resolveVitalsOptions(options.vitals);
+  const optimise = resolveOptimiseOptions(options.optimise, window.interval);
   const onError = read<ErrorHandler | undefined>(
     'onError',
     options.onError,
@@ -201,6 +214,7 @@ export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
     shedding,
     requestDeadline,
     vitals,
+    optimise,
   });
 }
 
