@@ -18,6 +18,8 @@ const CORE_LAYERS = [
   { name: 'budgets', paths: ['budgets/', 'pressure/', 'breaker/', 'cache/'] },
   // the score, readiness and the report
   { name: 'health', paths: ['health/'] },
+  // where a slow route's time goes and what to fix (reads signals, budgets and request profiles)
+  { name: 'optimise', paths: ['optimise/'] },
   // what answers HTTP: the endpoints, the vitals beacon collector, graceful shutdown
   { name: 'endpoints', paths: ['http/', 'vitals/', 'shutdown/'] },
   // what reads everything and exports it

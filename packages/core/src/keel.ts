@@ -22,8 +22,8 @@ import type { EndpointName } from './http/endpoint-options.js';
 import { createEndpoints, type EndpointHandler } from './http/endpoints.js';
 import { optimiseEndpoints } from './http/optimise-endpoints.js';
 import { NamedSet } from './named-set.js';
-import { Optimiser, type OptimiseRunOptions } from './optimise/optimiser.js';
 import type { OptimiseReport } from './optimise/optimise-report.js';
+import { type OptimiseRunOptions, Optimiser } from './optimise/optimiser.js';
 import type { TrafficRecorder } from './optimise/traffic-recorder.js';
 import { type KeelConfig, type KeelOptions, resolveOptions } from './options.js';
 import { LoadShedder } from './pressure/load-shedder.js';
@@ -116,8 +116,11 @@ export class Keel {
     this.handlers = Object.freeze(endpoints.handlers);
     this.paths = endpoints.paths;
     const optimiser = this.optimiser;
-    const admin = optimiser && optimiseEndpoints(optimiser, config.endpoints, (w, e) => this.errors.report(w, e));
-    this.#handle = admin ? (req, res) => endpoints.handle(req, res) || admin.handle(req, res) : endpoints.handle;
+    const admin =
+      optimiser && optimiseEndpoints(optimiser, config.endpoints, (w, e) => this.errors.report(w, e));
+    this.#handle = admin
+      ? (req, res) => endpoints.handle(req, res) || admin.handle(req, res)
+      : endpoints.handle;
     if (optimiser) this.#sections.add('optimise', () => optimiser.status());
 
     if (config.heartbeatFile) {
@@ -195,7 +198,7 @@ export class Keel {
     const ok = status === ABORTED_STATUS || (this.config.clientErrorsAreErrors ? status < 400 : status < 500);
     this.http.record(durationMs, ok, method, route, status, outcome);
     const optimiser = this.optimiser;
-    if (optimiser !== undefined && optimiser.capturing) optimiser.record(method, route, durationMs, ok, context);
+    if (optimiser?.capturing) optimiser.record(method, route, durationMs, ok, context);
   }
 
   /**

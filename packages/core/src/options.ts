@@ -19,8 +19,12 @@ import {
   type EndpointsConfig,
   resolveEndpointOptions,
 } from './http/endpoint-options.js';
+import {
+  type OptimiseConfig,
+  type OptimiseOptions,
+  resolveOptimiseOptions,
+} from './optimise/optimise-options.js';
 import { object, read } from './option-readers.js';
-import { type OptimiseConfig, type OptimiseOptions, resolveOptimiseOptions } from './optimise/optimise-options.js';
 import {
   resolveSheddingOptions,
   type SheddingConfig,

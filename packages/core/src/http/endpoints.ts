@@ -30,7 +30,8 @@ export function createEndpoints(source: EndpointSource): {
 } {
   const { prefix, token, public: open } = source.config.endpoints;
   const hasToken = bearerCheck(token);
-  const authorized = (name: EndpointName, req: IncomingMessage): boolean => open.includes(name) || hasToken(req);
+  const authorized = (name: EndpointName, req: IncomingMessage): boolean =>
+    open.includes(name) || hasToken(req);
 
   const guard =
     (name: EndpointName, body: EndpointHandler): EndpointHandler =>

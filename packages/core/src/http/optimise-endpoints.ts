@@ -27,7 +27,10 @@ export function optimiseEndpoints(
   optimiser: Optimiser,
   endpoints: EndpointsConfig,
   reportError: (where: string, error: unknown) => void,
-): { paths: Readonly<{ optimise: string; traffic: string }>; handle(req: IncomingMessage, res: ServerResponse): boolean } {
+): {
+  paths: Readonly<{ optimise: string; traffic: string }>;
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+} {
   const authorized = bearerCheck(endpoints.token);
   const paths = Object.freeze({
     optimise: `${endpoints.prefix}${OPTIMISE_PATHS.optimise}`,
@@ -56,12 +59,20 @@ export function optimiseEndpoints(
       }
       running.catch((error) => {
         // Keel closing mid-capture is not a failure.
-        if (!(error instanceof KeelError && error.code === KeelErrorCode.Closed)) reportError('endpoint:optimise', error);
+        if (!(error instanceof KeelError && error.code === KeelErrorCode.Closed))
+          reportError('endpoint:optimise', error);
       });
       send(res, 202, JSON_TYPE, `${JSON.stringify({ capture, status: optimiser.status() })}\n`);
       return;
     }
-    send(res, 200, JSON_TYPE, `${JSON.stringify({ status: optimiser.status(), report: optimiser.latest })}\n`, undefined, req);
+    send(
+      res,
+      200,
+      JSON_TYPE,
+      `${JSON.stringify({ status: optimiser.status(), report: optimiser.latest })}\n`,
+      undefined,
+      req,
+    );
   };
 
   const traffic = (req: IncomingMessage, res: ServerResponse) => {

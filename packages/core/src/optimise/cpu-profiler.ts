@@ -1,4 +1,5 @@
 import { Session } from 'node:inspector';
+import { findSourceMap, type SourceMap } from 'node:module';
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -11,6 +12,7 @@ interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
+  columnNumber?: number;
 }
 interface ProfileNode {
   id: number;
@@ -50,19 +52,29 @@ export async function profileCpu(
 ): Promise<CpuProfileReport> {
   const startedAt = clock.now();
   let blocked = 0;
-  let t = performance.now();
   const session = new Session();
-  session.connect();
-  try {
-    await post(session, 'Profiler.enable');
-    await post(session, 'Profiler.setSamplingInterval', { interval: samplingUs });
-    await post(session, 'Profiler.start');
+  // Each call's own time only (in process the inspector answers within the call), not the awaits between.
+  const timed = <T>(method: string, params?: object): Promise<T> => {
+    const t = performance.now();
+    const answer = post<T>(session, method, params);
     blocked += performance.now() - t;
+    return answer;
+  };
+  let t = performance.now();
+  session.connect();
+  blocked += performance.now() - t;
+  try {
+    await timed('Profiler.enable');
+    await timed('Profiler.setSamplingInterval', { interval: samplingUs });
+    await timed('Profiler.start');
     let timer: TimerHandle | undefined;
-    await Promise.race([stopped, new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, durationMs)))]);
+    await Promise.race([
+      stopped,
+      new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, durationMs))),
+    ]);
     if (timer !== undefined) clock.clearTimeout(timer);
+    const { profile } = await timed<{ profile: Profile }>('Profiler.stop');
     t = performance.now();
-    const { profile } = await post<{ profile: Profile }>(session, 'Profiler.stop');
     const report = summariseProfile(profile, cwd);
     blocked += performance.now() - t;
     return { startedAt, durationMs: clock.now() - startedAt, samplingUs, ...report, costMs: round(blocked) };
@@ -93,13 +105,13 @@ export function summariseProfile(
     else byFunction.set(key, { frame: node.callFrame, hits });
   }
   const busy = samples - idle;
+  const maps = new Map<string, SourceMap | undefined>();
   const top: CpuFunction[] = [...byFunction.values()]
     .sort((a, b) => b.hits - a.hits)
     .slice(0, TOP_FUNCTIONS)
     .map(({ frame, hits }) => ({
       function: frame.functionName || '(anonymous)',
-      ...where(frame.url, cwd),
-      line: frame.lineNumber + 1,
+      ...where(frame, cwd, maps),
       selfSamples: hits,
       selfShare: busy > 0 ? round(hits / busy) : 0,
     }));
@@ -111,19 +123,53 @@ export function summariseProfile(
   };
 }
 
-function where(url: string, cwd: string): Pick<CpuFunction, 'file' | 'origin'> {
-  if (url === '' || url.startsWith('node:')) return { file: url, origin: 'node' };
+/**
+ * Where a function is: its file (relative to `cwd` when under it) and
+ * 1-based line, mapped back to the source through the source map Node keeps
+ * for the file when source maps are on (`--enable-source-maps`, tsx),
+ * else the line of the code as loaded.
+ */
+function where(
+  frame: CallFrame,
+  cwd: string,
+  maps: Map<string, SourceMap | undefined>,
+): Pick<CpuFunction, 'file' | 'line' | 'origin'> {
+  const { url } = frame;
+  let line = frame.lineNumber + 1;
+  if (url === '' || url.startsWith('node:')) return { file: url, line, origin: 'node' };
   let path = url;
   if (url.startsWith('file:')) {
     try {
       path = fileURLToPath(url);
     } catch {
-      return { file: url, origin: 'app' };
+      return { file: url, line, origin: 'app' };
+    }
+    if (!maps.has(path)) maps.set(path, sourceMapOf(path));
+    const entry = maps.get(path)?.findEntry(frame.lineNumber, frame.columnNumber ?? 0) as
+      | { originalSource?: string; originalLine?: number }
+      | undefined;
+    if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
+      line = entry.originalLine + 1;
+      try {
+        path = entry.originalSource.startsWith('file:')
+          ? fileURLToPath(entry.originalSource)
+          : entry.originalSource;
+      } catch {
+        path = entry.originalSource;
+      }
     }
   }
   const origin = path.includes(`${sep}node_modules${sep}`) ? 'dependency' : 'app';
   const inside = isAbsolute(path) ? relative(cwd, path) : path;
-  return { file: inside.startsWith('..') ? path : inside, origin };
+  return { file: inside.startsWith('..') ? path : inside, line, origin };
+}
+
+function sourceMapOf(path: string): SourceMap | undefined {
+  try {
+    return findSourceMap(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function round(n: number): number {

@@ -125,7 +125,13 @@ export function resolveOptimiseOptions(value: unknown, interval: number): Optimi
       (v) => isPositiveInteger(v) && (v as number) >= 50,
       'must be an integer >= 50 (µs)',
     ),
-    cooldown: read('optimise.cooldown', o.cooldown, 600_000, isNonNegativeNumber, 'must be a number >= 0 (ms)'),
+    cooldown: read(
+      'optimise.cooldown',
+      o.cooldown,
+      600_000,
+      isNonNegativeNumber,
+      'must be a number >= 0 (ms)',
+    ),
     maxRoutes: read('optimise.maxRoutes', o.maxRoutes, 50, isPositiveInteger, int),
     maxFingerprints: read('optimise.maxFingerprints', o.maxFingerprints, 20, isPositiveInteger, int),
     nPlusOne: read(

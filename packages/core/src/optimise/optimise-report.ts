@@ -254,7 +254,11 @@ export interface PoolAdvice {
 /** What a capture asks a source about. */
 export interface SourceQuestion {
   /** The fingerprints that consumed most time, most first. */
-  readonly fingerprints: readonly { readonly fingerprint: string; readonly meanMs: number; readonly calls: number }[];
+  readonly fingerprints: readonly {
+    readonly fingerprint: string;
+    readonly meanMs: number;
+    readonly calls: number;
+  }[];
   readonly windowMs: number;
   readonly instances: number;
 }

@@ -19,7 +19,12 @@ export interface OptimiseStatus {
   /** `capturing` (recording), `analysing` (asking the database, ranking) or `idle`. */
   readonly state: 'idle' | 'capturing' | 'analysing';
   readonly triggerMs: number;
-  readonly capture: { readonly id: string; readonly reason: string; readonly startedAt: string; readonly endsAt: string } | null;
+  readonly capture: {
+    readonly id: string;
+    readonly reason: string;
+    readonly startedAt: string;
+    readonly endsAt: string;
+  } | null;
   /** While in cooldown: when an automatic capture may start again. */
   readonly automaticFrom: string | null;
   /** The last CPU profile: when, and what it blocked the event loop for, ms. */

@@ -229,11 +229,22 @@ export class Optimiser {
     const host = this.#host;
     const { clock } = host.config;
     const startedAt = clock.now();
-    const capture: OptimiseCapture = { id: `opt-${startedAt}`, reason, startedAt, endsAt: startedAt + windowMs };
+    const capture: OptimiseCapture = {
+      id: `opt-${startedAt}`,
+      reason,
+      startedAt,
+      endsAt: startedAt + windowMs,
+    };
     const notes: string[] = [];
     const tallies = new RouteTallies(this.config.maxRoutes, (method, route) => {
       const budget = latencyBudgetOf(host.config.budgets, route);
-      return new RouteTally(method, route, budget?.name ?? null, budget?.target ?? null, this.config.maxFingerprints);
+      return new RouteTally(
+        method,
+        route,
+        budget?.name ?? null,
+        budget?.target ?? null,
+        this.config.maxFingerprints,
+      );
     });
     const stopped = new Promise<void>((resolve) => {
       this.#stop = resolve;
@@ -260,16 +271,22 @@ export class Optimiser {
       cpuSkipped = `one CPU profile per cooldown (optimise.cooldown ${this.config.cooldown} ms): the next from ${new Date(this.#profileFrom).toISOString()}`;
     else {
       this.#profileFrom = startedAt + this.config.cooldown;
-      profiling = profileCpu(Math.min(this.config.profileMs, windowMs), this.config.profileSamplingUs, clock, stopped).catch(
-        (error: Error) => {
-          cpuSkipped = `the CPU profile failed: ${error.message}`;
-          return null;
-        },
-      );
+      profiling = profileCpu(
+        Math.min(this.config.profileMs, windowMs),
+        this.config.profileSamplingUs,
+        clock,
+        stopped,
+      ).catch((error: Error) => {
+        cpuSkipped = `the CPU profile failed: ${error.message}`;
+        return null;
+      });
     }
 
     let timer: TimerHandle | undefined;
-    await Promise.race([stopped, new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, windowMs)))]);
+    await Promise.race([
+      stopped,
+      new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, windowMs))),
+    ]);
     if (timer !== undefined) clock.clearTimeout(timer);
     this.capturing = false;
     host.context.profiling = false;
@@ -279,7 +296,8 @@ export class Optimiser {
     try {
       const cpu = await profiling;
       if (cpu) this.#lastProfile = { at: cpu.startedAt, costMs: cpu.costMs };
-      if (this.#closed) throw new KeelError(KeelErrorCode.Closed, 'optimise: Keel closed during the capture.');
+      if (this.#closed)
+        throw new KeelError(KeelErrorCode.Closed, 'optimise: Keel closed during the capture.');
       const endedAt = clock.now();
       const list = tallies.list();
       const answers = await this.#ask(sources, questionOf(list, windowMs, this.config.instances), notes);
@@ -337,7 +355,10 @@ export class Optimiser {
           return await Promise.race([
             source.analyse(question),
             new Promise<never>((_, reject) => {
-              timer = clock.setTimeout(() => reject(new Error(`no answer within ${SOURCE_TIMEOUT_MS} ms`)), SOURCE_TIMEOUT_MS);
+              timer = clock.setTimeout(
+                () => reject(new Error(`no answer within ${SOURCE_TIMEOUT_MS} ms`)),
+                SOURCE_TIMEOUT_MS,
+              );
             }),
           ]);
         } catch (error) {

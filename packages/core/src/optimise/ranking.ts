@@ -32,7 +32,11 @@ export interface CaptureFindings {
 }
 
 /** A bottleneck before it is scored and ranked (`Omit` for each member of the union). */
-type Unranked = Bottleneck extends infer B ? (B extends Bottleneck ? Omit<B, 'rank' | 'score'> : never) : never;
+type Unranked = Bottleneck extends infer B
+  ? B extends Bottleneck
+    ? Omit<B, 'rank' | 'score'>
+    : never
+  : never;
 
 /**
  * The bottlenecks of a capture, most worth fixing first: each one's impact
@@ -91,7 +95,8 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
 
   for (const tally of f.tallies) {
     // Caching: a GET route not cached yet whose answers repeat.
-    const samples = tally.method === 'GET' && tally.cacheHits === 0 ? f.samplesOf('GET', tally.route) : undefined;
+    const samples =
+      tally.method === 'GET' && tally.cacheHits === 0 ? f.samplesOf('GET', tally.route) : undefined;
     const estimate = samples && estimateCache(samples, tally.requests / (f.windowMs / 1000));
     if (estimate) {
       const spent = perMinute(tally.wallMs * estimate.expectedHitRatio);
@@ -105,7 +110,10 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
           overshootShare: tally.targetMs === null ? null : tally.excessMs > 0 ? estimate.expectedHitRatio : 0,
           trafficShare: traffic(tally),
         },
-        expectedGain: { userSecondsPerMinute: spent, basis: `expected hit ratio ${pct} % at ${estimate.ttlSeconds} s` },
+        expectedGain: {
+          userSecondsPerMinute: spent,
+          basis: `expected hit ratio ${pct} % at ${estimate.ttlSeconds} s`,
+        },
         title: `${label(tally)} answers the same for ${Math.round(estimate.unchangedShare * 100)} % of repeated requests (${estimate.samples} sampled)`,
         fix: `cache GET ${tally.route} for ${estimate.ttlSeconds} s with Keel's response cache (Express: k.cache({ ttl: ${estimate.ttlSeconds * 1000} }) on the route; Fastify: config: { keel: { cache: { ttl: ${estimate.ttlSeconds * 1000} } } }): expected hit ratio ${pct} %`,
         details: { method: 'GET', route: tally.route, ...estimate },
@@ -134,7 +142,11 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
         },
         title: `N+1: ${k} identical queries per request on ${label(tally)} (up to ${fp.maxPerRequest}): ${fingerprint}`,
         fix: `N+1: ${k} identical queries per request (${fingerprint}): load them in one query (WHERE … = ANY($1)) or a JOIN`,
-        details: { perRequest: round(perRequest), maxPerRequest: fp.maxPerRequest, meanMs: round(fp.ms / fp.calls) },
+        details: {
+          perRequest: round(perRequest),
+          maxPerRequest: fp.maxPerRequest,
+          meanMs: round(fp.ms / fp.calls),
+        },
       });
     }
   }
@@ -156,12 +168,26 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
       route: null,
       impact: {
         userSecondsPerMinute: spent,
-        overshootShare: withTarget.length === 0 ? null : share(sum(withTarget, (t) => t.acquireExcessMs), excess),
-        trafficShare: share(sum(f.tallies.filter((t) => t.acquireMs > 0), (t) => t.requests), f.requests),
+        overshootShare:
+          withTarget.length === 0
+            ? null
+            : share(
+                sum(withTarget, (t) => t.acquireExcessMs),
+                excess,
+              ),
+        trafficShare: share(
+          sum(
+            f.tallies.filter((t) => t.acquireMs > 0),
+            (t) => t.requests,
+          ),
+          f.requests,
+        ),
       },
       expectedGain: room
         ? {
-            userSecondsPerMinute: round(spent * Math.min(1, (pool.to - pool.from) / Math.max(1e-9, pool.demand - pool.from))),
+            userSecondsPerMinute: round(
+              spent * Math.min(1, (pool.to - pool.from) / Math.max(1e-9, pool.demand - pool.from)),
+            ),
             basis: `the pool needed ${pool.demand} connections on average (in use + waited for)`,
           }
         : null,
@@ -176,7 +202,9 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
   // CPU: functions of the app or its dependencies with a large share of the samples.
   if (f.cpu) {
     const cpu = f.cpu;
-    for (const fn of cpu.top.filter((x) => x.origin !== 'node' && x.selfShare >= MIN_CPU_SHARE).slice(0, MAX_CPU_BOTTLENECKS)) {
+    for (const fn of cpu.top
+      .filter((x) => x.origin !== 'node' && x.selfShare >= MIN_CPU_SHARE)
+      .slice(0, MAX_CPU_BOTTLENECKS)) {
       const pct = Math.round(fn.selfShare * 1000) / 10;
       const where = `${fn.file}:${fn.line}`;
       found.push({

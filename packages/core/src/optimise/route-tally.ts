@@ -62,7 +62,13 @@ export class RouteTally {
     return this.samples.subarray(0, Math.min(this.#seen, LATENCY_SAMPLES));
   }
 
-  record(ms: number, ok: boolean, profile: RequestProfile | undefined, cacheHits: number, cacheMisses: number): void {
+  record(
+    ms: number,
+    ok: boolean,
+    profile: RequestProfile | undefined,
+    cacheHits: number,
+    cacheMisses: number,
+  ): void {
     this.requests++;
     if (!ok) this.errors++;
     this.wallMs += ms;

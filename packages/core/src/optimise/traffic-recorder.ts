@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../clock.js';
-import { OVERFLOW_LABEL } from '../signals/labels.js';
 import { UNMATCHED_ROUTE } from '../signals/http-signal.js';
+import { OVERFLOW_LABEL } from '../signals/labels.js';
 import type { Signal } from '../signals/signal.js';
 import type { TrafficConfig } from './optimise-options.js';
 import { keepUrl } from './traffic-privacy.js';
@@ -103,7 +103,8 @@ export class TrafficRecorder {
   sample(method: string, route: string, url: string, status: number, etag?: unknown): void {
     if (!this.#forced && this.config.sampleInterval > 0) {
       this.sampling = false;
-      if (this.#timer === undefined) this.#timer = this.#clock.setTimeout(this.#rearm, this.config.sampleInterval);
+      if (this.#timer === undefined)
+        this.#timer = this.#clock.setTimeout(this.#rearm, this.config.sampleInterval);
     }
     if (route === UNMATCHED_ROUTE || route === OVERFLOW_LABEL || typeof url !== 'string') return;
     const key = `${method} ${route}`;
@@ -115,7 +116,8 @@ export class TrafficRecorder {
     }
     const kept = keepUrl(route, url);
     for (const k of kept.dropped)
-      if (samples.droppedKeys.length < DROPPED_KEYS && !samples.droppedKeys.includes(k)) samples.droppedKeys.push(k);
+      if (samples.droppedKeys.length < DROPPED_KEYS && !samples.droppedKeys.includes(k))
+        samples.droppedKeys.push(k);
     if (kept.url === null) return;
     const seen = samples.seen++;
     const max = this.config.pathsPerRoute;
