@@ -55,7 +55,11 @@ export function poolOptimiseSource(pool: PoolHost, recording: QueryRecording): O
         const notes: string[] = [];
         const indexes =
           candidates.length === 0 ? [] : await suggestIndexes(client, server.database, candidates, notes);
-        return { indexes, pool: waitMs > 0 ? poolAdvice(pool, server, question, waitMs, busyMs) : null, notes };
+        return {
+          indexes,
+          pool: waitMs > 0 ? poolAdvice(pool, server, question, waitMs, busyMs) : null,
+          notes,
+        };
       } finally {
         await client.end().catch(() => {});
       }

@@ -70,8 +70,7 @@ async function captured(keel: Keel, clock: FakeClock, traffic: () => Promise<voi
 describe('the optimiser over PostgreSQL', () => {
   it('ranks the missing index first with its CREATE INDEX, and reports the N+1 by fingerprint', async () => {
     const { keel, pool, clock } = setup(4);
-    const orders = (customer: number) =>
-      request(keel, '/orders', () => pool.query(ORDERS_SQL, [customer]));
+    const orders = (customer: number) => request(keel, '/orders', () => pool.query(ORDERS_SQL, [customer]));
     const recent = () =>
       request(keel, '/orders/recent', async () => {
         for (let id = 1; id <= 8; id++) await pool.query(CUSTOMER_SQL, [id]);
@@ -85,17 +84,25 @@ describe('the optimiser over PostgreSQL', () => {
     const index = withoutHypopg.bottlenecks[0] as IndexBottleneck;
     expect(index).toMatchObject({ kind: 'index', route: 'GET /orders', rank: 1 });
     expect(index.fix).toBe('CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);');
-    expect(index.details).toMatchObject({ table: 'orders', columns: ['customer_id'], costAfter: null, hypopg: false });
+    expect(index.details).toMatchObject({
+      table: 'orders',
+      columns: ['customer_id'],
+      costAfter: null,
+      hypopg: false,
+    });
     expect(index.expectedGain).toBeNull();
-    expect(withoutHypopg.notes.some((n) => /hypopg is (available but not created|not installed)/.test(n))).toBe(true);
+    expect(
+      withoutHypopg.notes.some((n) => /hypopg is (available but not created|not installed)/.test(n)),
+    ).toBe(true);
 
     const n1 = withoutHypopg.bottlenecks.find((b) => b.kind === 'n-plus-one')!;
     expect(n1).toMatchObject({ route: 'GET /orders/recent', fingerprint: CUSTOMER_FP });
-    expect(n1.fix).toMatch(/^N\+1: 8 identical queries per request \(select name from customers where id = \?\)/);
+    expect(n1.fix).toMatch(
+      /^N\+1: 8 identical queries per request \(select name from customers where id = \?\)/,
+    );
     const route = withoutHypopg.routes.find((r) => r.route === '/orders/recent')!;
     expect(route.queriesPerRequest).toBe(8);
     expect(route.split!.dbMs).toBeGreaterThan(0);
-
   });
 
   it('costs the index with hypopg when the database has it, and the index built ends the suggestion', async (ctx) => {
