@@ -124,6 +124,7 @@ export class Tracker {
     const req = this.#reqs[slot]!;
     const start = this.#starts[slot]!;
     const sentStatus = this.#statuses[slot]!;
+    const ctx = this.#contexts[slot];
     // Let go of the request before the slot is handed back.
     this.#reqs[slot] = undefined;
     this.#ress[slot] = undefined;
@@ -137,7 +138,11 @@ export class Tracker {
       // Unanswered: the client left (499), or shutdown cut it off (503).
       const status = res.writableEnded ? sentStatus || res.statusCode : shutdown.unansweredStatus;
       // Read at the end: a method-override middleware may have changed it, and the route is that method's.
-      keel.recordRequest(req.method, route, status, performance.now() - start);
+      keel.recordRequest(req.method, route, status, performance.now() - start, '', ctx);
+      // The optimiser's traffic profile: a sample now and then (every request during a capture).
+      const traffic = keel.traffic;
+      if (traffic?.sampling)
+        traffic.sample(req.method, route, req.originalUrl, status, res.getHeader('etag'));
     } catch (error) {
       keel.reportError('express:record', error);
     }

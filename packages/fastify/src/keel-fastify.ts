@@ -12,6 +12,7 @@ import {
   type Keel,
   KeelError,
   KeelErrorCode,
+  OPTIMISE_PATHS,
   type RequestContext,
   type ShutdownReport,
   UNMATCHED_ROUTE,
@@ -319,7 +320,18 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       // `writableEnded`, not `writableFinished`: app.inject()'s responses never report finished.
       // Unanswered: the client left (499), or shutdown cut it off (503).
       const status = this.writableEnded ? this.statusCode : shutdown.unansweredStatus;
-      keel.recordRequest(this.req.method!, this[kRoute]!, status, performance.now() - start);
+      keel.recordRequest(
+        this.req.method!,
+        this[kRoute]!,
+        status,
+        performance.now() - start,
+        '',
+        this[kContext],
+      );
+      // The optimiser's traffic profile: a sample now and then (every request during a capture).
+      const traffic = keel.traffic;
+      if (traffic?.sampling)
+        traffic.sample(this.req.method!, this[kRoute]!, this.req.url!, status, this.getHeader('etag'));
     } catch (error) {
       report('record', error);
     }
@@ -451,6 +463,21 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
           // Core writes status, headers and body itself; Fastify must not add its own.
           reply.hijack();
           handler(request.raw, reply.raw);
+        },
+      });
+    }
+  }
+
+  // The optimiser's admin endpoints (report, on-demand capture, traffic profile): core answers them.
+  if (config.mountEndpoints && keel.optimiser) {
+    for (const path of Object.values(OPTIMISE_PATHS)) {
+      app.route({
+        method: ['GET', 'HEAD', 'POST'],
+        url: `${keel.config.endpoints.prefix}${path}`,
+        config: { [kState]: ENDPOINT } as RouteOptions['config'],
+        handler(request, reply) {
+          reply.hijack();
+          keel.handle(request.raw, reply.raw);
         },
       });
     }
