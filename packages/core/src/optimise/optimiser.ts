@@ -143,11 +143,22 @@ export class Optimiser {
       if (p95 !== null)
         reason = `all routes: p95 ${Math.round(p95)} ms over the last ${intervals} interval(s) > ${this.config.triggerMs} ms`;
     }
-    if (reason !== null)
-      this.run({ reason }).catch((error) => {
-        if (!(error instanceof KeelError && error.code === KeelErrorCode.Closed))
-          this.#host.errors.report('optimise', error);
-      });
+    if (reason !== null) this.trigger(reason);
+  }
+
+  /**
+   * Starts a capture the way the automatic trigger does (the monitor uses it
+   * when a latency incident opens): not while one runs, not within the
+   * cooldown. Returns whether it started; a failure is reported, not thrown.
+   */
+  trigger(reason: string): boolean {
+    if (this.#closed || this.#running !== null || this.#host.config.clock.now() < this.#automaticFrom)
+      return false;
+    this.run({ reason }).catch((error) => {
+      if (!(error instanceof KeelError && error.code === KeelErrorCode.Closed))
+        this.#host.errors.report('optimise', error);
+    });
+    return true;
   }
 
   /**

@@ -14,6 +14,8 @@ import type { RouteSamples } from './traffic-recorder.js';
 const MAX_BOTTLENECKS = 20;
 /** A CPU function is a bottleneck from this share of the busy samples on. */
 const MIN_CPU_SHARE = 0.05;
+/** Busy samples a profile needs before a share of them ranks a function: fewer are too noisy to act on. */
+const MIN_CPU_SAMPLES = 100;
 /** CPU functions listed as bottlenecks at most. */
 const MAX_CPU_BOTTLENECKS = 3;
 /** A pool is a bottleneck once waiting is this share of the time its queries spent in it. */
@@ -200,7 +202,7 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
   }
 
   // CPU: functions of the app or its dependencies with a large share of the samples.
-  if (f.cpu) {
+  if (f.cpu && f.cpu.samples * (1 - f.cpu.idleShare) >= MIN_CPU_SAMPLES) {
     const cpu = f.cpu;
     for (const fn of cpu.top
       .filter((x) => x.origin !== 'node' && x.selfShare >= MIN_CPU_SHARE)
