@@ -310,6 +310,11 @@ export class Keel {
     return this.#budgets.assert(options, this.config.clock.now(), this.#readiness.current());
   }
 
+  /** What `assertBudgets` judges, returned whatever the states instead of thrown (`keel loadtest` reports them). */
+  judgeBudgets(options: AssertBudgetsOptions = {}): readonly BudgetSnapshot[] {
+    return this.#budgets.judge(options, this.config.clock.now(), this.#readiness.current());
+  }
+
   /** Subscribes to `budget`, `health` or `evaluation` events; returns an unsubscribe function. */
   on<K extends keyof KeelEvents>(event: K, listener: (payload: KeelEvents[K]) => void): () => void {
     return this.#events.on(event, listener);
