@@ -54,7 +54,7 @@ export function reportText(report: OptimiseReport): string {
     `${report.id} for ${report.service}: ${report.reason}`,
     `captured ${seconds} s, ${num(report.requests)} requests; CPU profile: ${
       report.cpu
-        ? `${Math.round(report.cpu.durationMs / 100) / 10} s, ${report.cpu.samples} samples, cost ${report.cpu.costMs} ms of event-loop time`
+        ? `${Math.round(report.cpu.durationMs / 100) / 10} s, ${report.cpu.samples} samples, cost ${Math.round(report.cpu.costMs)} ms of event-loop time`
         : (report.cpuSkipped ?? 'none')
     }`,
     '',

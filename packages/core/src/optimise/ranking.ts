@@ -18,6 +18,12 @@ const MIN_CPU_SHARE = 0.05;
 const MIN_CPU_SAMPLES = 100;
 /** CPU functions listed as bottlenecks at most. */
 const MAX_CPU_BOTTLENECKS = 3;
+/**
+ * Below this share of all request time in the capture, a cause is not worth a
+ * line. CPU has its own floors; an N+1 is always listed: its cost grows with
+ * the lists it walks, so what is cheap today is not tomorrow.
+ */
+const MIN_IMPACT_SHARE = 0.01;
 /** A pool is a bottleneck once waiting is this share of the time its queries spent in it. */
 const MIN_WAIT_SHARE = 0.2;
 
@@ -227,7 +233,9 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
     }
   }
 
+  const floor = perMinute(sum(f.tallies, (t) => t.wallMs)) * MIN_IMPACT_SHARE;
   return found
+    .filter((b) => b.kind === 'cpu' || b.kind === 'n-plus-one' || b.impact.userSecondsPerMinute >= floor)
     .map((b) => ({ ...b, score: round(b.impact.userSecondsPerMinute / EFFORT_WEIGHTS[b.effort]) }))
     .sort((a, b) => b.score - a.score || (b.impact.overshootShare ?? 0) - (a.impact.overshootShare ?? 0))
     .slice(0, MAX_BOTTLENECKS)
