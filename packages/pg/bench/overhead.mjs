@@ -122,7 +122,11 @@ async function cpuPerQuery(pool) {
           while (next++ < QUERIES) await pool.query('SELECT 1');
         }
       : async () => {
-          while ((next += QUERIES_PER_REQUEST) <= QUERIES) await pool.run(QUERIES_PER_REQUEST);
+          for (;;) {
+            next += QUERIES_PER_REQUEST;
+            if (next > QUERIES) return;
+            await pool.run(QUERIES_PER_REQUEST);
+          }
         };
   globalThis.gc?.();
   const started = process.cpuUsage();
