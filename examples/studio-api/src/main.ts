@@ -4,6 +4,7 @@ import { createApp, ROUTES } from './app.js';
 import { envInt, loadConfig } from './config.js';
 import { createDatabase, startDatabase } from './db.js';
 import { monitorOptionsFromEnv, startMonitor } from './monitor.js';
+import { prepareOptimiseDemo } from './optimise-demo.js';
 
 // keel.config.ts is the one source of the budgets: the keel CLI generates the Prometheus rules,
 // Kubernetes objects and dashboard under deploy/ from the same file (see src/config.ts for the
@@ -15,6 +16,8 @@ const keel = createKeel(config);
 const database = await startDatabase();
 keel.onShutdown(() => database.stop(), 'embedded-postgres');
 const db = await createDatabase(keel, database.url);
+// The optimisation loop's demo tables (src/optimise-demo.ts): 300,000 orders, no index on customer_id.
+await prepareOptimiseDemo(db);
 // The health monitoring cycle and incident response (see src/monitor.ts and the README).
 startMonitor(keel, monitorOptionsFromEnv());
 // SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;

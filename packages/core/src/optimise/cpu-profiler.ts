@@ -2,7 +2,7 @@ import { Session } from 'node:inspector';
 import { findSourceMap, type SourceMap } from 'node:module';
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { CpuFunction, CpuProfileReport } from './optimise-report.js';
 
 /** Functions listed in a profile report. */
@@ -36,21 +36,24 @@ function post<T>(session: Session, method: string, params?: object): Promise<T> 
   );
 }
 
+/** A CPU profile being taken: `stop()` ends it and reads it. */
+export interface RunningProfile {
+  stop(): Promise<CpuProfileReport>;
+}
+
 /**
- * Samples this process's CPU for `durationMs` (or until `stopped` resolves)
- * with V8's profiler, through `node:inspector` in process (no debugger port
- * is opened), and returns the functions with the most self time, with file
- * and line. `costMs` is what it blocked the event loop for: starting,
- * stopping and reading the profile.
+ * Starts sampling this process's CPU with V8's profiler, through
+ * `node:inspector` in process (no debugger port is opened); `stop()` returns
+ * the functions with the most self time, with file and line. Starting
+ * blocks the event loop while V8 lists the code already compiled (tens to
+ * hundreds of ms in a large app): the report's `startCostMs`, and with
+ * stopping and reading the profile, its `costMs`.
  */
-export async function profileCpu(
-  durationMs: number,
+export async function startCpuProfile(
   samplingUs: number,
   clock: Clock,
-  stopped: Promise<void> = new Promise(() => {}),
   cwd: string = process.cwd(),
-): Promise<CpuProfileReport> {
-  const startedAt = clock.now();
+): Promise<RunningProfile> {
   let blocked = 0;
   const session = new Session();
   // Each call's own time only (in process the inspector answers within the call), not the awaits between.
@@ -60,27 +63,39 @@ export async function profileCpu(
     blocked += performance.now() - t;
     return answer;
   };
-  let t = performance.now();
+  const t = performance.now();
   session.connect();
   blocked += performance.now() - t;
   try {
     await timed('Profiler.enable');
     await timed('Profiler.setSamplingInterval', { interval: samplingUs });
     await timed('Profiler.start');
-    let timer: TimerHandle | undefined;
-    await Promise.race([
-      stopped,
-      new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, durationMs))),
-    ]);
-    if (timer !== undefined) clock.clearTimeout(timer);
-    const { profile } = await timed<{ profile: Profile }>('Profiler.stop');
-    t = performance.now();
-    const report = summariseProfile(profile, cwd);
-    blocked += performance.now() - t;
-    return { startedAt, durationMs: clock.now() - startedAt, samplingUs, ...report, costMs: round(blocked) };
-  } finally {
+  } catch (error) {
     session.disconnect();
+    throw error;
   }
+  const startCostMs = round(blocked);
+  const startedAt = clock.now();
+  return {
+    async stop() {
+      try {
+        const { profile } = await timed<{ profile: Profile }>('Profiler.stop');
+        const t = performance.now();
+        const report = summariseProfile(profile, cwd);
+        blocked += performance.now() - t;
+        return {
+          startedAt,
+          durationMs: clock.now() - startedAt,
+          samplingUs,
+          ...report,
+          startCostMs,
+          costMs: round(blocked),
+        };
+      } finally {
+        session.disconnect();
+      }
+    },
+  };
 }
 
 /** Self samples per function (name, file, line), most first; idle and GC shares. */

@@ -184,6 +184,11 @@ export interface CpuProfileReport {
    * itself costs a few per cent of CPU while it runs (docs/benchmarks.md).
    */
   readonly costMs: number;
+  /**
+   * Of `costMs`, the start: V8 lists the code already compiled. It happens
+   * before the capture's window opens, so the window's requests do not wait on it.
+   */
+  readonly startCostMs: number;
 }
 
 /** What a capture found, ranked. `schema` names this shape. */

@@ -7,7 +7,7 @@ import { HTTP_SIGNAL } from '../signals/built-in-signals.js';
 import { OVERFLOW_LABEL } from '../signals/labels.js';
 import type { Signal } from '../signals/signal.js';
 import type { WindowSummary } from '../signals/window.js';
-import { profileCpu } from './cpu-profiler.js';
+import { type RunningProfile, startCpuProfile } from './cpu-profiler.js';
 import type { OptimiseConfig } from './optimise-options.js';
 import type {
   CpuProfileReport,
@@ -174,7 +174,10 @@ export class Optimiser {
         invalidOptionOf('optimise', 'windowMs', `must be a number from 1 to ${MAX_WINDOW_MS} (ms)`, windowMs),
       );
     const reason = String(options.reason ?? 'on demand').slice(0, 300);
-    const running = this.#captureAndAnalyse(reason, windowMs).finally(() => {
+    const now = this.#host.config.clock.now();
+    // Known at once (the admin endpoint answers with it); its times move if a CPU profiler starts first.
+    this.#capture = { id: `opt-${now}`, reason, startedAt: now, endsAt: now + windowMs };
+    const running = this.#captureAndAnalyse(this.#capture, windowMs).finally(() => {
       this.#running = null;
     });
     this.#running = running;
@@ -236,17 +239,30 @@ export class Optimiser {
     this.#stop?.();
   }
 
-  async #captureAndAnalyse(reason: string, windowMs: number): Promise<OptimiseReport> {
+  async #captureAndAnalyse(planned: OptimiseCapture, windowMs: number): Promise<OptimiseReport> {
     const host = this.#host;
     const { clock } = host.config;
-    const startedAt = clock.now();
-    const capture: OptimiseCapture = {
-      id: `opt-${startedAt}`,
-      reason,
-      startedAt,
-      endsAt: startedAt + windowMs,
-    };
     const notes: string[] = [];
+    const stopped = new Promise<void>((resolve) => {
+      this.#stop = resolve;
+    });
+    // The CPU profiler starts first: starting blocks the event loop, and that must not fall in the window.
+    let cpuSkipped: string | null = null;
+    let profiler: RunningProfile | null = null;
+    if (this.config.profileMs === 0) cpuSkipped = 'off (optimise.profileMs is 0)';
+    else if (planned.startedAt < this.#profileFrom)
+      cpuSkipped = `one CPU profile per cooldown (optimise.cooldown ${this.config.cooldown} ms): the next from ${new Date(this.#profileFrom).toISOString()}`;
+    else {
+      this.#profileFrom = planned.startedAt + this.config.cooldown;
+      try {
+        profiler = await startCpuProfile(this.config.profileSamplingUs, clock);
+      } catch (error) {
+        cpuSkipped = `the CPU profiler could not start: ${(error as Error).message}`;
+      }
+    }
+    const startedAt = clock.now();
+    const capture: OptimiseCapture = { ...planned, startedAt, endsAt: startedAt + windowMs };
+    const { reason } = capture;
     const tallies = new RouteTallies(this.config.maxRoutes, (method, route) => {
       const budget = latencyBudgetOf(host.config.budgets, route);
       return new RouteTally(
@@ -257,14 +273,11 @@ export class Optimiser {
         this.config.maxFingerprints,
       );
     });
-    const stopped = new Promise<void>((resolve) => {
-      this.#stop = resolve;
-    });
     this.#capture = capture;
     this.#tallies = tallies;
-    this.capturing = true;
-    host.context.profiling = true;
-    this.traffic?.force(true);
+    this.capturing = !this.#closed;
+    host.context.profiling = this.capturing;
+    this.traffic?.force(this.capturing);
     const sources = [...this.#sources];
     for (const source of sources) {
       try {
@@ -274,31 +287,16 @@ export class Optimiser {
       }
     }
     this.#events.emit('capture', capture);
-
-    let cpuSkipped: string | null = null;
-    let profiling: Promise<CpuProfileReport | null> = Promise.resolve(null);
-    if (this.config.profileMs === 0) cpuSkipped = 'off (optimise.profileMs is 0)';
-    else if (startedAt < this.#profileFrom)
-      cpuSkipped = `one CPU profile per cooldown (optimise.cooldown ${this.config.cooldown} ms): the next from ${new Date(this.#profileFrom).toISOString()}`;
-    else {
-      this.#profileFrom = startedAt + this.config.cooldown;
-      profiling = profileCpu(
-        Math.min(this.config.profileMs, windowMs),
-        this.config.profileSamplingUs,
-        clock,
-        stopped,
-      ).catch((error: Error) => {
-        cpuSkipped = `the CPU profile failed: ${error.message}`;
-        return null;
-      });
-    }
-
-    let timer: TimerHandle | undefined;
-    await Promise.race([
-      stopped,
-      new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, windowMs))),
-    ]);
-    if (timer !== undefined) clock.clearTimeout(timer);
+    const profiling: Promise<CpuProfileReport | null> =
+      profiler === null
+        ? Promise.resolve(null)
+        : wait(clock, Math.min(this.config.profileMs, windowMs), stopped)
+            .then(() => profiler.stop())
+            .catch((error: Error) => {
+              cpuSkipped = `the CPU profile failed: ${error.message}`;
+              return null;
+            });
+    await wait(clock, windowMs, stopped);
     this.capturing = false;
     host.context.profiling = false;
     this.traffic?.force(false);
@@ -384,6 +382,13 @@ export class Optimiser {
     for (const answer of answered) notes.push(...answer.notes);
     return answered;
   }
+}
+
+/** Resolves after `ms` on `clock`, or as soon as `stopped` does. */
+async function wait(clock: Clock, ms: number, stopped: Promise<void>): Promise<void> {
+  let timer: TimerHandle | undefined;
+  await Promise.race([stopped, new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, ms)))]);
+  if (timer !== undefined) clock.clearTimeout(timer);
 }
 
 /** The latency budget a route is held to: its own (`group`), else the HTTP signal's overall one. */

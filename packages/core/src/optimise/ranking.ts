@@ -56,7 +56,7 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
   const perMinute = (ms: number) => round((ms / 1000) * (60_000 / f.windowMs));
   const share = (part: number, whole: number) => (whole > 0 ? round(Math.min(1, part / whole)) : 0);
   const overshoot = (tally: RouteTally, excessMs: number) =>
-    tally.targetMs === null ? null : share(excessMs, tally.excessMs);
+    tally.targetMs === null ? null : share(excessMs, tally.profiledExcessMs);
   const traffic = (tally: RouteTally) => share(tally.requests, f.requests);
   const label = (tally: RouteTally) => `${tally.method} ${tally.route}`;
   const found: Unranked[] = [];
@@ -168,7 +168,7 @@ export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
     const spent = perMinute(pool.waitMs);
     const { waitMs: _w, busyMs: _b, ...advice } = pool;
     const withTarget = f.tallies.filter((t) => t.targetMs !== null);
-    const excess = sum(withTarget, (t) => t.excessMs);
+    const excess = sum(withTarget, (t) => t.profiledExcessMs);
     const room = pool.to > pool.from;
     found.push({
       kind: 'pool',

@@ -37,6 +37,12 @@ export class RouteTally {
   overTarget = 0;
   /** Σ (duration − target) over requests past the target. */
   excessMs = 0;
+  /**
+   * The same over the requests that carried a profile: what the shares of
+   * the overshoot are taken of, so a request whose parts are unknown (begun
+   * before the capture) dilutes none of them.
+   */
+  profiledExcessMs = 0;
   acquireExcessMs = 0;
   readonly fingerprints = new Map<string, FingerprintTally>();
   /** Queries whose fingerprint did not fit in `maxFingerprints`. */
@@ -86,6 +92,7 @@ export class RouteTally {
     }
     if (profile === undefined) return;
     this.profiled++;
+    if (excess > 0) this.profiledExcessMs += excess;
     this.profiledWallMs += ms;
     this.cacheHits += cacheHits;
     this.cacheMisses += cacheMisses;
