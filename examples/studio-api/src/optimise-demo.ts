@@ -3,7 +3,7 @@ import type { KeelPool } from '@keel/pg';
 import type { Express } from 'express';
 
 /** Orders in the demo table: enough that a scan without an index is slow, built in about a second. */
-export const DEMO_ORDERS = 300_000;
+export const DEMO_ORDERS = 600_000;
 const DEMO_CUSTOMERS = 5000;
 /** The demo routes may take longer than the API budget: their slowness is what the optimiser is shown. */
 const DEMO_DEADLINE_MS = 5000;
@@ -12,7 +12,7 @@ export const OPTIMISE_ROUTES = ['GET /api/orders?customer=N', 'GET /api/orders/r
 
 /**
  * The optimisation loop's demo data: `studio_customers` and
- * `studio_orders` (300,000 rows from `generate_series`), with no index on
+ * `studio_orders` (600,000 rows from `generate_series`), with no index on
  * `studio_orders.customer_id`, the column `/api/orders` filters on. Runs at
  * start-up; a table already filled is left as it is (an index you built on
  * it stays). Creates hypopg in the database when the server has it, so the
@@ -81,9 +81,10 @@ export function mountOptimiseDemo(app: Express, pool: KeelPool, k: KeelExpress):
       // One query per order: the N+1 the optimiser reports (a JOIN would do it in one).
       const orders = [];
       for (const order of rows) {
-        const customer = await pool.query<{ name: string }>('SELECT name FROM studio_customers WHERE id = $1', [
-          order.customer_id,
-        ]);
+        const customer = await pool.query<{ name: string }>(
+          'SELECT name FROM studio_customers WHERE id = $1',
+          [order.customer_id],
+        );
         orders.push({ ...order, customer: customer.rows[0]?.name ?? null });
       }
       res.json({ orders });

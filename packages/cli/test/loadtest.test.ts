@@ -105,6 +105,8 @@ describe('the replayed mix', () => {
       share: 0,
       paths,
       droppedKeys: [],
+      sampled: paths.length,
+      withheld: 0,
     });
     const mix = mixOf({
       schema: 'keel-traffic/1',

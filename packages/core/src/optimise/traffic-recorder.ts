@@ -26,6 +26,10 @@ export interface TrafficRoute {
   readonly paths: readonly string[];
   /** Query keys whose values were left out (personal data, secrets, searches). */
   readonly droppedKeys: readonly string[];
+  /** Requests sampled, kept or not. */
+  readonly sampled: number;
+  /** Of those, left out whole: a path value looked personal. */
+  readonly withheld: number;
 }
 
 /** The app's own traffic, as `keel loadtest` replays it. `schema` names this shape. */
@@ -59,7 +63,10 @@ export interface UrlEtags {
 export interface RouteSamples {
   readonly method: string;
   readonly route: string;
+  /** Samples kept. */
   seen: number;
+  /** Samples left out whole (a path value looked personal). */
+  withheld: number;
   readonly paths: string[];
   readonly droppedKeys: string[];
   /** Samples that carried an ETag (GET/HEAD 2xx). */
@@ -111,14 +118,26 @@ export class TrafficRecorder {
     let samples = this.#routes.get(key);
     if (samples === undefined) {
       if (this.#routes.size >= this.config.maxRoutes) return;
-      samples = { method, route, seen: 0, paths: [], droppedKeys: [], etagSamples: 0, urls: new Map() };
+      samples = {
+        method,
+        route,
+        seen: 0,
+        withheld: 0,
+        paths: [],
+        droppedKeys: [],
+        etagSamples: 0,
+        urls: new Map(),
+      };
       this.#routes.set(key, samples);
     }
     const kept = keepUrl(route, url);
     for (const k of kept.dropped)
       if (samples.droppedKeys.length < DROPPED_KEYS && !samples.droppedKeys.includes(k))
         samples.droppedKeys.push(k);
-    if (kept.url === null) return;
+    if (kept.url === null) {
+      samples.withheld++;
+      return;
+    }
     const seen = samples.seen++;
     const max = this.config.pathsPerRoute;
     if (seen < max) samples.paths.push(kept.url);
@@ -203,6 +222,8 @@ export class TrafficRecorder {
           share: round(c.requests / total),
           paths: samples ? [...samples.paths] : [],
           droppedKeys: samples ? [...samples.droppedKeys] : [],
+          sampled: samples ? samples.seen + samples.withheld : 0,
+          withheld: samples?.withheld ?? 0,
         };
       });
     return { schema: 'keel-traffic/1', service, recordedAt: now, since, requests: total, routes };
