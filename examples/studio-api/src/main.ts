@@ -15,9 +15,9 @@ const keel = createKeel(config);
 // first so it runs last on shutdown, after the pool has closed.
 const database = await startDatabase();
 keel.onShutdown(() => database.stop(), 'embedded-postgres');
-const db = await createDatabase(keel, database.url);
 // The optimisation loop's demo tables (src/optimise-demo.ts): 600,000 orders, no index on customer_id.
-await prepareOptimiseDemo(db);
+await prepareOptimiseDemo(database.url);
+const db = await createDatabase(keel, database.url);
 // The health monitoring cycle and incident response (see src/monitor.ts and the README).
 startMonitor(keel, monitorOptionsFromEnv());
 // SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;

@@ -1,6 +1,7 @@
 import type { KeelExpress } from '@keel/express';
 import type { KeelPool } from '@keel/pg';
 import type { Express } from 'express';
+import pg from 'pg';
 
 /** Orders in the demo table: enough that a scan without an index is slow, built in about a second. */
 export const DEMO_ORDERS = 600_000;
@@ -14,36 +15,46 @@ export const OPTIMISE_ROUTES = ['GET /api/orders?customer=N', 'GET /api/orders/r
  * The optimisation loop's demo data: `studio_customers` and
  * `studio_orders` (600,000 rows from `generate_series`), with no index on
  * `studio_orders.customer_id`, the column `/api/orders` filters on. Runs at
- * start-up; a table already filled is left as it is (an index you built on
- * it stays). Creates hypopg in the database when the server has it, so the
- * optimiser can cost the index it suggests; says so when it cannot.
+ * start-up on a connection of its own, before Keel's pool exists, so the
+ * set-up is not recorded as the app's queries; a table already filled is
+ * left as it is (an index you built on it stays). Creates hypopg in the
+ * database when the server has it, so the optimiser can cost the index it
+ * suggests; says so when it cannot.
  */
-export async function prepareOptimiseDemo(pool: KeelPool): Promise<void> {
-  await pool.query('CREATE TABLE IF NOT EXISTS studio_customers (id int PRIMARY KEY, name text NOT NULL)');
-  await pool.query(
-    `CREATE TABLE IF NOT EXISTS studio_orders (
-       id int PRIMARY KEY, customer_id int NOT NULL, total_cents int NOT NULL,
-       created_at timestamptz NOT NULL, note text NOT NULL)`,
-  );
-  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM studio_orders');
-  if (rows[0]!.n === 0) {
-    await pool.query(
-      `INSERT INTO studio_customers SELECT i, 'customer ' || i FROM generate_series(1, ${DEMO_CUSTOMERS}) AS i
-       ON CONFLICT (id) DO NOTHING`,
-    );
-    await pool.query(
-      `INSERT INTO studio_orders
-       SELECT i, 1 + ((i::bigint * 7919) % ${DEMO_CUSTOMERS})::int, (i * 31) % 100000,
-              timestamptz '2026-01-01' + i * interval '1 minute', repeat('x', 80)
-       FROM generate_series(1, ${DEMO_ORDERS}) AS i`,
-    );
-    await pool.query('ANALYZE studio_customers');
-    await pool.query('ANALYZE studio_orders');
-  }
+export async function prepareOptimiseDemo(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    await pool.query('CREATE EXTENSION IF NOT EXISTS hypopg');
-  } catch {
-    console.log('hypopg is not available on this PostgreSQL: index suggestions will not be costed');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS studio_customers (id int PRIMARY KEY, name text NOT NULL)',
+    );
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS studio_orders (
+         id int PRIMARY KEY, customer_id int NOT NULL, total_cents int NOT NULL,
+         created_at timestamptz NOT NULL, note text NOT NULL)`,
+    );
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM studio_orders');
+    if (rows[0]!.n === 0) {
+      await client.query(
+        `INSERT INTO studio_customers SELECT i, 'customer ' || i FROM generate_series(1, ${DEMO_CUSTOMERS}) AS i
+         ON CONFLICT (id) DO NOTHING`,
+      );
+      await client.query(
+        `INSERT INTO studio_orders
+         SELECT i, 1 + ((i::bigint * 7919) % ${DEMO_CUSTOMERS})::int, (i * 31) % 100000,
+                timestamptz '2026-01-01' + i * interval '1 minute', repeat('x', 80)
+         FROM generate_series(1, ${DEMO_ORDERS}) AS i`,
+      );
+      await client.query('ANALYZE studio_customers');
+      await client.query('ANALYZE studio_orders');
+    }
+    try {
+      await client.query('CREATE EXTENSION IF NOT EXISTS hypopg');
+    } catch {
+      console.log('hypopg is not available on this PostgreSQL: index suggestions will not be costed');
+    }
+  } finally {
+    await client.end();
   }
 }
 
