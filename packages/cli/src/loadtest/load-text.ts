@@ -55,11 +55,12 @@ export function compareText(before: LoadReport, after: LoadReport, comparison: C
       new Set([1, 2, 3, 4, 5]),
     ).map((l) => `  ${l}`),
     '',
-    'budgets         before → after',
+    'budgets, before → after',
     ...comparison.budgets.map((b) => {
       const side = (r: BudgetResult | null) =>
         r ? `${r.state}${r.value === null ? '' : ` (${r.value} ${r.unit})`}` : '—';
-      return `  ${b.name.padEnd(14)} ${side(b.before)} → ${side(b.after)}, target ${b.after?.target ?? b.before?.target} ${b.after?.unit ?? b.before?.unit ?? ''}`.trimEnd();
+      const width = Math.max(...comparison.budgets.map((x) => x.name.length));
+      return `  ${b.name.padEnd(width)}  ${side(b.before)} → ${side(b.after)}, target ${b.after?.target ?? b.before?.target} ${b.after?.unit ?? b.before?.unit ?? ''}`.trimEnd();
     }),
     '',
     `noise: a route is worse when its p95 rose more than ${Math.round(comparison.noise * 100)} % and the 95 % intervals of the two p95s do not overlap, or its error rate's 95 % intervals do not`,
