@@ -6,8 +6,8 @@ import type { IndexBottleneck, NPlusOneBottleneck, OptimiseReport, TrafficProfil
 import { findPostgres } from '@keel/dev-postgres';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import exampleConfig from '../keel.config.js';
 import { type Started, startStudioApi, waitFor } from './support/processes.js';
+import { scaledConfig } from './support/scaled-config.js';
 
 // The proof of the optimisation loop, against the real app and a real
 // PostgreSQL: record the app's traffic, replay it with `keel loadtest`, see
@@ -24,17 +24,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-/** keel.config.ts with 1 s intervals, and a loop that triggers on 3 s of p95 over the API budget and captures 4 s. */
+/** The scaled config, with a loop that triggers on 3 s of p95 over the API budget and captures 4 s. */
 const scaled = {
-  ...exampleConfig,
-  window: { interval: 1000, length: 10_000 },
-  burnRateWindows: [{ short: 10_000, long: 60_000, factor: 14.4 }],
-  hysteresis: 1,
-  prometheus: {
-    ...exampleConfig.prometheus,
-    period: 120_000,
-    ticketWindows: [{ short: 20_000, long: 120_000, factor: 3 }],
-  },
+  ...scaledConfig,
   // Every request sampled for the traffic profile, so a few seconds of traffic cover every route.
   optimise: {
     triggerMs: 200,
@@ -51,6 +43,20 @@ async function keel(args: string[]): Promise<{ code: number; stdout: string; std
   const code = await run(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), cwd: dir });
   return { code, stdout, stderr };
 }
+
+/** `keel loadtest` of the recorded traffic: 8 s, 8 connections, JSON. */
+const loadtest = (...extra: string[]) =>
+  keel([
+    'loadtest',
+    '--profile',
+    'traffic.json',
+    '--duration',
+    '8s',
+    '--connections',
+    '8',
+    '--json',
+    ...extra,
+  ]);
 
 async function sql(url: string, text: string): Promise<pg.QueryResult> {
   const client = new pg.Client({ connectionString: url });
@@ -113,17 +119,7 @@ describe('the optimisation loop on studio-api', () => {
       expect(path).toMatch(/^\/api\/orders\?customer=\d+$/);
 
     // 2. The load test before: the scan breaks the API budget.
-    const before = await keel([
-      'loadtest',
-      base,
-      '--profile',
-      'traffic.json',
-      '--duration',
-      '8s',
-      '--connections',
-      '8',
-      '--json',
-    ]);
+    const before = await loadtest(base);
     expect(before.code, before.stderr).toBe(1);
     writeFileSync(join(dir, 'before.json'), before.stdout);
     const beforeRun = JSON.parse(before.stdout).result as {
@@ -162,19 +158,7 @@ describe('the optimisation loop on studio-api', () => {
 
     // 4. The fix, then the load test again, compared with the first.
     await sql(url, index.fix);
-    const after = await keel([
-      'loadtest',
-      base,
-      '--profile',
-      'traffic.json',
-      '--duration',
-      '8s',
-      '--connections',
-      '8',
-      '--compare',
-      'before.json',
-      '--json',
-    ]);
+    const after = await loadtest(base, '--compare', 'before.json');
     expect(after.code, after.stdout).toBe(0);
     const afterRun = JSON.parse(after.stdout).result as {
       budgets: { name: string; state: string }[];
