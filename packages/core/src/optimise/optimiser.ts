@@ -9,24 +9,14 @@ import type { Signal } from '../signals/signal.js';
 import type { WindowSummary } from '../signals/window.js';
 import { type RunningProfile, startCpuProfile } from './cpu-profiler.js';
 import type { OptimiseConfig } from './optimise-options.js';
-import type {
-  CpuProfileReport,
-  OptimiseCapture,
-  OptimiseReport,
-  OptimiseSource,
-  SourceAnswer,
-  SourceQuestion,
-} from './optimise-report.js';
+import type { CpuProfileReport, OptimiseCapture, OptimiseReport, OptimiseSource } from './optimise-report.js';
 import { type OptimiseStatus, optimiseStatus } from './optimise-status.js';
 import { rankBottlenecks } from './ranking.js';
-import { round, routeBreakdown } from './route-breakdown.js';
+import { routeBreakdown } from './route-breakdown.js';
 import { RouteTallies, RouteTally } from './route-tally.js';
+import { askSources, questionOf } from './source-questions.js';
 import { type TrafficProfile, TrafficRecorder } from './traffic-recorder.js';
 
-/** Fingerprints a capture asks the database sources about: the ones that cost most. */
-const ASKED_FINGERPRINTS = 5;
-/** A source that has not answered by then is noted and left out. */
-const SOURCE_TIMEOUT_MS = 30_000;
 /** The longest on-demand capture, ms. */
 const MAX_WINDOW_MS = 600_000;
 
@@ -309,7 +299,12 @@ export class Optimiser {
         throw new KeelError(KeelErrorCode.Closed, 'optimise: Keel closed during the capture.');
       const endedAt = clock.now();
       const list = tallies.list();
-      const answers = await this.#ask(sources, questionOf(list, windowMs, this.config.instances), notes);
+      const answers = await askSources(
+        sources,
+        questionOf(list, windowMs, this.config.instances),
+        clock,
+        notes,
+      );
       if (tallies.requests === 0) notes.push('no requests during the capture');
       else if (list.every((t) => t.profiled === 0))
         notes.push(
@@ -353,35 +348,6 @@ export class Optimiser {
       this.#stop = undefined;
     }
   }
-
-  /** Every source's answer; one that fails or is late becomes a note. */
-  async #ask(sources: OptimiseSource[], question: SourceQuestion, notes: string[]): Promise<SourceAnswer[]> {
-    const { clock } = this.#host.config;
-    const answers = await Promise.all(
-      sources.map(async (source) => {
-        let timer: TimerHandle | undefined;
-        try {
-          return await Promise.race([
-            source.analyse(question),
-            new Promise<never>((_, reject) => {
-              timer = clock.setTimeout(
-                () => reject(new Error(`no answer within ${SOURCE_TIMEOUT_MS} ms`)),
-                SOURCE_TIMEOUT_MS,
-              );
-            }),
-          ]);
-        } catch (error) {
-          notes.push(`${source.name}: ${(error as Error).message}`);
-          return null;
-        } finally {
-          if (timer !== undefined) clock.clearTimeout(timer);
-        }
-      }),
-    );
-    const answered = answers.filter((a): a is SourceAnswer => a !== null);
-    for (const answer of answered) notes.push(...answer.notes);
-    return answered;
-  }
 }
 
 /** Resolves after `ms` on `clock`, or as soon as `stopped` does. */
@@ -395,22 +361,4 @@ async function wait(clock: Clock, ms: number, stopped: Promise<void>): Promise<v
 function latencyBudgetOf(budgets: readonly ResolvedBudget[], route: string): ResolvedBudget | undefined {
   const http = budgets.filter((b) => b.kind === 'latency' && b.signal === HTTP_SIGNAL);
   return http.find((b) => b.group === route) ?? http.find((b) => b.group === undefined);
-}
-
-function questionOf(tallies: readonly RouteTally[], windowMs: number, instances: number): SourceQuestion {
-  const byFingerprint = new Map<string, { ms: number; calls: number }>();
-  for (const tally of tallies) {
-    for (const [fingerprint, f] of tally.fingerprints) {
-      const entry = byFingerprint.get(fingerprint);
-      if (entry) {
-        entry.ms += f.ms;
-        entry.calls += f.calls;
-      } else byFingerprint.set(fingerprint, { ms: f.ms, calls: f.calls });
-    }
-  }
-  const fingerprints = [...byFingerprint.entries()]
-    .sort(([, a], [, b]) => b.ms - a.ms)
-    .slice(0, ASKED_FINGERPRINTS)
-    .map(([fingerprint, f]) => ({ fingerprint, meanMs: round(f.ms / f.calls), calls: f.calls }));
-  return { fingerprints, windowMs, instances };
 }
