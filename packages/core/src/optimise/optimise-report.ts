@@ -5,7 +5,7 @@
 /** The kinds of fix, cheapest first: the effort a bottleneck's impact is weighed against. */
 export type OptimiseEffort = 'index' | 'cache' | 'pool' | 'code';
 
-/** Weight of each effort in the ranking (impact ÷ weight); see docs/decisions (ranking model). */
+/** Weight of each effort in the ranking (impact ÷ weight); see docs/decisions/0024-optimise-ranking.md. */
 export const EFFORT_WEIGHTS: Readonly<Record<OptimiseEffort, number>> = Object.freeze({
   index: 1,
   cache: 2,

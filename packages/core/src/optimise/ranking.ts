@@ -50,7 +50,7 @@ type Unranked = Bottleneck extends infer B
  * The bottlenecks of a capture, most worth fixing first: each one's impact
  * (user-seconds per minute it cost, measured) divided by the weight of its
  * kind of fix (index 1 < cache 2 < pool size 3 < code change 4); ties go to
- * the larger share of the budget overshoot. See docs/decisions (ranking model).
+ * the larger share of the budget overshoot. See docs/decisions/0024-optimise-ranking.md.
  */
 export function rankBottlenecks(f: CaptureFindings): Bottleneck[] {
   const perMinute = (ms: number) => round((ms / 1000) * (60_000 / f.windowMs));
