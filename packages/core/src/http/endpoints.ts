@@ -1,6 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HealthReport, healthJson, type Readiness } from '../health/report.js';
-import { bearerCheck } from './bearer.js';
 import type { EndpointName, EndpointsConfig } from './endpoint-options.js';
 import { send } from './respond.js';
 
@@ -29,9 +29,14 @@ export function createEndpoints(source: EndpointSource): {
   paths: Readonly<Record<EndpointName, string>>;
 } {
   const { prefix, token, public: open } = source.config.endpoints;
-  const hasToken = bearerCheck(token);
-  const authorized = (name: EndpointName, req: IncomingMessage): boolean =>
-    open.includes(name) || hasToken(req);
+  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
+
+  const authorized = (name: EndpointName, req: IncomingMessage): boolean => {
+    if (!expected || open.includes(name)) return true;
+    const given = req.headers.authorization;
+    if (typeof given !== 'string' || given.length !== expected.length) return false;
+    return timingSafeEqual(Buffer.from(given), expected);
+  };
 
   const guard =
     (name: EndpointName, body: EndpointHandler): EndpointHandler =>
