@@ -20,6 +20,8 @@ const CORE_LAYERS = [
   { name: 'health', paths: ['health/'] },
   // what one instance can serve, measured, and what capacity costs (`keel.capacity`)
   { name: 'capacity', paths: ['capacity/'] },
+  // where a slow route's time goes and what to fix (reads signals, budgets and request profiles)
+  { name: 'optimise', paths: ['optimise/'] },
   // what answers HTTP: the endpoints, the dashboard page, the vitals beacon collector, graceful shutdown
   { name: 'endpoints', paths: ['http/', 'dashboard/', 'vitals/', 'shutdown/'] },
   // what reads everything and exports it

@@ -22,6 +22,9 @@ export default defineConfig({
   // What capacity costs: scaling advice in /health and the dashboard, the monitor's pool resizes and
   // `keel k8s`'s replica bounds state their monthly price (KEEL_COST_* and KEEL_INSTANCES override it).
   cost: { instanceHourly: 0.05, currency: 'USD', dbConnectionHourly: 0.002, instances: 2 },
+  // The optimisation loop looks for bottlenecks as soon as a route's p95 misses the API budget
+  // (the default waits for 1000 ms): see "Find and fix a slow route" in the README.
+  optimise: { triggerMs: 200 },
   // What Kubernetes waits for on a rolling update: readiness 503, 5 s for the endpoint to be
   // removed, up to 10 s for requests in flight, then the cleanups (pool, database).
   shutdown: { preStopDelay: 5000, drainTimeout: 10_000, cleanupTimeout: 5000 },

@@ -4,6 +4,7 @@ import type { KeelPool } from '@keel/pg';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { DB_ROUTES, mountDatabaseRoutes } from './db.js';
 import { FRONTEND_PAGES, FRONTEND_ROUTES, mountFrontend } from './frontend/mount-frontend.js';
+import { mountOptimiseDemo, OPTIMISE_ROUTES } from './optimise-demo.js';
 import { mountVitalsDemo } from './vitals.js';
 
 /** The longest delay `/demo/slow` accepts, ms. */
@@ -30,6 +31,7 @@ export const ROUTES = [
   'GET /api/users/:id',
   'GET /demo/slow?ms=N',
   ...DB_ROUTES,
+  ...OPTIMISE_ROUTES,
   'GET /demo/error',
   'GET /vitals-demo',
   ...FRONTEND_ROUTES,
@@ -108,6 +110,8 @@ export function createApp(keel: Keel, shutdown?: KeelExpressOptions['shutdown'],
 
   // PostgreSQL through Keel's pool (src/db.ts): a lookup, and a slow query for the db_latency budget.
   if (db) mountDatabaseRoutes(app, db);
+  // A slow scan and an N+1 for the optimisation loop (src/optimise-demo.ts).
+  if (db) mountOptimiseDemo(app, db, k);
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

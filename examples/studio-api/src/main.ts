@@ -7,6 +7,7 @@ import { envInt, loadConfig } from './config.js';
 import { createDatabase, startDatabase } from './db.js';
 import { prepareFrontend } from './frontend/mount-frontend.js';
 import { monitorOptionsFromEnv, startMonitor } from './monitor.js';
+import { prepareOptimiseDemo } from './optimise-demo.js';
 
 // keel.config.ts is the one source of the budgets: the keel CLI generates the Prometheus rules,
 // Kubernetes objects and dashboard under deploy/ from the same file (see src/config.ts for the
@@ -27,6 +28,8 @@ const keel = createKeel({
 // first so it runs last on shutdown, after the pool has closed.
 const database = await startDatabase();
 keel.onShutdown(() => database.stop(), 'embedded-postgres');
+// The optimisation loop's demo tables (src/optimise-demo.ts): 600,000 orders, no index on customer_id.
+await prepareOptimiseDemo(database.url);
 const db = await createDatabase(keel, database.url);
 // The health monitoring cycle and incident response (see src/monitor.ts and the README).
 startMonitor(keel, monitorOptionsFromEnv());

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { run } from '@keel/cli';
 import { findPostgres, freePort } from '@keel/dev-postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import exampleConfig from '../keel.config.js';
 import {
   freshDatabase,
   query,
@@ -14,6 +13,7 @@ import {
   startStudioApi,
   waitFor,
 } from './support/processes.js';
+import { scaledConfig } from './support/scaled-config.js';
 
 // The proof that Keel and Prometheus agree: the example app, twice (one
 // instance driven into a breach, one healthy), scraped every second by
@@ -33,18 +33,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-/** keel.config.ts with Keel's windows in seconds: 1 s intervals, a 10 s budget window, a 10 s/1 m page pair. */
-const scaled = {
-  ...exampleConfig,
-  window: { interval: 1000, length: 10_000 },
-  burnRateWindows: [{ short: 10_000, long: 60_000, factor: 14.4 }],
-  hysteresis: 1,
-  prometheus: {
-    ...exampleConfig.prometheus,
-    period: 120_000,
-    ticketWindows: [{ short: 20_000, long: 120_000, factor: 3 }],
-  },
-};
+/** keel.config.ts with Keel's windows in seconds (see support/scaled-config.ts). */
+const scaled = scaledConfig;
 const ERROR_BUDGET = 0.001; // error_rate (< 0.1 % 5xx) and availability (> 99.9 %) alike
 
 function promtool(...args: string[]): string {

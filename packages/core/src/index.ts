@@ -49,6 +49,7 @@ export type { KubernetesConfig, KubernetesOptions } from './config/kubernetes-op
 export type { PrometheusConfig, PrometheusOptions } from './config/prometheus-options.js';
 export { KEEL_OUTCOMES, type KeelOutcome } from './context/keel-outcome.js';
 export { outcomeAtClose, RequestContext, RequestContexts } from './context/request-context.js';
+export { MAX_REQUEST_FINGERPRINTS, RequestProfile } from './context/request-profile.js';
 export type { DashboardData } from './dashboard/dashboard-endpoint.js';
 export type { HealthHistoryJson } from './dashboard/health-history.js';
 export {
@@ -85,6 +86,7 @@ export {
 export type { AdminServer } from './http/admin-server.js';
 export type { EndpointDetails, EndpointName, EndpointOptions } from './http/endpoint-options.js';
 export { type EndpointHandler, PROMETHEUS_CONTENT_TYPE, pathOf } from './http/endpoints.js';
+export { OPTIMISE_PATHS } from './http/optimise-endpoints.js';
 export {
   addServerTiming,
   appendServerTiming,
@@ -93,6 +95,50 @@ export {
   type WriteHead,
 } from './http/server-timing.js';
 export { createKeel, Keel } from './keel.js';
+export { summariseProfile } from './optimise/cpu-profiler.js';
+export type {
+  OptimiseConfig,
+  OptimiseOptions,
+  TrafficConfig,
+  TrafficOptions,
+} from './optimise/optimise-options.js';
+export {
+  type Bottleneck,
+  type BottleneckKind,
+  type CacheBottleneck,
+  type CpuBottleneck,
+  type CpuFunction,
+  type CpuProfileReport,
+  EFFORT_WEIGHTS,
+  type FingerprintBreakdown,
+  type Impact,
+  type IndexAdvice,
+  type IndexBottleneck,
+  type NPlusOneBottleneck,
+  type OptimiseCapture,
+  type OptimiseEffort,
+  type OptimiseReport,
+  type OptimiseSource,
+  type PoolAdvice,
+  type PoolBottleneck,
+  type RouteBreakdown,
+  type SourceAnswer,
+  type SourceQuestion,
+  type TimeSplit,
+} from './optimise/optimise-report.js';
+export type { BottleneckSummary, OptimiseStatus } from './optimise/optimise-status.js';
+export {
+  type OptimiseEvents,
+  type OptimiseRunOptions,
+  Optimiser,
+  type OptimiserHost,
+} from './optimise/optimiser.js';
+export { type KeptUrl, keepUrl } from './optimise/traffic-privacy.js';
+export {
+  type TrafficProfile,
+  TrafficRecorder,
+  type TrafficRoute,
+} from './optimise/traffic-recorder.js';
 export type { Thresholds } from './option-readers.js';
 export type { KeelConfig, KeelOptions } from './options.js';
 export {

@@ -8,8 +8,8 @@ import { createCache, type KeelCache } from './cache/cache.js';
 import type { CacheOptions } from './cache/cache-options.js';
 import { type Capacity, createCapacity } from './capacity/capacity.js';
 import type { KeelOutcome } from './context/keel-outcome.js';
-import { RequestContexts } from './context/request-context.js';
-import { ErrorReporter } from './errors.js';
+import { type RequestContext, RequestContexts } from './context/request-context.js';
+import { ErrorReporter, invalidOptionOf } from './errors.js';
 import { Emitter } from './events.js';
 import type { DependencyCheckOptions } from './health/checks.js';
 import { DependencyChecks } from './health/dependency-checks.js';
@@ -21,7 +21,11 @@ import type { HealthReport, KeelEvents, Readiness, ReportOptions } from './healt
 import { type AdminServer, listenAdmin } from './http/admin-server.js';
 import type { EndpointName } from './http/endpoint-options.js';
 import { createEndpoints, type EndpointHandler } from './http/endpoints.js';
+import { optimiseEndpoints } from './http/optimise-endpoints.js';
 import { NamedSet } from './named-set.js';
+import type { OptimiseReport } from './optimise/optimise-report.js';
+import { type OptimiseRunOptions, Optimiser } from './optimise/optimiser.js';
+import type { TrafficRecorder } from './optimise/traffic-recorder.js';
 import { type KeelConfig, type KeelOptions, resolveOptions } from './options.js';
 import { LoadShedder } from './pressure/load-shedder.js';
 import { MetricsRenderer } from './prometheus/metrics-renderer.js';
@@ -65,6 +69,10 @@ export class Keel {
   readonly vitals: VitalsCollector | undefined;
   /** What one instance serves (measured) and what a change in capacity costs; `/health`'s `capacity`. */
   readonly capacity: Capacity;
+  /** The optimisation loop (`keel.optimise()`, its reports and sources), or `undefined` with `optimise: false`. */
+  readonly optimiser: Optimiser | undefined;
+  /** What adapters sample the traffic profile into (see `TrafficRecorder`); `undefined` when off. */
+  readonly traffic: TrafficRecorder | undefined;
 
   readonly #events: Emitter<KeelEvents>;
   readonly #signals: SignalSet;
@@ -77,7 +85,8 @@ export class Keel {
   readonly #heartbeat: Heartbeat | undefined;
   readonly #ticker: IntervalTicker;
   readonly #metrics: MetricsRenderer;
-  readonly #endpoints: ReturnType<typeof createEndpoints>;
+  readonly #handle: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly #handleAdmin: (req: IncomingMessage, res: ServerResponse) => boolean;
   readonly #caches = new NamedSet<KeelCache<unknown>>('keel.cache', 'cache.name');
   readonly #breakers = new NamedSet<CircuitBreaker>('keel.breaker', 'name');
   readonly #cleanups = new CleanupList();
@@ -101,6 +110,8 @@ export class Keel {
     this.tti = this.#signals.get(TTI_SIGNAL);
     const { capacity, model } = createCapacity(config, this.http, now);
     this.capacity = capacity;
+    this.optimiser = config.optimise ? new Optimiser(this, config.optimise) : undefined;
+    this.traffic = this.optimiser?.traffic;
     this.#budgets = new BudgetSet(config, this.#signals, now);
     this.#checks = new DependencyChecks(clock, this.errors);
     this.#sections = new HealthSections(this.errors);
@@ -109,9 +120,19 @@ export class Keel {
     this.vitals = config.vitals ? new VitalsCollector(this, config.vitals) : undefined;
 
     const endpoints = createEndpoints(this);
-    this.#endpoints = endpoints;
     this.handlers = Object.freeze(endpoints.handlers);
     this.paths = endpoints.paths;
+    const optimiser = this.optimiser;
+    const admin =
+      optimiser && optimiseEndpoints(optimiser, config.endpoints, (w, e) => this.errors.report(w, e));
+    // The optimiser's admin endpoints answer beside the others, on the app's port and the admin port.
+    this.#handle = admin
+      ? (req, res) => endpoints.handle(req, res) || admin.handle(req, res)
+      : endpoints.handle;
+    this.#handleAdmin = admin
+      ? (req, res) => endpoints.handleAdmin(req, res) || admin.handle(req, res)
+      : endpoints.handleAdmin;
+    if (optimiser) this.#sections.add('optimise', () => optimiser.status());
 
     if (config.heartbeatFile) {
       this.#heartbeat = new Heartbeat(config.heartbeatFile, this.errors);
@@ -156,6 +177,7 @@ export class Keel {
           for (const cache of this.#caches.values()) cache.prune();
           model.update(at);
           this.#health.evaluate(at);
+          optimiser?.check(at);
           void this.#heartbeat?.beat(at);
         },
       },
@@ -175,7 +197,9 @@ export class Keel {
    * (`/users/:id`), or `UNMATCHED_ROUTE` when none matched. `outcome` says
    * why Keel answered the request itself (`shed`, ...); leave it out when the
    * app answered. A self-answer counts like any other answer (a 503 is a
-   * server error), so refusing users can never look like health.
+   * server error), so refusing users can never look like health. Adapters
+   * pass the request's `context` (when contexts propagate) so an
+   * optimisation capture sees where its time went.
    */
   recordRequest(
     method: string,
@@ -183,11 +207,26 @@ export class Keel {
     status: number,
     durationMs: number,
     outcome: KeelOutcome | '' = '',
+    context?: RequestContext,
   ): void {
     const ok = status === ABORTED_STATUS || (this.config.clientErrorsAreErrors ? status < 400 : status < 500);
     this.http.record(durationMs, ok, method, route, status, outcome);
     if (outcome !== '' && this.#events.hasListeners('answer'))
       this.#events.emit('answer', { outcome, method, route, status });
+    const optimiser = this.optimiser;
+    if (optimiser?.capturing) optimiser.record(method, route, durationMs, ok, context);
+  }
+
+  /**
+   * Captures where requests' time goes for `optimise.captureMs` (or
+   * `windowMs`), with a CPU profile outside the cooldown, and resolves with
+   * the ranked bottlenecks; joins a capture already running. Rejects with
+   * `KEEL_INVALID_OPTION` when the loop is off (`optimise: false`).
+   */
+  optimise(options?: OptimiseRunOptions): Promise<OptimiseReport> {
+    if (!this.optimiser)
+      return Promise.reject(invalidOptionOf('keel.optimise', 'optimise', 'is false: the loop is off', false));
+    return this.optimiser.run(options);
   }
 
   /** Records one database operation under its fingerprint (`summary`). */
@@ -289,6 +328,11 @@ export class Keel {
     return this.#budgets.assert(options, this.config.clock.now(), this.#readiness.current());
   }
 
+  /** What `assertBudgets` judges, returned whatever the states instead of thrown (`keel loadtest` reports them). */
+  judgeBudgets(options: AssertBudgetsOptions = {}): readonly BudgetSnapshot[] {
+    return this.#budgets.judge(options, this.config.clock.now(), this.#readiness.current());
+  }
+
   /** Subscribes to `budget`, `health`, `evaluation`, `answer` or `shutdown` events; returns an unsubscribe function. */
   on<K extends keyof KeelEvents>(event: K, listener: (payload: KeelEvents[K]) => void): () => void {
     return this.#events.on(event, listener);
@@ -299,7 +343,7 @@ export class Keel {
    * other path so the caller can pass the request on.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    return this.#endpoints.handle(req, res);
+    return this.#handle(req, res);
   }
 
   /** Prometheus text: Keel's metrics, then the registry's. */
@@ -328,7 +372,7 @@ export class Keel {
     host = this.config.endpoints.adminHost,
   ): Promise<AdminServer> {
     if (this.#admin) return Promise.resolve(this.#admin);
-    return listenAdmin(this.#endpoints.handleAdmin, port, host, (where, error) =>
+    return listenAdmin(this.#handleAdmin, port, host, (where, error) =>
       this.errors.report(where, error),
     ).then((admin) => {
       this.#admin = admin;
@@ -400,6 +444,7 @@ export class Keel {
     this.#ticker.stop();
     this.#checks.stopAll();
     this.#runtime?.stop();
+    this.optimiser?.close();
     // The last sign of life: a restart measures its downtime from here, unless this was a planned shutdown.
     await this.#heartbeat?.beat(this.config.clock.now(), this.#readiness.shuttingDown);
     const admin = this.#admin;

@@ -27,6 +27,11 @@ import {
   type EndpointsConfig,
   resolveEndpointOptions,
 } from './http/endpoint-options.js';
+import {
+  type OptimiseConfig,
+  type OptimiseOptions,
+  resolveOptimiseOptions,
+} from './optimise/optimise-options.js';
 import { object, read } from './option-readers.js';
 import {
   resolveSheddingOptions,
@@ -98,6 +103,14 @@ export interface KeelOptions extends BudgetRulesOptions {
   cost?: CostOptions;
   /** The capacity model's planning targets. @default 70 % utilisation of one core */
   capacity?: CapacityOptions;
+  /**
+   * The optimisation loop: when a route's p95 passes `triggerMs`, or on
+   * demand (`keel.optimise()`), capture where requests' time goes, profile
+   * the CPU, rank the bottlenecks and suggest fixes; and record the traffic
+   * `keel loadtest` replays. `false` turns it off (nothing is built).
+   * @default on, triggered at p95 > 1000 ms, see each field
+   */
+  optimise?: OptimiseOptions | false;
   /** A prom-client registry whose metrics `/metrics` serves after Keel's own. @default a new Registry */
   registry?: Registry;
   /** Receives every failure Keel caught after setup. @default log once per place */
@@ -120,6 +133,8 @@ export interface KeelConfig extends BudgetsConfig, HealthConfig {
   /** Prices of capacity, or `null` when not configured. */
   readonly cost: CostConfig | null;
   readonly capacity: CapacityConfig;
+  /** The optimisation loop, or `null` when off. */
+  readonly optimise: OptimiseConfig | null;
 }
 
 const RENAMED: Record<string, string> = {
@@ -150,6 +165,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'vitals',
   'cost',
   'capacity',
+  'optimise',
 ] satisfies (keyof KeelOptions)[]);
 
 /** Validates options and applies every default, through each concept's resolver; the result is frozen. */
@@ -203,6 +219,7 @@ export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
   const vitals = resolveVitalsOptions(options.vitals);
   const cost = resolveCostOptions(options.cost);
   const capacity = resolveCapacityOptions(options.capacity);
+  const optimise = resolveOptimiseOptions(options.optimise, window.interval);
   const onError = read<ErrorHandler | undefined>(
     'onError',
     options.onError,
@@ -226,6 +243,7 @@ export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
     vitals,
     cost,
     capacity,
+    optimise,
   });
 }
 

@@ -141,7 +141,11 @@ export class Tracker {
       const status = ended ? sentStatus || res.statusCode : shutdown.unansweredStatus;
       // Read at the end: a method-override middleware may have changed it, and the route is that method's.
       const outcome = outcomeAtClose(status, ended, ctx);
-      keel.recordRequest(req.method, route, status, performance.now() - start, outcome);
+      keel.recordRequest(req.method, route, status, performance.now() - start, outcome, ctx);
+      // The optimiser's traffic profile: a sample now and then (every request during a capture).
+      const traffic = keel.traffic;
+      if (traffic?.sampling)
+        traffic.sample(req.method, route, req.originalUrl, status, res.getHeader('etag'));
     } catch (error) {
       keel.reportError('express:record', error);
     }

@@ -12,6 +12,7 @@ import {
   type Keel,
   KeelError,
   KeelErrorCode,
+  OPTIMISE_PATHS,
   outcomeAtClose,
   type RequestContext,
   type ShutdownReport,
@@ -320,9 +321,22 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
       const ended = this.writableEnded;
       // Unanswered: the client left (499), or shutdown cut it off (503).
       const status = ended ? this.statusCode : shutdown.unansweredStatus;
-      // The context is only read for a 5xx: most responses never had one set, and the lookup is not free.
-      const outcome = status < 500 ? '' : outcomeAtClose(status, ended, this[kContext]);
-      keel.recordRequest(this.req.method!, this[kRoute]!, status, performance.now() - start, outcome);
+      // The context is only read for a 5xx or during an optimiser capture: most responses never
+      // had one set, and the lookup is not free.
+      const context = status >= 500 || keel.optimiser?.capturing === true ? this[kContext] : undefined;
+      const outcome = status < 500 ? '' : outcomeAtClose(status, ended, context);
+      keel.recordRequest(
+        this.req.method!,
+        this[kRoute]!,
+        status,
+        performance.now() - start,
+        outcome,
+        context,
+      );
+      // The optimiser's traffic profile: a sample now and then (every request during a capture).
+      const traffic = keel.traffic;
+      if (traffic?.sampling)
+        traffic.sample(this.req.method!, this[kRoute]!, this.req.url!, status, this.getHeader('etag'));
     } catch (error) {
       report('record', error);
     }
@@ -470,6 +484,21 @@ const plugin: FastifyPluginAsync<KeelFastifyOptions> = async (app, options) => {
           // Core writes status, headers and body itself; Fastify must not add its own.
           reply.hijack();
           handler(request.raw, reply.raw);
+        },
+      });
+    }
+  }
+
+  // The optimiser's admin endpoints (report, on-demand capture, traffic profile): core answers them.
+  if (config.mountEndpoints && keel.optimiser) {
+    for (const path of Object.values(OPTIMISE_PATHS)) {
+      app.route({
+        method: ['GET', 'HEAD', 'POST'],
+        url: `${keel.config.endpoints.prefix}${path}`,
+        config: { [kState]: ENDPOINT } as RouteOptions['config'],
+        handler(request, reply) {
+          reply.hijack();
+          keel.handle(request.raw, reply.raw);
         },
       });
     }

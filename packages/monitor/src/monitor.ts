@@ -14,6 +14,7 @@ import type { Mitigation } from './mitigations/mitigation.js';
 import { MitigationRegistry } from './mitigations/registry.js';
 import { Dispatcher, type NotifierStats } from './notify/dispatcher.js';
 import { Outbox } from './notify/outbox.js';
+import { linkOptimiser } from './optimise-link.js';
 import { type MonitorConfig, type MonitorOptions, resolveMonitorOptions } from './options.js';
 import { incidentsSection, monitorSection } from './status/health-sections.js';
 import type { Journal } from './store/journal.js';
@@ -210,6 +211,8 @@ export class Monitor {
       );
     }
     this.#unsubscribe.push(
+      // Optimiser reports in the incident timeline; a latency incident asks for one.
+      ...linkOptimiser(keel, this.incidents, (listener) => this.on('incident', listener)),
       keel.onShutdown(() => this.close(), 'keel-monitor'),
       keel.on('shutdown', () => this.#standDown()),
     );

@@ -66,6 +66,9 @@ export function acquireConnection(
     }
     const waited = performance.now() - started;
     pool.counters.observeWait(waited);
+    // Only while the optimiser captures: this request's wait for a connection.
+    const profile = context?.profile;
+    if (profile !== undefined) profile.acquireMs += waited;
     if (full && waited > pool.config.saturationMs) pool.counters.saturations++;
     done(null, execution.track(client as Tracked));
   });

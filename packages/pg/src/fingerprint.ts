@@ -377,9 +377,10 @@ export class FingerprintCache<T extends CachedFingerprint> {
   readonly #byShape = new Map<string, T>();
   readonly #max: number;
   readonly #maxLabelLength: number;
-  readonly #create: (fp: CachedFingerprint) => T;
+  readonly #create: (fp: CachedFingerprint, sql: string) => T;
 
-  constructor(max: number, maxLabelLength: number, create: (fp: CachedFingerprint) => T) {
+  /** `create` makes a shape's entry from its fingerprint and the first text seen with it. */
+  constructor(max: number, maxLabelLength: number, create: (fp: CachedFingerprint, sql: string) => T) {
     this.#max = max;
     this.#maxLabelLength = maxLabelLength;
     this.#create = create;
@@ -392,7 +393,7 @@ export class FingerprintCache<T extends CachedFingerprint> {
     const label = labelOf(fp.text, this.#maxLabelLength);
     let shape = this.#byShape.get(label);
     if (shape === undefined) {
-      shape = this.#create({ ...fp, label });
+      shape = this.#create({ ...fp, label }, sql);
       if (this.#byShape.size >= this.#max) this.#byShape.delete(this.#byShape.keys().next().value!);
       this.#byShape.set(label, shape);
     }
@@ -403,6 +404,11 @@ export class FingerprintCache<T extends CachedFingerprint> {
 
   shapes(): IterableIterator<T> {
     return this.#byShape.values();
+  }
+
+  /** The shape whose label is `label` (what the DB signal and request profiles name it by). */
+  byLabel(label: string): T | undefined {
+    return this.#byShape.get(label);
   }
 }
 

@@ -1,4 +1,5 @@
 export {
+  type AdvisedPool,
   type AdviseOptions,
   type AdvisorReport,
   type AdvisorTarget,

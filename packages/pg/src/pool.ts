@@ -4,6 +4,7 @@ import { ClientGuards } from './client-guards.js';
 import { kState, type QueryArg, type Tracked } from './client-state.js';
 import { acquireConnection } from './connection-acquire.js';
 import type { PoolRecycle, PoolResize, SlowQueryRecord } from './events.js';
+import { poolOptimiseSource } from './optimise-source.js';
 import { type KeelPoolOptions, type PoolConfigResolved, resolvePoolOptions } from './options.js';
 import { createPoolBreaker, judge, runThroughBreaker, underBreaker } from './pool-breaker.js';
 import { PoolCounters, registerPoolMetrics } from './pool-metrics.js';
@@ -94,6 +95,9 @@ export class KeelPool {
       if (this.#open.size === 0) this.#allClosed?.();
     });
     this.#cleanups.push(registerPoolMetrics(keel.registry, this));
+    // The optimisation loop asks the pool for indexes and its size after each capture.
+    const optimiser = keel.optimiser;
+    if (optimiser) this.#cleanups.push(optimiser.addSource(poolOptimiseSource(this, this.#recording)));
 
     const check = this.config.healthCheck;
     if (check) {

@@ -10,6 +10,8 @@ import { emitEvent, type PoolHost } from './pool-host.js';
 
 /** Per-fingerprint totals the pool keeps on its cached fingerprints (no extra lookup per query). */
 export interface Fingerprinted extends CachedFingerprint {
+  /** The first text seen with this shape (with `$n` parameters, no values): what EXPLAIN is run on. */
+  readonly sql: string;
   calls: number;
   errors: number;
   totalMs: number;
@@ -46,7 +48,7 @@ export class QueryRecording {
     this.#fingerprints = new FingerprintCache(
       pool.config.maxFingerprints,
       pool.keel.db.definition.maxLabelLength,
-      (fp) => ({ ...fp, calls: 0, errors: 0, totalMs: 0 }),
+      (fp, sql) => ({ ...fp, sql, calls: 0, errors: 0, totalMs: 0 }),
     );
     this.plans = new PlanCapture(pool, borrow);
   }
@@ -74,6 +76,9 @@ export class QueryRecording {
       if (context !== undefined) {
         context.dbMs += ms;
         context.dbCalls++;
+        // Only while the optimiser captures: where this request's time went, per fingerprint.
+        const profile = context.profile;
+        if (profile !== undefined) profile.query(fp.label, ms);
       }
       const slow = pool.config.slowQuery;
       if (slow !== null && ms >= slow.thresholdMs)
@@ -82,6 +87,18 @@ export class QueryRecording {
       // Runs inside pg's callback: a throw here would land in pg, not in the app.
       pool.keel.reportError('pg.record', internal);
     }
+  }
+
+  /** The shape labelled `label` (as the DB signal and request profiles name it), if still remembered. */
+  shape(label: string): Fingerprinted | undefined {
+    return this.#fingerprints.byLabel(label);
+  }
+
+  /** Time every query took so far, ms (the pool's busy time, summed over the shapes remembered). */
+  totalMs(): number {
+    let total = 0;
+    for (const f of this.#fingerprints.shapes()) total += f.totalMs;
+    return total;
   }
 
   /** Query shapes seen, most time consumed first. */

@@ -104,6 +104,16 @@ export class BudgetSet {
    * report if one is breached.
    */
   assert(options: AssertBudgetsOptions, now: number, current: ReadyTime): readonly BudgetSnapshot[] {
+    const results = this.judge(options, now, current);
+    const failed = results.filter(
+      (r) => r.state === 'breached' || (options.requireData && r.state === 'no_data'),
+    );
+    if (failed.length) throw new KeelError(KeelErrorCode.BudgetBreached, formatBudgetReport(results, failed));
+    return results;
+  }
+
+  /** The judgement `assert` makes, returned whatever the states (a load test reports breaches itself). */
+  judge(options: AssertBudgetsOptions, now: number, current: ReadyTime): BudgetSnapshot[] {
     if (typeof options !== 'object' || options === null) {
       throw invalidOptionOf('assertBudgets', 'options', 'must be an object', options);
     }
@@ -121,7 +131,7 @@ export class BudgetSet {
           `assertBudgets: unknown budget(s) ${unknown.join(', ')}.`,
         );
     }
-    const results = selected.map((t) => {
+    return selected.map((t) => {
       const signal = this.#signals.get(t.budget.signal);
       const summary = signal.summarize(
         this.#signals.summaryOf(signal),
@@ -140,10 +150,5 @@ export class BudgetSet {
         since: now,
       };
     });
-    const failed = results.filter(
-      (r) => r.state === 'breached' || (options.requireData && r.state === 'no_data'),
-    );
-    if (failed.length) throw new KeelError(KeelErrorCode.BudgetBreached, formatBudgetReport(results, failed));
-    return results;
   }
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '../clock.js';
 import type { KeelOutcome } from './keel-outcome.js';
+import { RequestProfile } from './request-profile.js';
 
 /**
  * What Keel carries along one request: the route, its deadline (so
@@ -25,6 +26,11 @@ export class RequestContext {
    * apart from the app's own errors. `undefined` when nothing was refused.
    */
   outcome: KeelOutcome | undefined = undefined;
+  /**
+   * Where this request's time went (pool wait, cache, each query fingerprint),
+   * present only for requests started while the optimiser captures.
+   */
+  profile: RequestProfile | undefined = undefined;
 
   constructor(
     /** When the request started (clock ms). */
@@ -51,6 +57,8 @@ export class RequestContexts {
   readonly #storage = new AsyncLocalStorage<RequestContext>();
   readonly #clock: Clock;
   #propagating = false;
+  /** Set by the optimiser while it captures: new contexts then carry a `RequestProfile`. */
+  profiling = false;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -74,7 +82,9 @@ export class RequestContexts {
   /** A new context starting now, for `runIn`; adapters keep it to build `Server-Timing`. */
   create(budgetMs: number | undefined): RequestContext {
     const now = this.#clock.now();
-    return new RequestContext(now, budgetMs === undefined ? undefined : now + budgetMs);
+    const context = new RequestContext(now, budgetMs === undefined ? undefined : now + budgetMs);
+    if (this.profiling) context.profile = new RequestProfile();
+    return context;
   }
 
   /** Runs `fn(...args)` inside an existing context. */
@@ -133,6 +143,10 @@ export class RequestContexts {
     context.cacheMs += ms;
     if (hit) context.cacheHits++;
     else context.cacheMisses++;
+    const profile = context.profile;
+    if (profile === undefined) return;
+    if (hit) profile.cacheHitMs += ms;
+    else profile.cacheLoadMs += ms;
   }
 }
 

@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Dashboard, type DashboardSource } from '../dashboard/dashboard-endpoint.js';
 import { type HealthReport, healthJson, type Readiness, type ReportOptions } from '../health/report.js';
+import { bearerCheck } from './bearer.js';
 import { ENDPOINT_NAMES, type EndpointName, type EndpointsConfig } from './endpoint-options.js';
 import { send } from './respond.js';
 
@@ -36,15 +36,11 @@ export function createEndpoints(source: EndpointSource): {
   paths: Readonly<Record<EndpointName, string>>;
 } {
   const { prefix, token, public: open, details } = source.config.endpoints;
-  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
-
-  const hasToken = (req: IncomingMessage): boolean => {
-    const given = req.headers.authorization;
-    if (!expected || typeof given !== 'string' || given.length !== expected.length) return false;
-    return timingSafeEqual(Buffer.from(given), expected);
-  };
+  const bearer = bearerCheck(token);
+  // With no token configured, nobody "has" it: details stay for the admin port (or `always`).
+  const hasToken = (req: IncomingMessage): boolean => token !== undefined && bearer(req);
   const authorized = (name: EndpointName, req: IncomingMessage): boolean =>
-    !expected || open.includes(name) || hasToken(req);
+    token === undefined || open.includes(name) || bearer(req);
   // Dependency errors can name internal addresses: shown only to those `endpoints.details` allows.
   const showDetails = (req: IncomingMessage, admin: boolean): boolean =>
     details === 'always' ||

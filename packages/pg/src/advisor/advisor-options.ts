@@ -1,7 +1,7 @@
 // The advisor's public types, its thresholds and their defaults.
 
 import type { ClientConfig, Pool } from 'pg';
-import type { KeelPool } from '../pool.js';
+import type { SlowQueryRecord } from '../events.js';
 
 export type Severity = 'critical' | 'warning' | 'info';
 
@@ -81,12 +81,23 @@ export interface AdvisorThresholds {
 export interface AdviseOptions {
   /** SQL texts (with `$n` placeholders) checked for missing indexes, beside the top statements and the pool's slow queries. */
   queries?: readonly string[];
-  /** An instrumented pool whose fingerprints and captured plans join the report. */
-  pool?: KeelPool;
+  /** An instrumented pool (`createPool`) whose fingerprints and captured plans join the report. */
+  pool?: AdvisedPool;
   thresholds?: AdvisorThresholds;
 }
 
-export type AdvisorTarget = string | ClientConfig | KeelPool | Pool;
+/**
+ * What the advisor reads from `@keel/pg`'s pool (a `KeelPool` is one): the
+ * pg pool it wraps, its fingerprints, its slow queries. Named by shape so
+ * the pool can use the advisor's rules without the two importing each other.
+ */
+export interface AdvisedPool {
+  readonly inner: Pool;
+  fingerprints(limit?: number): readonly { fingerprint: string; calls: number; meanMs: number }[];
+  slowQueries(): readonly SlowQueryRecord[];
+}
+
+export type AdvisorTarget = string | ClientConfig | AdvisedPool | Pool;
 
 /** Most severe first. */
 export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };

@@ -2,9 +2,10 @@ import { KeelError, KeelErrorCode } from '@keel/core';
 import pg, { type ClientConfig } from 'pg';
 import { DML_OPERATIONS, explainGeneric, isExplainable, type PlanSummary, type RunSql } from '../explain.js';
 import { fingerprint } from '../fingerprint.js';
-import { isPool, type KeelPool } from '../pool.js';
+import { isPool } from '../pool.js';
 import {
   ADVISOR_DEFAULTS,
+  type AdvisedPool,
   type AdviseOptions,
   type AdvisorReport,
   type AdvisorTarget,
@@ -18,6 +19,7 @@ import { EXTENSIONS_SQL, INDEXES_SQL, SERVER_SQL, statementsSql, TABLES_SQL } fr
 import { quoteIdent, round } from './sql-text.js';
 
 export type {
+  AdvisedPool,
   AdviseOptions,
   AdvisorReport,
   AdvisorTarget,
@@ -30,8 +32,8 @@ export type {
 
 function clientConfig(target: AdvisorTarget): ClientConfig {
   if (typeof target === 'string') return { connectionString: target };
-  if (typeof (target as KeelPool).inner === 'object' && (target as KeelPool).inner !== null)
-    return { ...(target as KeelPool).inner.options };
+  if (typeof (target as AdvisedPool).inner === 'object' && (target as AdvisedPool).inner !== null)
+    return { ...(target as AdvisedPool).inner.options };
   if (isPool(target)) return { ...target.options };
   return target as ClientConfig;
 }

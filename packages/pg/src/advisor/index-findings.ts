@@ -177,6 +177,7 @@ export async function missingIndexes(
         costBefore: plan.totalCost,
         costAfter: null,
         confirmedByHypopg: false,
+        columns: columns.join(', '),
       };
       if (hypopg && sql !== null) {
         const after = await withHypotheticalIndex(
