@@ -1,7 +1,8 @@
+import type { OptimiseStatus } from '../src/optimise/optimise-status.js';
 import { clock, field, h, list, replace, table, text } from './dom.js';
 
 // The sections other packages add to /health, read by shape rather than by type: the page must
-// keep working with a monitor or an optimiser older or newer than itself, or with none.
+// keep working with a monitor older or newer than itself, or with none.
 
 const score = (v: unknown) => (typeof v === 'number' ? String(v) : '–');
 
@@ -101,46 +102,51 @@ export function renderMonitor(el: HTMLElement, monitor: unknown): void {
   );
 }
 
-const LISTS = ['bottlenecks', 'ranked', 'items', 'suggestions'];
-
-/** The optimisation loop's ranked bottlenecks and suggested fixes, when it has any. */
-export function renderOptimise(el: HTMLElement, optimise: unknown): boolean {
-  const items = LISTS.map((key) => list(optimise, key)).find((l) => l.length > 0) ?? [];
-  if (items.length === 0) {
-    replace(el, h('p', { class: 'muted' }, 'No bottleneck reported.'));
-    return optimise !== undefined && optimise !== null;
+/**
+ * The optimisation loop's latest ranked bottlenecks with their fixes and what each costs or
+ * saves. The loop is core's own, so its `/health` section is read by its type.
+ */
+export function renderOptimise(el: HTMLElement, optimise: OptimiseStatus | null | undefined): boolean {
+  if (!optimise) return false;
+  const state =
+    optimise.state === 'idle'
+      ? null
+      : h('p', { 'data-field': 'optimise-state' }, `${optimise.state}: ${optimise.capture?.reason ?? ''}`);
+  const top = optimise.latest?.top ?? [];
+  if (top.length === 0) {
+    replace(el, [
+      state,
+      h(
+        'p',
+        { class: 'muted' },
+        optimise.latest
+          ? `No bottleneck in the last capture (${optimise.latest.requests} requests).`
+          : `No capture yet: one starts when a route's p95 passes ${optimise.triggerMs} ms.`,
+      ),
+    ]);
+    return true;
   }
-  replace(
-    el,
+  replace(el, [
+    state,
     h(
       'ol',
       { class: 'bottlenecks' },
-      items.slice(0, 10).map((item, i) => {
-        const title =
-          text(field(item, 'title')) ??
-          text(field(item, 'summary')) ??
-          [text(field(item, 'kind')), text(field(item, 'route')) ?? text(field(item, 'target'))]
-            .filter(Boolean)
-            .join(' ');
-        const fix = field(item, 'fix') ?? field(item, 'suggestion') ?? field(item, 'action');
-        const cost = field(item, 'cost');
-        return h(
+      top.map((b, i) =>
+        h(
           'li',
           { class: 'card', 'data-bottleneck': i },
-          h('strong', null, title || `bottleneck ${i + 1}`),
-          describe('impact', field(item, 'impact')),
-          describe('effort', field(item, 'effort')),
+          h('strong', null, b.title),
           describe(
-            'fix',
-            typeof fix === 'object' && fix !== null
-              ? (field(fix, 'text') ?? field(fix, 'sql') ?? field(fix, 'description'))
-              : fix,
+            'impact',
+            `${b.userSecondsPerMinute} user-seconds per minute${b.route ? ` on ${b.route}` : ''}`,
           ),
-          describe('cost', typeof cost === 'object' && cost !== null ? field(cost, 'text') : cost),
-        );
-      }),
+          describe('effort', b.effort),
+          describe('fix', b.fix),
+          describe('cost', b.cost),
+        ),
+      ),
     ),
-  );
+  ]);
   return true;
 }
 

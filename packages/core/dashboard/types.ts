@@ -1,6 +1,8 @@
 // What the page reads from `GET /keel` (Accept: application/json): `/health`'s JSON, the
 // history and the interval. Only the fields the page shows are typed; sections other packages
-// add (`monitor`, `incidents`, `optimise`) are read defensively, since they may be absent or older.
+// add (`monitor`, `incidents`) are read defensively, since they may be absent or older; the
+// optimiser's section is core's own, typed.
+import type { OptimiseStatus } from '../src/optimise/optimise-status.js';
 
 export type BudgetState = 'ok' | 'at_risk' | 'breached' | 'no_data';
 
@@ -82,7 +84,7 @@ export interface HealthJson {
   capacity?: CapacityJson | null;
   monitor?: unknown;
   incidents?: unknown;
-  optimise?: unknown;
+  optimise?: OptimiseStatus | null;
 }
 
 export interface HistoryJson {

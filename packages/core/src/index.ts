@@ -95,6 +95,7 @@ export {
   type WriteHead,
 } from './http/server-timing.js';
 export { createKeel, Keel } from './keel.js';
+export type { CapacityPricer } from './optimise/bottleneck-cost.js';
 export { summariseProfile } from './optimise/cpu-profiler.js';
 export type {
   OptimiseConfig,
@@ -104,6 +105,7 @@ export type {
 } from './optimise/optimise-options.js';
 export {
   type Bottleneck,
+  type BottleneckCost,
   type BottleneckKind,
   type CacheBottleneck,
   type CpuBottleneck,

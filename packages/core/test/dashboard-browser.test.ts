@@ -1,6 +1,13 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AdminServer, createFakeClock, createKeel, type FakeClock, type Keel } from '../src/index.js';
+import {
+  type AdminServer,
+  createFakeClock,
+  createKeel,
+  type FakeClock,
+  type Keel,
+  type OptimiseStatus,
+} from '../src/index.js';
 import { launchChromium, outputPath, until } from './browser.js';
 
 const TOKEN = 'dashboard-test-token-0123456789';
@@ -56,18 +63,35 @@ const MONITOR = {
     },
   ],
 };
-const OPTIMISE = {
-  bottlenecks: [
-    {
-      title: 'GET /api/slow: pool acquire wait is 60 % of its time',
-      impact: { userSecondsPerMinute: 12.5, trafficShare: 0.2 },
-      effort: 'pool size',
-      fix: 'raise pool max from 10 to 20',
-      cost: {
-        text: '+10 connections per instance (×3 instances): +21.90 USD/month, +30 connections in total',
+// The optimiser's own /health section (typed, so the fixture cannot drift from it), after a
+// capture that ranked a pool bottleneck and priced it with `keel.capacity.costOf`.
+const OPTIMISE: OptimiseStatus = {
+  state: 'idle',
+  triggerMs: 1000,
+  capture: null,
+  automaticFrom: null,
+  lastProfile: null,
+  latest: {
+    id: 'capture-1',
+    reason: 'GET /api/slow p95 1430 ms > 1000 ms',
+    startedAt: '2026-12-06T10:00:00.000Z',
+    endedAt: '2026-12-06T10:00:10.000Z',
+    requests: 420,
+    bottlenecks: 1,
+    top: [
+      {
+        rank: 1,
+        kind: 'pool',
+        effort: 'pool',
+        route: null,
+        userSecondsPerMinute: 12.5,
+        title: 'queries waited 60 % of their time in pool default for a free connection (max 10)',
+        fix: 'raise pool max from 10 to 20 (createPool(keel, { pg: { max: 20 } }))',
+        cost: '+10 connections per instance (×3 instances): +21.90 USD/month, +30 connections in total',
       },
-    },
-  ],
+    ],
+    notes: [],
+  },
 };
 
 interface Served {
@@ -133,6 +157,8 @@ describe('the /keel dashboard in Chromium', () => {
       hysteresis: 1,
       cost: { instanceHourly: 0.1, currency: 'USD', instances: 3 },
       endpoints: { token: TOKEN },
+      // The page is shown the section below instead of a capture's.
+      optimise: false,
     });
     keel.addHealthSection('incidents', () => INCIDENTS);
     keel.addHealthSection('monitor', () => MONITOR);

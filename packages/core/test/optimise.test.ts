@@ -166,8 +166,10 @@ describe('the optimisation loop', () => {
     await keel.close();
   });
 
-  it('suggests raising the pool when queries wait for connections, from its source’s numbers', async () => {
-    const { keel, clock } = setup();
+  it('suggests raising the pool when queries wait for connections, from its source’s numbers, priced', async () => {
+    const { keel, clock } = setup({
+      cost: { instanceHourly: 0.1, currency: 'USD', dbConnectionHourly: 0.01, instances: 2 },
+    });
     keel.optimiser!.addSource({
       name: 'pool',
       analyse: async () => ({
@@ -199,6 +201,13 @@ describe('the optimisation loop', () => {
     expect(pool.impact.userSecondsPerMinute).toBe(72);
     expect(pool.details.acquireShare).toBe(0.48);
     expect(pool.effort).toBe('pool');
+    // Five more connections on each of two instances, at 0.01 USD an hour each, 730 hours a month.
+    expect(pool.cost).toEqual({
+      monthly: 73,
+      currency: 'USD',
+      text: '+5 connections per instance (×2 instances): +73.00 USD/month, +10 connections in total',
+    });
+    expect(keel.optimiser!.status().latest!.top.find((b) => b.kind === 'pool')!.cost).toBe(pool.cost!.text);
     await keel.close();
   });
 

@@ -98,6 +98,19 @@ interface BottleneckBase {
   readonly title: string;
   /** The concrete fix: a statement to run, or a change to make. */
   readonly fix: string;
+  /**
+   * What the fix costs or saves in capacity, priced with `cost` (`keel.capacity.costOf`):
+   * a bigger pool's connections, or the event-loop time a cache or a CPU fix frees.
+   * Absent when it changes no capacity of the app (an index, an N+1) or before capacity is known.
+   */
+  readonly cost?: BottleneckCost;
+}
+
+/** A fix's price: `monthly` and `currency` are `null` without a `cost` option; `text` says it in one line. */
+export interface BottleneckCost {
+  readonly monthly: number | null;
+  readonly currency: string | null;
+  readonly text: string;
 }
 
 /** A query on a table scan that an index would serve. */

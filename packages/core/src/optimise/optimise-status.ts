@@ -12,6 +12,8 @@ export interface BottleneckSummary {
   readonly userSecondsPerMinute: number;
   readonly title: string;
   readonly fix: string;
+  /** What the fix costs or saves in capacity, in one line (see `Bottleneck.cost`); `null` when it changes none. */
+  readonly cost: string | null;
 }
 
 /** The `optimise` section of `/health`: small and bounded (times as ISO strings). */
@@ -78,6 +80,7 @@ export function optimiseStatus(s: {
         userSecondsPerMinute: b.impact.userSecondsPerMinute,
         title: b.title,
         fix: b.fix,
+        cost: b.cost?.text ?? null,
       })),
       notes: latest.notes.slice(0, LISTED),
     },

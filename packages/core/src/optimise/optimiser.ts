@@ -7,6 +7,7 @@ import { HTTP_SIGNAL } from '../signals/built-in-signals.js';
 import { OVERFLOW_LABEL } from '../signals/labels.js';
 import type { Signal } from '../signals/signal.js';
 import type { WindowSummary } from '../signals/window.js';
+import { type CapacityPricer, priceBottleneck } from './bottleneck-cost.js';
 import { type RunningProfile, startCpuProfile } from './cpu-profiler.js';
 import type { OptimiseConfig } from './optimise-options.js';
 import type { CpuProfileReport, OptimiseCapture, OptimiseReport, OptimiseSource } from './optimise-report.js';
@@ -31,6 +32,8 @@ export interface OptimiserHost {
   readonly http: Signal;
   readonly context: RequestContexts;
   readonly errors: ErrorReporter;
+  /** Prices fixes that change capacity; absent: no prices. */
+  readonly capacity?: CapacityPricer;
 }
 
 export interface OptimiseEvents {
@@ -312,6 +315,25 @@ export class Optimiser {
         );
       if (tallies.untallied > 0)
         notes.push(`${tallies.untallied} request(s) to routes beyond optimise.maxRoutes were counted only`);
+      const routes = list
+        .sort((a, b) => b.wallMs - a.wallMs)
+        .map((t) => routeBreakdown(t, tallies.requests, windowMs));
+      const ranked = rankBottlenecks({
+        tallies: list,
+        requests: tallies.requests,
+        windowMs,
+        answers,
+        cpu,
+        samplesOf: (method, route) => this.traffic?.samplesOf(method, route),
+        nPlusOne: this.config.nPlusOne,
+      });
+      const pricer = host.capacity;
+      const bottlenecks = pricer
+        ? ranked.map((b) => {
+            const cost = priceBottleneck(b, pricer, routes);
+            return cost ? { ...b, cost } : b;
+          })
+        : ranked;
       const report: OptimiseReport = {
         schema: 'keel-optimise/1',
         id: capture.id,
@@ -321,18 +343,8 @@ export class Optimiser {
         endedAt,
         windowMs,
         requests: tallies.requests,
-        routes: list
-          .sort((a, b) => b.wallMs - a.wallMs)
-          .map((t) => routeBreakdown(t, tallies.requests, windowMs)),
-        bottlenecks: rankBottlenecks({
-          tallies: list,
-          requests: tallies.requests,
-          windowMs,
-          answers,
-          cpu,
-          samplesOf: (method, route) => this.traffic?.samplesOf(method, route),
-          nPlusOne: this.config.nPlusOne,
-        }),
+        routes,
+        bottlenecks,
         cpu,
         cpuSkipped: cpu ? null : cpuSkipped,
         notes,
