@@ -219,7 +219,8 @@ export function resolveOptions(input: KeelOptions | undefined): KeelConfig {
   const vitals = resolveVitalsOptions(options.vitals);
   const cost = resolveCostOptions(options.cost);
   const capacity = resolveCapacityOptions(options.capacity);
-  const optimise = resolveOptimiseOptions(options.optimise, window.interval);
+  // The fleet size is said once: `cost.instances` also tells the optimiser how many pools share the database.
+  const optimise = resolveOptimiseOptions(options.optimise, window.interval, cost?.instances);
   const onError = read<ErrorHandler | undefined>(
     'onError',
     options.onError,

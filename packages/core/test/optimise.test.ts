@@ -320,6 +320,18 @@ describe('the optimisation loop', () => {
     await keel.close();
   });
 
+  it('takes the fleet size from cost.instances unless optimise.instances says otherwise', async () => {
+    const fleet = setup({ cost: { instanceHourly: 0.1, currency: 'USD', instances: 4 } });
+    expect(fleet.keel.config.optimise!.instances).toBe(4);
+    const own = setup({
+      cost: { instanceHourly: 0.1, currency: 'USD', instances: 4 },
+      optimise: { instances: 2 },
+    });
+    expect(own.keel.config.optimise!.instances).toBe(2);
+    expect(setup().keel.config.optimise!.instances).toBe(1);
+    for (const k of [fleet.keel, own.keel]) await k.close();
+  });
+
   it('rejects bad options at setup and bad windows on demand', async () => {
     for (const optimise of [
       { triggerMs: 0 },

@@ -50,7 +50,7 @@ export interface OptimiseOptions {
   nPlusOne?: number;
   /**
    * Instances of this app sharing the database: a larger pool must fit the
-   * server's `max_connections` on every one of them. @default 1
+   * server's `max_connections` on every one of them. @default `cost.instances`, else 1
    */
   instances?: number;
   /** Reports kept, newest first (`keel.optimiser.reports()`). @default 5 */
@@ -101,7 +101,11 @@ const ms = 'must be a number > 0 (ms)';
 const int = 'must be an integer >= 1';
 
 /** Validates `options.optimise`; `false` turns the loop off (`null`: nothing is built, nothing costs). */
-export function resolveOptimiseOptions(value: unknown, interval: number): OptimiseConfig | null {
+export function resolveOptimiseOptions(
+  value: unknown,
+  interval: number,
+  fleetInstances = 1,
+): OptimiseConfig | null {
   if (value === false) return null;
   const o = object('optimise', value, KEYS);
   const captureMs = read('optimise.captureMs', o.captureMs, 10_000, isPositiveNumber, ms);
@@ -141,7 +145,7 @@ export function resolveOptimiseOptions(value: unknown, interval: number): Optimi
       (v) => isPositiveNumber(v) && (v as number) >= 2,
       'must be a number >= 2',
     ),
-    instances: read('optimise.instances', o.instances, 1, isPositiveInteger, int),
+    instances: read('optimise.instances', o.instances, fleetInstances, isPositiveInteger, int),
     keepReports: read('optimise.keepReports', o.keepReports, 5, isPositiveInteger, int),
     traffic: resolveTraffic(o.traffic),
   });
