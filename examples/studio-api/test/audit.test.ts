@@ -93,7 +93,10 @@ async function audit(args: string[]): Promise<{ code: number; out: Output; stdou
     stderr: (t) => (stderr += t),
     cwd: root,
   });
-  return { code, out: args.includes('--json') ? JSON.parse(stdout) : (undefined as never), stdout, stderr };
+  const out: Output = args.includes('--json') ? JSON.parse(stdout) : (undefined as never);
+  // A run that ended in an error has no result: say why here rather than in every test that reads it.
+  if (out && out.result === null) throw new Error(`keel audit ${args.join(' ')} exited ${code}:\n${stderr}`);
+  return { code, out, stdout, stderr };
 }
 
 const cleanups: (() => Promise<void>)[] = [];

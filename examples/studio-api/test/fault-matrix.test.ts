@@ -90,6 +90,7 @@ interface HealthJson {
   budgets: { name: string; state: string; samples: number }[];
   breakers?: { name: string; state: string }[];
   incidents?: { open: unknown[]; recent: unknown[] };
+  monitor?: { mitigations: { name: string; available: boolean; reason: string | null }[] };
 }
 
 const health = async (base: string) => (await (await fetch(`${base}/health`)).json()) as HealthJson;
@@ -122,6 +123,13 @@ describe.sequential('fault matrix: the example under database faults and forged 
     });
     cleanups.push(() => app.stop());
   }, 90_000);
+
+  it("the monitor is given the app's pool: growing it and replacing its connections are offered", async () => {
+    const offered = (await health(app.base)).monitor?.mitigations ?? [];
+    const byName = new Map(offered.map((m) => [m.name, m]));
+    expect(byName.get('resize-pool')).toMatchObject({ available: true, reason: null });
+    expect(byName.get('recycle-pool')).toMatchObject({ available: true, reason: null });
+  });
 
   it('a healthy burst of 4x the pool size gets no 504', async () => {
     const rounds: Timed[][] = [];

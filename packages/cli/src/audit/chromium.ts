@@ -56,7 +56,11 @@ export async function launchChromium(path: string, timeoutMs = 30_000): Promise<
       await exited;
       clearTimeout(timer);
     }
-    rmSync(profile, { recursive: true, force: true });
+    // The browser's helper processes can still be writing the profile as the main one exits
+    // (ENOTEMPTY); a temp directory left behind must not turn a finished audit into an error.
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    } catch {}
   };
   try {
     const port = await new Promise<number>((resolve, reject) => {
