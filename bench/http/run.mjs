@@ -4,6 +4,7 @@
 //   pnpm --filter @keel/bench-http bench          # 8 rounds × 7 variants, ~8 min
 //   ROUNDS=1 DURATION=3 node run.mjs               # quick check, ~1 min
 //   OUT=results.json node run.mjs                  # also write every measurement
+//   BEFORE=/tmp/keel-before node run.mjs           # also the build snapshot.mjs copied there
 //
 // Per round and variant: start the server, wait until it answers (and check
 // the body), warm up WARMUP s, then one measured autocannon run of DURATION s,
@@ -23,7 +24,7 @@
 
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { CLK_TCK, cpuSeconds, intEnv, median, PIN, pinLoadGenerator, serverCommand } from './measure.mjs';
@@ -95,6 +96,21 @@ if (process.env.ABLATE) {
         what: `${framework}-keel with ${JSON.stringify(options)}`,
       });
     }
+  }
+}
+// BEFORE=<dir>: each framework's Keel variant also runs on the build that
+// `node snapshot.mjs <dir>` copied before a change, in the same rounds, so
+// "before" and "after" share the machine's slow and fast patches alike.
+if (process.env.BEFORE) {
+  const dir = resolve(process.env.BEFORE);
+  for (const framework of ['express', 'fastify']) {
+    const at = VARIANTS.findIndex((v) => v.name === `${framework}-keel`);
+    VARIANTS.splice(at + 1, 0, {
+      name: `${framework}-keel-before`,
+      framework,
+      env: { KEEL_BEFORE: dir },
+      what: `${framework}-keel on the build copied to ${dir}`,
+    });
   }
 }
 // ONLY=express-bare,express-keel runs a subset (keep the bare baseline in it).

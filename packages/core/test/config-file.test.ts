@@ -38,6 +38,16 @@ describe('defineConfig', () => {
     await keel.close();
   });
 
+  it("takes the adapters' `signals` flag beside the graceful-shutdown timings", () => {
+    const resolved = resolveConfigFile({ service: 'shop', shutdown: { signals: true, drainTimeout: 2000 } });
+    expect(resolved.shutdown).toEqual({
+      preStopDelay: 5000,
+      drainTimeout: 2000,
+      cleanupTimeout: 5000,
+      signals: true,
+    });
+  });
+
   it('applies every default in one place', () => {
     const resolved = resolveConfigFile({ service: 'shop' });
     expect(resolved.shutdown).toEqual({

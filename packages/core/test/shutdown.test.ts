@@ -3,7 +3,7 @@ import { connect, createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
-import { createKeel, GracefulShutdown, handleSignals } from '../src/index.js';
+import { createKeel, GracefulShutdown, handleSignals, resolveShutdownOptions } from '../src/index.js';
 
 function get(
   port: number,
@@ -234,6 +234,31 @@ describe('graceful shutdown', () => {
     await new Promise((r) => setImmediate(r));
     expect(codes).toEqual([1, 0]);
     remove();
+  });
+
+  it('refuses unknown graceful-shutdown options, naming them, and options that are not an object', () => {
+    const keel = createKeel({ runtime: false });
+    const refused = (path: string) =>
+      expect.objectContaining({
+        code: 'KEEL_INVALID_OPTION',
+        message: expect.stringContaining(`\`${path}\``),
+      });
+    // A typo must not silently keep the default drain of 10 s.
+    expect(() => new GracefulShutdown(keel, { drainTimout: 100 } as never)).toThrowError(
+      refused('shutdown.drainTimout'),
+    );
+    // `signals` is the adapters' option: they take it out before passing the rest on.
+    expect(() => new GracefulShutdown(keel, { preStopDelay: 0, signals: true } as never)).toThrowError(
+      refused('shutdown.signals'),
+    );
+    expect(() => resolveShutdownOptions({ cleanup: 5 } as never)).toThrowError(refused('shutdown.cleanup'));
+    expect(() => new GracefulShutdown(keel, null as never)).toThrowError(refused('shutdown'));
+    expect(resolveShutdownOptions({ drainTimeout: 100 })).toEqual({
+      preStopDelay: 5000,
+      drainTimeout: 100,
+      cleanupTimeout: 5000,
+    });
+    void keel.close();
   });
 
   it('refuses unknown options of handleSignals and attach, naming them', () => {

@@ -2,10 +2,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 // The module's `performance`, not the global: that one is a getter on globalThis, run on every read.
 import { performance } from 'node:perf_hooks';
 import {
+  checkKnownKeys,
   createKeel,
   GracefulShutdown,
   type GracefulShutdownOptions,
   handleSignals,
+  invalidOptionOf,
   Keel,
   KeelError,
   KeelErrorCode,
@@ -98,10 +100,18 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
       'instrument: option `keel` must be a Keel from createKeel().',
     );
   }
+  const { signals, durations } = splitShutdownOptions(shutdownOptions);
   const keel = given ?? createKeel(keelOptions);
   const isCritical = criticalMatcher(critical, keel);
-  const shutdown = new GracefulShutdown(keel, shutdownOptions);
-  if (shutdownOptions?.signals) handleSignals(shutdown);
+  let shutdown: GracefulShutdown;
+  try {
+    shutdown = new GracefulShutdown(keel, durations);
+  } catch (error) {
+    // Invalid shutdown timings: don't leave the instance just created ticking.
+    if (given === undefined) void keel.close();
+    throw error;
+  }
+  if (signals) handleSignals(shutdown);
   const { shedder, context: contexts } = keel;
   const retryAfter = String(shedder.config.retryAfterSeconds);
   const deadline = keel.config.requestDeadline;
@@ -262,6 +272,32 @@ function criticalMatcher(
     for (const p of patterns) if (p.test(path)) return true;
     return false;
   };
+}
+
+const SHUTDOWN_KEYS: ReadonlySet<string> = new Set([
+  'signals',
+  'preStopDelay',
+  'drainTimeout',
+  'cleanupTimeout',
+]);
+
+/**
+ * `shutdown` as this adapter's `signals` flag and graceful shutdown's own
+ * options, which refuse a key they do not know; a key neither knows is named here.
+ */
+function splitShutdownOptions(options: KeelExpressOptions['shutdown']): {
+  signals: unknown;
+  durations: GracefulShutdownOptions | undefined;
+} {
+  if (options === undefined || typeof options !== 'object' || options === null) {
+    // Not an object: graceful shutdown refuses it, naming `shutdown`.
+    return { signals: undefined, durations: options };
+  }
+  checkKnownKeys(options, SHUTDOWN_KEYS, (key, rule, got) =>
+    invalidOptionOf('instrument', `shutdown.${key}`, rule, got),
+  );
+  const { signals, ...durations } = options;
+  return { signals, durations };
 }
 
 function checkBoolean(name: string, value: unknown): void {

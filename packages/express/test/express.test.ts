@@ -565,6 +565,29 @@ describe('@keel/express', () => {
     );
   });
 
+  it('refuses an unknown shutdown option, naming it, and keeps its own `signals` out of graceful shutdown', async () => {
+    expect(() => instrument(express5(), { shutdown: { drainTimout: 100 } as never })).toThrowError(
+      expect.objectContaining({
+        code: 'KEEL_INVALID_OPTION',
+        message: expect.stringContaining('`shutdown.drainTimout`'),
+      }),
+    );
+    expect(() => instrument(express5(), { shutdown: null as never })).toThrowError(
+      expect.objectContaining({
+        code: 'KEEL_INVALID_OPTION',
+        message: expect.stringContaining('`shutdown`'),
+      }),
+    );
+    // `signals` is the adapter's: graceful shutdown, which refuses keys it does not know, never sees it.
+    const before = process.listenerCount('SIGTERM');
+    const k = instrument(express5(), { shutdown: { signals: true, preStopDelay: 0 }, runtime: false });
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    // Not left behind in the test worker: the handler would exit it.
+    for (const signal of ['SIGTERM', 'SIGINT'] as const)
+      process.off(signal, process.listeners(signal).at(-1)!);
+    await k.shutdown();
+  });
+
   it('uses an existing Keel', async () => {
     const keel = createKeel({ runtime: false });
     const k = instrument(express5(), { keel });

@@ -3,7 +3,7 @@ import type { QueryResult } from 'pg';
 import { type QueryArg, textOf } from './client-state.js';
 import type { SlowQueryRecord } from './events.js';
 import { isExplainable } from './explain.js';
-import { type CachedFingerprint, FingerprintCache } from './fingerprint.js';
+import { type CachedFingerprint, FingerprintCache } from './fingerprint-cache.js';
 import type { Borrow } from './plan-capture.js';
 import { PlanCapture } from './plan-capture.js';
 import { emitEvent, type PoolHost } from './pool-host.js';

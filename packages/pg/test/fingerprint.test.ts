@@ -1,6 +1,6 @@
 import { fingerprint } from '@keel/pg';
 import { describe, expect, it } from 'vitest';
-import { FingerprintCache } from '../src/fingerprint.js';
+import { FingerprintCache } from '../src/fingerprint-cache.js';
 
 const fp = (sql: string) => fingerprint(sql).text;
 

@@ -64,14 +64,16 @@ export function resolveConfigFile(options: KeelFileOptions): KeelFileConfig {
   const keel = resolveOptions(options);
   const shutdown = reader.object('shutdown', options.shutdown);
   reader.known('shutdown', shutdown, ['signals', 'preStopDelay', 'drainTimeout', 'cleanupTimeout']);
+  // `signals` is the adapters' option, not graceful shutdown's.
+  const { signals, ...durations } = shutdown;
   const kubernetes = resolveKubernetesOptions(options.kubernetes, keel);
   return Object.freeze({
     keel,
     shutdown: Object.freeze({
-      ...resolveShutdownOptions(shutdown as GracefulShutdownOptions),
+      ...resolveShutdownOptions(durations as GracefulShutdownOptions),
       signals: reader.read(
         'shutdown.signals',
-        shutdown.signals,
+        signals,
         false,
         (v) => typeof v === 'boolean',
         'must be a boolean',

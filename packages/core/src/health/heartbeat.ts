@@ -23,6 +23,24 @@ export class Heartbeat {
   }
 
   /**
+   * A heartbeat on `file`, its first beat written now. The previous run's
+   * silence is handed to `addDowntime` (time not ready), capped at
+   * `maxGapMs`, the longest window kept.
+   */
+  static start(
+    file: string,
+    errors: Pick<ErrorReporter, 'report'>,
+    now: number,
+    maxGapMs: number,
+    addDowntime: (ms: number) => void,
+  ): Heartbeat {
+    const heartbeat = new Heartbeat(file, errors);
+    addDowntime(Math.min(heartbeat.gapSince(now), maxGapMs));
+    void heartbeat.beat(now);
+    return heartbeat;
+  }
+
+  /**
    * Milliseconds since the previous run's last heartbeat; 0 when there was
    * none, or when that run ended with a planned shutdown (its last beat says
    * so): only a crash's or a kill's gap is downtime.

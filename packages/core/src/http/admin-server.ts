@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { EndpointsConfig } from './endpoint-options.js';
 
 export interface AdminServer {
   readonly server: Server;
@@ -49,4 +50,43 @@ function closeServer(server: Server, graceMs = 2000): Promise<void> {
     server.closeIdleConnections();
     setTimeout(() => server.closeAllConnections(), graceMs).unref();
   });
+}
+
+/** One instance's admin port (`keel.listen`): listened on once, closed with the instance. */
+export class AdminPort {
+  readonly #handle: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly #config: Pick<EndpointsConfig, 'adminPort' | 'adminHost'>;
+  readonly #reportError: (where: string, error: unknown) => void;
+  #admin: AdminServer | undefined;
+
+  constructor(
+    handle: (req: IncomingMessage, res: ServerResponse) => boolean,
+    config: Pick<EndpointsConfig, 'adminPort' | 'adminHost'>,
+    reportError: (where: string, error: unknown) => void,
+  ) {
+    this.#handle = handle;
+    this.#config = config;
+    this.#reportError = reportError;
+  }
+
+  /** Listens on `endpoints.adminPort` when one is set; a failure is reported, never thrown. */
+  start(): void {
+    if (this.#config.adminPort === undefined) return;
+    this.listen().catch((error) => this.#reportError('admin-server', error));
+  }
+
+  /** Serves `handle` on `port` (0 picks a free one); once listening, later calls get the same server. */
+  listen(port = this.#config.adminPort ?? 0, host = this.#config.adminHost): Promise<AdminServer> {
+    if (this.#admin) return Promise.resolve(this.#admin);
+    return listenAdmin(this.#handle, port, host, this.#reportError).then((admin) => {
+      this.#admin = admin;
+      return admin;
+    });
+  }
+
+  async close(): Promise<void> {
+    const admin = this.#admin;
+    this.#admin = undefined;
+    await admin?.close();
+  }
 }

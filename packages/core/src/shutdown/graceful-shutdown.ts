@@ -328,13 +328,11 @@ function closeAfter(res: ServerResponse): void {
     res.setHeader('connection', 'close');
 }
 
+const SHUTDOWN_KEYS: ReadonlySet<string> = new Set(['preStopDelay', 'drainTimeout', 'cleanupTimeout']);
 const ATTACH_KEYS: ReadonlySet<string> = new Set(['trackRequests']);
 const SIGNAL_HANDLING_KEYS: ReadonlySet<string> = new Set(['signals', 'exit']);
 
-/**
- * Refuses an options object with a key `keys` does not list. (`GracefulShutdownOptions`
- * are not checked this way yet: `@keel/express` passes its own `signals` flag along with them.)
- */
+/** Refuses an options object with a key `keys` does not list. */
 function known(who: string, options: object, keys: ReadonlySet<string>): void {
   if (typeof options !== 'object' || options === null) {
     throw invalidOptionOf(who, 'options', 'must be an object', options);
@@ -346,6 +344,12 @@ function known(who: string, options: object, keys: ReadonlySet<string>): void {
 export function resolveShutdownOptions(
   options: GracefulShutdownOptions = {},
 ): Required<GracefulShutdownOptions> {
+  // An adapter's own shutdown options (`signals`) are its to take out: a key left here is a typo.
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidOptionOf('GracefulShutdown', 'shutdown', 'must be an object', options);
+  checkKnownKeys(options, SHUTDOWN_KEYS, (key, rule, got) =>
+    invalidOptionOf('GracefulShutdown', `shutdown.${key}`, rule, got),
+  );
   return {
     preStopDelay: nonNegative('shutdown.preStopDelay', options.preStopDelay, 5000),
     drainTimeout: nonNegative('shutdown.drainTimeout', options.drainTimeout, 10_000),
