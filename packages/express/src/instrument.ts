@@ -101,13 +101,15 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     );
   }
   const { signals, durations } = splitShutdownOptions(shutdownOptions);
+  if (signals !== undefined) checkBoolean('shutdown.signals', signals);
   const keel = given ?? createKeel(keelOptions);
-  const isCritical = criticalMatcher(critical, keel);
+  let isCritical: (req: IncomingMessage) => boolean;
   let shutdown: GracefulShutdown;
   try {
+    isCritical = criticalMatcher(critical, keel);
     shutdown = new GracefulShutdown(keel, durations);
   } catch (error) {
-    // Invalid shutdown timings: don't leave the instance just created ticking.
+    // Invalid `critical` or shutdown timings: don't leave the instance just created ticking.
     if (given === undefined) void keel.close();
     throw error;
   }

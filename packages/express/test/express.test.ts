@@ -1,10 +1,10 @@
 import { Agent, createServer, request as httpRequest, type ServerResponse } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ABORTED_STATUS, createFakeClock, createKeel, type Keel, UNMATCHED_ROUTE } from '@keel/core';
+import { ABORTED_STATUS, createFakeClock, createKeel, Keel, UNMATCHED_ROUTE } from '@keel/core';
 import express5 from 'express';
 import express4 from 'express4';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { instrument } from '../src/index.js';
 import { type ExpressFactory, get, load, serve, start } from './helpers.js';
 
@@ -578,6 +578,12 @@ describe('@keel/express', () => {
         message: expect.stringContaining('`shutdown`'),
       }),
     );
+    expect(() => instrument(express5(), { shutdown: { signals: 'yes' } as never })).toThrowError(
+      expect.objectContaining({
+        code: 'KEEL_INVALID_OPTION',
+        message: expect.stringContaining('`shutdown.signals`'),
+      }),
+    );
     // `signals` is the adapter's: graceful shutdown, which refuses keys it does not know, never sees it.
     const before = process.listenerCount('SIGTERM');
     const k = instrument(express5(), { shutdown: { signals: true, preStopDelay: 0 }, runtime: false });
@@ -586,6 +592,21 @@ describe('@keel/express', () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const)
       process.off(signal, process.listeners(signal).at(-1)!);
     await k.shutdown();
+  });
+
+  it('closes the instance it made when `critical` is refused, and names the option', async () => {
+    const close = vi.spyOn(Keel.prototype, 'close');
+    try {
+      expect(() => instrument(express5(), { critical: 42 as never, runtime: false })).toThrowError(
+        expect.objectContaining({
+          code: 'KEEL_INVALID_OPTION',
+          message: expect.stringContaining('`critical`'),
+        }),
+      );
+      expect(close).toHaveBeenCalledTimes(1);
+    } finally {
+      close.mockRestore();
+    }
   });
 
   it('uses an existing Keel', async () => {
