@@ -25,9 +25,17 @@ const keel = createKeel({
   health: { ...config.health, heartbeatFile: join(stateDir, 'heartbeat.json') },
 });
 // PostgreSQL: DATABASE_URL, else an embedded server (src/db.ts). Its stop is registered
-// first so it runs last on shutdown, after the pool has closed.
+// first so it runs last on shutdown, after the pool has closed. The embedded server runs in a
+// process group of its own, so a terminal's Ctrl-C reaches the app only, not the database.
 const database = await startDatabase();
-keel.onShutdown(() => database.stop(), 'embedded-postgres');
+keel.onShutdown(async () => {
+  await database.stop();
+  if (database.source === 'embedded') console.log('postgres: embedded server stopped');
+}, 'embedded-postgres');
+// The steps of a shutdown, in the order they happen (test/ctrl-c.test.ts checks them).
+keel.on('shutdown', () =>
+  console.log('studio-api: shutting down: /readyz answers 503, in-flight requests finish'),
+);
 // The optimisation loop's demo tables (src/optimise-demo.ts): 600,000 orders, no index on customer_id.
 await prepareOptimiseDemo(database.url);
 const db = await createDatabase(keel, database.url);
