@@ -14,7 +14,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => database?.stop());
 
-// The real example app (tsx, PostgreSQL, the monitor), driven through every
+// The real example app (node --import tsx, PostgreSQL, the monitor), driven through every
 // feature, then its /metrics checked by Prometheus's own linter.
 
 let app: (Started & { base: string }) | undefined;

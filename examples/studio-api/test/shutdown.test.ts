@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Started, startStudioApi } from './support/processes.js';
 
-// The example as `pnpm start` runs it (tsx, its own PostgreSQL: DATABASE_URL
+// The example as `pnpm start` runs it (node --import tsx, its own PostgreSQL: DATABASE_URL
 // or an embedded one), stopped the way Kubernetes stops a pod.
 let app: (Started & { base: string }) | undefined;
 
