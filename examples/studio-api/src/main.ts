@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createKeel } from '@keel/core';
 import { createApp, ROUTES } from './app.js';
 import { envInt, loadConfig } from './config.js';
@@ -39,8 +39,11 @@ keel.on('shutdown', () =>
 // The optimisation loop's demo tables (src/optimise-demo.ts): 600,000 orders, no index on customer_id.
 await prepareOptimiseDemo(database.url);
 const db = await createDatabase(keel, database.url);
-// The health monitoring cycle and incident response (see src/monitor.ts and the README).
-startMonitor(keel, monitorOptionsFromEnv());
+// The health monitoring cycle and incident response (see src/monitor.ts and the README);
+// KEEL_MONITOR=off leaves it out, so the README's budget walkthrough breaches budgets without
+// the monitor acting on them (its own story comes after).
+const monitorOn = process.env.KEEL_MONITOR?.trim() !== 'off';
+if (monitorOn) startMonitor(keel, monitorOptionsFromEnv());
 // SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;
 // a second signal exits at once. Behind Kubernetes the config's pre-stop delay keeps serving
 // until the endpoint is removed (KEEL_PRESTOP_MS overrides it).
@@ -74,4 +77,5 @@ const server = app.listen(port, (error?: Error) => {
     `budgets are judged every ${interval / 1000} s over ${(interval * windowIntervals) / 1000} s, ` +
       `from ${minSamples} samples, after ${hysteresis} evaluations agree`,
   );
+  console.log(monitorOn ? `monitor: on, state in ${resolve(stateDir)}` : 'monitor: off (KEEL_MONITOR=off)');
 });

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reachable } from '@keel/dev-postgres';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,11 +32,19 @@ afterEach(() => {
 describe('Ctrl-C under pnpm start', () => {
   it('is the root start script: the packages built, then the example start command in its folder', () => {
     // So the run below (the example's `pnpm start`) is what the root's `pnpm start` ends in.
-    expect(rootPackage.scripts.start).toBe(`pnpm build && cd examples/studio-api && ${examplePackage.scripts.start}`);
+    expect(rootPackage.scripts.start).toBe(
+      `pnpm build && cd examples/studio-api && ${examplePackage.scripts.start}`,
+    );
   });
 
   it('drains, stops the embedded PostgreSQL last, exits 0, and prints no error', async () => {
-    const env = { ...process.env, PORT: '0', KEEL_PRESTOP_MS: '0' };
+    const stateDir = mkdtempSync(join(tmpdir(), 'studio-ctrl-c-'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: '0',
+      KEEL_PRESTOP_MS: '0',
+      KEEL_MONITOR_DIR: stateDir,
+    };
     delete env.DATABASE_URL; // the embedded PostgreSQL, as a plain `pnpm start` has
     const child = spawn('pnpm', ['start'], {
       cwd: example,
@@ -87,5 +97,6 @@ describe('Ctrl-C under pnpm start', () => {
     // Quiet: nothing a user would read as a crash.
     expect(after).not.toMatch(/terminating connection|ERR_PNPM|ELIFECYCLE|Command failed|Error/);
     console.log(`after Ctrl-C, pnpm start printed:\n${after.trim()}`);
+    rmSync(stateDir, { recursive: true, force: true });
   }, 150_000);
 });
