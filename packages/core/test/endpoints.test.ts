@@ -243,7 +243,7 @@ describe('endpoints over real HTTP', () => {
     if (promtool.error) {
       // CI installs Debian's prometheus package; elsewhere this check needs it too.
       if (process.env.CI) throw new Error('promtool is missing: apt-get install -y prometheus');
-      ctx.skip();
+      ctx.skip('promtool is missing (apt-get install -y prometheus)');
     }
     const { keel, base, clock } = await serve();
     keel.registry.setDefaultLabels({});

@@ -226,7 +226,11 @@ describe('graceful shutdown', () => {
   it('a signal starts the shutdown and exits 0; a second one forces exit 1', async () => {
     const { shutdown } = await start(10);
     const codes: number[] = [];
-    const remove = handleSignals(shutdown, { signals: ['SIGUSR2'], exit: (code) => codes.push(code) });
+    const remove = handleSignals(shutdown, {
+      signals: ['SIGUSR2'],
+      exit: (code) => codes.push(code),
+      repeatWindow: 0,
+    });
     process.emit('SIGUSR2', 'SIGUSR2');
     process.emit('SIGUSR2', 'SIGUSR2');
     expect(codes).toEqual([1]);
@@ -259,6 +263,21 @@ describe('graceful shutdown', () => {
       cleanupTimeout: 5000,
     });
     void keel.close();
+  });
+
+  it('takes a signal right after the first for a copy a wrapper relayed, and drains (exit 0)', async () => {
+    // pnpm, npm and tsx pass a terminal's Ctrl-C on to a child that got it from the terminal too.
+    const { shutdown } = await start(10);
+    const codes: number[] = [];
+    const remove = handleSignals(shutdown, { signals: ['SIGUSR2'], exit: (code) => codes.push(code) });
+    process.emit('SIGUSR2', 'SIGUSR2');
+    process.emit('SIGUSR2', 'SIGUSR2');
+    process.emit('SIGUSR2', 'SIGUSR2');
+    expect(codes).toEqual([]);
+    await shutdown.shutdown();
+    await new Promise((r) => setImmediate(r));
+    expect(codes).toEqual([0]);
+    remove();
   });
 
   it('refuses unknown options of handleSignals and attach, naming them', () => {

@@ -78,7 +78,7 @@ describe('pool metrics under traffic', () => {
     const version = spawnSync('promtool', ['--version']);
     if (version.error) {
       if (process.env.CI) throw new Error('promtool is missing: apt-get install -y prometheus');
-      ctx.skip();
+      ctx.skip('promtool is missing (apt-get install -y prometheus)');
     }
     await traffic();
     const text = await keel.metrics();

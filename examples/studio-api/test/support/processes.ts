@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 const sources = fileURLToPath(new URL('../../../../tsconfig.json', import.meta.url));
 
 export interface Started {
@@ -14,9 +13,8 @@ export interface Started {
   /** SIGTERM, then SIGKILL (to its whole process group) if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
   /**
-   * SIGTERM goes to the child, which passes it on (tsx does; a second one would make the
-   * app exit at once); SIGKILL goes to the whole process group: tsx cannot pass it on, and
-   * the app (and an embedded PostgreSQL) would live on without it.
+   * SIGTERM goes to the child (the app: a second one within a second is taken for a copy);
+   * SIGKILL goes to the whole process group, so whatever the child started goes with it.
    */
   kill(signal: 'SIGTERM' | 'SIGKILL'): void;
 }
@@ -56,15 +54,15 @@ function started(child: ChildProcess): Started & { exited: Promise<void> } {
 }
 
 /**
- * The example as `pnpm start` runs it (tsx, the root tsconfig mapping @keel/*
- * to the sources), with `env` added; resolves once it listens.
+ * The example as `pnpm start` runs it (`node --import tsx`, here with the root
+ * tsconfig mapping @keel/* to the sources), with `env` added; resolves once it listens.
  */
 export async function startStudioApi(env: Record<string, string>): Promise<Started & { base: string }> {
-  const child = spawn(tsx, ['--tsconfig', sources, 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: '0', KEEL_PRESTOP_MS: '0', ...env },
+    env: { ...process.env, TSX_TSCONFIG_PATH: sources, PORT: '0', KEEL_PRESTOP_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // A process group of its own, so a SIGKILL reaches the app behind tsx too.
+    // A process group of its own, as a terminal gives a job: a SIGKILL to it reaches everything.
     detached: true,
   });
   const handle = started(child);

@@ -291,22 +291,34 @@ export interface SignalHandlingOptions {
   signals?: NodeJS.Signals[];
   /** Ends the process after shutdown (code 0) or on a second signal (code 1). @default process.exit */
   exit?: (code: number) => void;
+  /**
+   * A signal this soon after the first (ms) is a copy of it, not a second request: in a
+   * terminal, Ctrl-C reaches every process of the foreground group, and wrappers (pnpm and
+   * npm scripts, tsx) relay it once more to a child that already has it. @default 1000
+   */
+  repeatWindow?: number;
 }
 
 /**
- * SIGTERM (and SIGINT) start a graceful shutdown, then exit; a second signal
- * cuts every connection and exits at once. Returns a function that removes the handlers.
+ * SIGTERM (and SIGINT) start a graceful shutdown, then exit; a second signal,
+ * `repeatWindow` or more after the first, cuts every connection and exits at
+ * once. Returns a function that removes the handlers.
  */
 export function handleSignals(shutdown: GracefulShutdown, options: SignalHandlingOptions = {}): () => void {
   known('handleSignals', options, SIGNAL_HANDLING_KEYS);
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   const exit = options.exit ?? ((code: number) => process.exit(code));
+  const repeatWindow = nonNegative('handleSignals.repeatWindow', options.repeatWindow, 1000);
+  let firstAt = 0;
   const handler = () => {
     if (shutdown.shuttingDown) {
+      // Wall time on purpose: signals come from outside the process, and Keel's clock may be a fake one.
+      if (performance.now() - firstAt < repeatWindow) return;
       shutdown.force();
       exit(1);
       return;
     }
+    firstAt = performance.now();
     shutdown.shutdown().then(
       () => exit(0),
       () => exit(1),
@@ -330,7 +342,7 @@ function closeAfter(res: ServerResponse): void {
 
 const SHUTDOWN_KEYS: ReadonlySet<string> = new Set(['preStopDelay', 'drainTimeout', 'cleanupTimeout']);
 const ATTACH_KEYS: ReadonlySet<string> = new Set(['trackRequests']);
-const SIGNAL_HANDLING_KEYS: ReadonlySet<string> = new Set(['signals', 'exit']);
+const SIGNAL_HANDLING_KEYS: ReadonlySet<string> = new Set(['signals', 'exit', 'repeatWindow']);
 
 /** Refuses an options object with a key `keys` does not list. */
 function known(who: string, options: object, keys: ReadonlySet<string>): void {
