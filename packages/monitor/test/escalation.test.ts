@@ -1,5 +1,6 @@
 import { createFakeClock, createKeel, KeelErrorCode } from '@keel/core';
 import { describe, expect, it } from 'vitest';
+import { unmitigatedReason } from '../src/incidents/incident-manager.js';
 import { createMonitor, type Mitigation, memoryNotifier } from '../src/index.js';
 
 const MIN = 60_000;
@@ -133,5 +134,20 @@ describe('no stop while a breach persists', () => {
     expect(() => createMonitor(keel, { escalation: { lastResort: 'readiness-off' } })).toThrow(
       expect.objectContaining({ code: KeelErrorCode.InvalidOption }),
     );
+  });
+});
+
+describe('the escalation says what was tried, truthfully', () => {
+  it('a kept mitigation helped, only not enough: it is not reported as "no mitigation helped"', () => {
+    expect(
+      unmitigatedReason([
+        { mitigation: 'shed-load', outcome: 'kept', reason: 'users were served better' },
+        { mitigation: 'serve-stale', outcome: 'rolled-back', reason: 'did not help' },
+      ]),
+    ).toBe('the breach outlasts what helped (tried: shed-load kept, serve-stale rolled-back)');
+    expect(unmitigatedReason([{ mitigation: 'first', outcome: 'rolled-back', reason: 'x' }])).toBe(
+      'no mitigation helped (tried: first rolled-back)',
+    );
+    expect(unmitigatedReason([])).toBe('no mitigation helped (tried: nothing applicable)');
   });
 });

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '@keel/core';
 import type { TriedMitigation } from '../incidents/incident.js';
-import type { IncidentManager } from '../incidents/incident-manager.js';
+import { type IncidentManager, unmitigatedReason } from '../incidents/incident-manager.js';
 import type { Mitigation } from '../mitigations/mitigation.js';
 import { putOnTrial } from './choose-mitigation.js';
 import type { CycleRunner } from './cycle-runner.js';
@@ -55,13 +55,7 @@ export class Escalation {
       // With nothing applicable at all, the first re-check (not the opening) says so: one message, not two at once.
       const due = tried.length > 0 || runner.now() - incident.openedAt >= this.#deps.recheckAfter;
       if (due && incidents.unmitigated(tried, runner.latest.score)) {
-        runner.step(
-          'escalated',
-          null,
-          `no mitigation helped: ${tried.map((t) => `${t.mitigation} ${t.outcome}`).join(', ') || 'none applicable'}`,
-          null,
-          runner.measure(runner.latest),
-        );
+        runner.step('escalated', null, unmitigatedReason(tried), null, runner.measure(runner.latest));
         const m = this.#deps.lastResort;
         if (m && !runner.registry.isActive(m)) runner.enqueue(() => applyLastResort(runner, m));
       }

@@ -231,19 +231,14 @@ export class IncidentManager {
     open.unmitigated = { at, tried };
     const from = open.severity;
     open.severity = raised(from);
-    const list = tried.map((t) => `${t.mitigation} ${t.outcome}`).join(', ') || 'nothing applicable';
-    open.severityReason = `no mitigation helped (tried: ${list}); ${open.severityReason}`;
-    this.#entry(
-      open,
-      'assessed',
-      at,
-      `escalated ${from} → ${open.severity}: no mitigation helped (tried: ${list})`,
-    );
+    const why = unmitigatedReason(tried);
+    open.severityReason = `${why}; ${open.severityReason}`;
+    this.#entry(open, 'assessed', at, `escalated ${from} → ${open.severity}: ${why}`);
     const message = incidentMessage(open, 'incident.escalated', score, at);
     this.#commit(open, 'escalated', {
       ...message,
       deliveryId: `${message.deliveryId}:unmitigated`,
-      text: `[${open.severity}] ${open.service}: ${open.title} — no mitigation helped (tried: ${list}) (score ${score})`,
+      text: `[${open.severity}] ${open.service}: ${open.title} — ${why} (score ${score})`,
       tried,
     });
     return true;
@@ -391,4 +386,16 @@ export class IncidentManager {
     for (let i = this.#incidents.length - 1; i >= 0; i--)
       if (drop.has(this.#incidents[i]!)) this.#incidents.splice(i, 1);
   }
+}
+
+/**
+ * Why an incident is escalated with the breach still on. A mitigation kept
+ * (it measurably served users better) did help, only not enough: saying "no
+ * mitigation helped" then would be false.
+ */
+export function unmitigatedReason(tried: readonly TriedMitigation[]): string {
+  const list = tried.map((t) => `${t.mitigation} ${t.outcome}`).join(', ') || 'nothing applicable';
+  return tried.some((t) => t.outcome === 'kept')
+    ? `the breach outlasts what helped (tried: ${list})`
+    : `no mitigation helped (tried: ${list})`;
 }
