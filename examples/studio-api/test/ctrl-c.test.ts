@@ -60,18 +60,19 @@ describe('Ctrl-C under pnpm start', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
-    const base = await new Promise<string>((resolve, reject) => {
+    // The listening line and the database line can come in separate chunks: wait for both.
+    const started = await new Promise<{ base: string; databaseUrl: string }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`pnpm start did not listen:\n${output}`)), 90_000);
       child.stdout.on('data', () => {
-        const match = /listening on (http:\/\/\S+)/.exec(output);
-        if (!match) return;
+        const listening = /listening on (http:\/\/\S+)/.exec(output);
+        const database = /postgres: embedded \(no DATABASE_URL set\) at (\S+)/.exec(output);
+        if (!listening || !database) return;
         clearTimeout(timer);
-        resolve(match[1]!.replace('localhost', '127.0.0.1'));
+        resolve({ base: listening[1]!.replace('localhost', '127.0.0.1'), databaseUrl: database[1]! });
       });
       void exited.then(() => reject(new Error(`pnpm start exited:\n${output}`)));
     });
-    const databaseUrl = /postgres: embedded \(no DATABASE_URL set\) at (\S+)/.exec(output)?.[1];
-    expect(databaseUrl).toBeDefined();
+    const { base, databaseUrl } = started;
     expect((await fetch(`${base}/api/db/users/1`)).status).toBe(200);
 
     // Requests in flight when the signal comes: one that holds the drain open, one on the database.
