@@ -63,8 +63,9 @@ describe('Ctrl-C under pnpm start', () => {
     const base = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`pnpm start did not listen:\n${output}`)), 90_000);
       child.stdout.on('data', () => {
+        // The start-up lines end with the monitor's: by then the database's line is there too.
         const match = /listening on (http:\/\/\S+)/.exec(output);
-        if (!match) return;
+        if (!match || !/^monitor: /m.test(output)) return;
         clearTimeout(timer);
         resolve(match[1]!.replace('localhost', '127.0.0.1'));
       });
