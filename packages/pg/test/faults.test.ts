@@ -64,8 +64,11 @@ describe('database down', () => {
     await pool.query('SELECT 1');
     const outcomes = { ok: 0, unavailable: 0, circuitOpen: 0, other: [] as unknown[] };
     let stop = false;
+    // Bounded by time, not by a count of queries: failures are fast (an open circuit answers at
+    // once), so a count could run out while the database is down and leave no load for the restart.
+    const giveUpAt = performance.now() + 30_000;
     const worker = async () => {
-      for (let i = 0; i < 400 && !stop; i++) {
+      while (!stop && performance.now() < giveUpAt) {
         try {
           await pool.query('SELECT pg_sleep(0.002)');
           outcomes.ok++;
@@ -79,15 +82,18 @@ describe('database down', () => {
       }
     };
     const load = Promise.all([worker(), worker(), worker(), worker()]);
-    await new Promise((r) => setTimeout(r, 150));
-    await fixture.proxy.stop();
-    await ready(keel, false);
-    const okBeforeRestart = outcomes.ok;
-    await fixture.proxy.start();
-    await ready(keel, true);
-    await vi.waitFor(() => expect(outcomes.ok).toBeGreaterThan(okBeforeRestart + 10), { timeout: 5000 });
-    stop = true;
-    await load;
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      await fixture.proxy.stop();
+      await ready(keel, false);
+      const okBeforeRestart = outcomes.ok;
+      await fixture.proxy.start();
+      await ready(keel, true);
+      await vi.waitFor(() => expect(outcomes.ok).toBeGreaterThan(okBeforeRestart + 10), { timeout: 5000 });
+    } finally {
+      stop = true;
+      await load;
+    }
     expect(outcomes.unavailable).toBeGreaterThan(0);
     expect(outcomes.other).toEqual([]);
     expect(pool.counters.connectionErrors).toBeGreaterThan(0);
