@@ -167,7 +167,7 @@ export class Keel {
       clock,
       { ...config, sampleInterval: config.runtime?.sampleInterval },
       {
-        every: (at) => this.#readiness.account(at, this.readiness().ready),
+        every: (at) => this.#readiness.account(at, this.#readiness.accountable(this.#health.report.score)),
         sample: (at) => this.shedder.update(runtime!.sample(at)),
         rotate: (end) => this.#budgets.rotate(this.#readiness.closeInterval(), end),
         closed: (at) => {
@@ -290,7 +290,7 @@ export class Keel {
    */
   beginShutdown(): void {
     const now = this.config.clock.now();
-    if (this.#readiness.beginShutdown(now, this.readiness().ready))
+    if (this.#readiness.beginShutdown(now, this.#readiness.accountable(this.#health.report.score)))
       this.#events.emit('shutdown', { at: now });
   }
 

@@ -190,6 +190,35 @@ describe('budgets', () => {
     release();
   });
 
+  it('does not count a critical check that has not answered yet as downtime; a failing answer counts', async () => {
+    const { keel, step } = testKeel();
+    let answer!: (ok: boolean) => void;
+    const firstAnswer = new Promise<boolean>((r) => (answer = r));
+    keel.addCheck({ name: 'postgres', check: () => firstAnswer, timeout: 60_000 });
+    // A busy start-up: the first check has not answered after three intervals. Not ready
+    // (traffic must wait), but unknown is not an outage.
+    step(3);
+    expect(keel.readiness()).toEqual({ ready: false, reasons: ['dependency postgres: not checked yet'] });
+    expect(budget(keel, 'availability')).toMatchObject({ state: 'no_data', value: null });
+    answer(true);
+    await vi.waitFor(() => expect(keel.readiness().ready).toBe(true));
+    step(3);
+    expect(budget(keel, 'availability')).toMatchObject({ state: 'no_data', value: null });
+
+    // The same wait ending in a failure: from the failing answer on, it is downtime.
+    const failed = testKeel();
+    failed.keel.addCheck({ name: 'postgres', check: () => false });
+    await vi.waitFor(() =>
+      expect(failed.keel.readiness().reasons).toEqual([
+        'dependency postgres: dependency check postgres returned false',
+      ]),
+    );
+    failed.step(3);
+    expect(budget(failed.keel, 'availability')).toMatchObject({ state: 'breached', value: 0 });
+    await keel.close();
+    await failed.keel.close();
+  });
+
   it('counts the time before a shutdown began as it was, and none after', () => {
     const { keel, step, clock } = testKeel({ health: { manualStartup: true } });
     traffic(keel, 100);

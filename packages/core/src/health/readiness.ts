@@ -42,17 +42,49 @@ export class ReadinessGate {
    */
   at(score: number, details = true): Readiness {
     const reasons: string[] = [];
-    if (this.#closed) reasons.push('closed');
-    else if (this.#shuttingDown) reasons.push('shutting down');
-    else if (!this.#started) reasons.push('starting');
-    for (const hold of this.#holds) reasons.push(hold.reason);
+    this.#collect(score, details, reasons);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Readiness for the availability budget: `true`, `false`, or `null` (unknown)
+   * while the only thing missing is the first answer of a critical check. Unknown
+   * is not downtime: a start-up whose first check is slower than the first tick
+   * (a busy machine) is not an outage. A check that answers "failing" counts from
+   * then on, and its timeout bounds how long a first answer can stay unknown.
+   */
+  accountable(score: number): boolean | null {
+    const pending = this.#collect(score, false, null);
+    if (pending === -1) return false;
+    return pending === 0 ? true : null;
+  }
+
+  /**
+   * Pushes why not ready onto `reasons` (when given). Returns -1 when a reason
+   * other than an unanswered check holds, else how many critical checks have
+   * not answered yet.
+   */
+  #collect(score: number, details: boolean, reasons: string[] | null): number {
+    let other = false;
+    let pending = 0;
+    const add = (reason: string) => {
+      other = true;
+      reasons?.push(reason);
+    };
+    if (this.#closed) add('closed');
+    else if (this.#shuttingDown) add('shutting down');
+    else if (!this.#started) add('starting');
+    for (const hold of this.#holds) add(hold.reason);
     for (const check of this.#checks.values()) {
       const s = check.status;
-      if (s.critical && !s.ok) reasons.push(`dependency ${s.name}: ${(details && s.error) || 'failing'}`);
+      if (!s.critical || s.ok) continue;
+      if (s.checkedAt === null) pending++;
+      else other = true;
+      reasons?.push(`dependency ${s.name}: ${(details && s.error) || 'failing'}`);
     }
     const floor = this.#config.readinessMinScore;
-    if (floor > 0 && score < floor) reasons.push(`health score ${score} below ${floor}`);
-    return { ready: reasons.length === 0, reasons };
+    if (floor > 0 && score < floor) add(`health score ${score} below ${floor}`);
+    return other ? -1 : pending;
   }
 
   markStarted(): void {
@@ -72,7 +104,7 @@ export class ReadinessGate {
    * Turns readiness off for good; `true` the first time only. The time up to
    * `now` is accounted as it was (`wasReady`); from then on none is.
    */
-  beginShutdown(now: number, wasReady: boolean): boolean {
+  beginShutdown(now: number, wasReady: boolean | null): boolean {
     if (this.#shuttingDown) return false;
     this.account(now, wasReady);
     this.#shuttingDown = true;
@@ -94,12 +126,13 @@ export class ReadinessGate {
   /**
    * Adds the time since the last call to the interval's elapsed time, and to
    * its ready time if `ready`. After `beginShutdown` it adds nothing: not
-   * ready on purpose is not downtime.
+   * ready on purpose is not downtime; with `ready` null (unknown, see
+   * `accountable`) it adds nothing either.
    */
-  account(now: number, ready: boolean): void {
+  account(now: number, ready: boolean | null): void {
     const elapsed = Math.max(0, now - this.#lastTick);
     this.#lastTick = now;
-    if (this.#shuttingDown || this.#closed) return;
+    if (this.#shuttingDown || this.#closed || ready === null) return;
     this.#elapsedMs += elapsed;
     if (ready) this.#readyMs += elapsed;
   }
