@@ -1,16 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { run } from '@keel/cli';
 import { describe, expect, it } from 'vitest';
+import { expectRulesPass, promtoolAvailable } from '../../../scripts/test/support/promtool.js';
 
 // deploy/ holds what `pnpm generate` writes from keel.config.ts; CI fails when the two drift.
 const root = fileURLToPath(new URL('..', import.meta.url));
-const promtool = spawnSync('promtool', ['--version']).status === 0;
-if (!promtool && process.env.CI) throw new Error('promtool is missing: apt-get install -y prometheus');
-if (!promtool)
-  console.warn(
-    'skipped: promtool on the committed rules — promtool is missing (apt-get install -y prometheus)',
-  );
+const promtool = promtoolAvailable('promtool on the committed rules');
 
 async function keel(...args: string[]): Promise<{ code: number; out: string }> {
   let out = '';
@@ -33,21 +28,7 @@ describe('studio-api deploy/: generated from keel.config.ts and up to date', () 
 
   it.skipIf(!promtool)(
     'the committed rules pass promtool check rules and their own promtool tests',
-    () => {
-      const cwd = `${root}deploy/prometheus`;
-      const check = spawnSync('promtool', ['check', 'rules', 'keel-rules.yaml'], { cwd, encoding: 'utf8' });
-      expect(check.status, check.stdout + check.stderr).toBe(0);
-      expect(check.stdout + check.stderr).not.toMatch(/warn/i);
-      const test = spawnSync(
-        'promtool',
-        ['test', 'rules', 'keel-rules.page.test.yaml', 'keel-rules.ticket.test.yaml'],
-        {
-          cwd,
-          encoding: 'utf8',
-        },
-      );
-      expect(test.status, test.stdout + test.stderr).toBe(0);
-    },
+    () => expectRulesPass(`${root}deploy/prometheus`),
     120_000,
   );
 });

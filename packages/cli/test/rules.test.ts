@@ -5,15 +5,11 @@ import { createKeel, HTTP_SIGNAL, resolveConfigFile } from '@keel/core';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { expectRulesPass, promtoolAvailable } from '../../../scripts/test/support/promtool.js';
 import { prometheusRules } from '../src/index.js';
 import { keel, project, SERVER_BUDGETS } from './helpers.js';
 
-const promtoolMissing = spawnSync('promtool', ['--version']).status !== 0;
-if (promtoolMissing && process.env.CI) throw new Error('promtool is missing: apt-get install -y prometheus');
-if (promtoolMissing)
-  console.warn(
-    'skipped: the promtool checks of keel rules — promtool is missing (apt-get install -y prometheus)',
-  );
+const promtoolMissing = !promtoolAvailable('the promtool checks of keel rules');
 
 interface Rule {
   record?: string;
@@ -140,18 +136,7 @@ describe('keel rules', () => {
       });
       expect((await keel(['rules'], dir)).code).toBe(0);
       const cwd = join(dir, 'deploy/prometheus');
-      const check = spawnSync('promtool', ['check', 'rules', 'keel-rules.yaml'], { cwd, encoding: 'utf8' });
-      expect(check.status, check.stdout + check.stderr).toBe(0);
-      expect(check.stdout + check.stderr).not.toMatch(/warn/i);
-      const test = spawnSync(
-        'promtool',
-        ['test', 'rules', 'keel-rules.page.test.yaml', 'keel-rules.ticket.test.yaml'],
-        {
-          cwd,
-          encoding: 'utf8',
-        },
-      );
-      expect(test.status, test.stdout + test.stderr).toBe(0);
+      expectRulesPass(cwd);
       // The tests assert alerts both ways: at some checks an alert fires, at others none does.
       const tests = parse(readFileSync(join(cwd, 'keel-rules.page.test.yaml'), 'utf8')) as {
         tests: { alert_rule_test: { exp_alerts: unknown[] }[] }[];
