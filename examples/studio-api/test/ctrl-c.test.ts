@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reachable } from '@keel/dev-postgres';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { foregroundJob } from '../../../scripts/test/support/process-group.js';
 
 // Ctrl-C in a terminal under `pnpm start`: the terminal sends SIGINT to the whole
 // foreground process group — pnpm, the app, and (before decision 0025) the embedded
@@ -17,17 +18,7 @@ const examplePackage = JSON.parse(readFileSync(new URL('../package.json', import
   scripts: Record<string, string>;
 };
 
-let group: number | undefined;
-
-afterEach(() => {
-  if (group === undefined) return;
-  try {
-    process.kill(-group, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-  group = undefined;
-});
+const job = foregroundJob();
 
 describe('Ctrl-C under pnpm start', () => {
   it('is the root start script: the packages built, then the example start command in its folder', () => {
@@ -53,7 +44,7 @@ describe('Ctrl-C under pnpm start', () => {
       // A process group of its own, as a terminal gives a foreground job.
       detached: true,
     });
-    group = child.pid;
+    job.pid = child.pid;
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -86,7 +77,7 @@ describe('Ctrl-C under pnpm start', () => {
     expect(queryAnswer.status).toBe(200); // the database was up while the app drained
     expect(slowAnswer.status).toBe(200);
     expect(await exited).toEqual({ code: 0, signal: null });
-    group = undefined;
+    job.pid = undefined;
 
     const after = output.slice(signalled);
     // The documented order: readiness off and drain first, the database last.

@@ -2,22 +2,13 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { foregroundJob } from '../../../scripts/test/support/process-group.js';
 import { reachable } from '../index.mjs';
 
 // The embedded PostgreSQL's life, seen from outside as a terminal and a crash see it.
 const entry = fileURLToPath(new URL('../index.mjs', import.meta.url));
-let group: number | undefined;
-
-afterEach(() => {
-  if (group === undefined) return;
-  try {
-    process.kill(-group, 'SIGKILL');
-  } catch {
-    // gone
-  }
-  group = undefined;
-});
+const job = foregroundJob();
 
 /** A host process (a group of its own, as a terminal's job) that starts a server and prints its URL. */
 async function host(prefix: string, rest: string): Promise<{ url: string; exited: Promise<number | null> }> {
@@ -30,7 +21,7 @@ async function host(prefix: string, rest: string): Promise<{ url: string; exited
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  group = child.pid;
+  job.pid = child.pid;
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -69,13 +60,13 @@ describe('the embedded PostgreSQL', () => {
     );
     expect(await reachable(url)).toBe(true);
 
-    process.kill(-group!, 'SIGINT'); // what a terminal's Ctrl-C does to its foreground group
+    process.kill(-job.pid!, 'SIGINT'); // what a terminal's Ctrl-C does to its foreground group
     await new Promise((r) => setTimeout(r, 1500));
     expect(await reachable(url)).toBe(true);
 
-    process.kill(-group!, 'SIGKILL');
+    process.kill(-job.pid!, 'SIGKILL');
     await exited;
-    group = undefined;
+    job.pid = undefined;
     await until('the server to stop', async () => !(await reachable(url)));
     await until('its directory to go', async () => leftovers(prefix).length === 0);
   }, 90_000);
@@ -84,7 +75,7 @@ describe('the embedded PostgreSQL', () => {
     const prefix = `keel-devpg-end-${process.pid}-`;
     const { url, exited } = await host(prefix, '');
     expect(await exited).toBe(0);
-    group = undefined;
+    job.pid = undefined;
     await until('the server to stop', async () => !(await reachable(url)));
     await until('its directory to go', async () => leftovers(prefix).length === 0);
   }, 90_000);
