@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reachable } from '@keel/dev-postgres';
 import { describe, expect, it } from 'vitest';
-import { foregroundJob } from '../../../scripts/test/support/process-group.js';
+import { foregroundJobs } from '../../../scripts/test/support/process-group.js';
 
 // Ctrl-C in a terminal under `pnpm start`: the terminal sends SIGINT to the whole
 // foreground process group — pnpm, the app, and (before decision 0025) the embedded
@@ -18,7 +17,7 @@ const examplePackage = JSON.parse(readFileSync(new URL('../package.json', import
   scripts: Record<string, string>;
 };
 
-const job = foregroundJob();
+const startJob = foregroundJobs();
 
 describe('Ctrl-C under pnpm start', () => {
   it('is the root start script: the packages built, then the example start command in its folder', () => {
@@ -37,49 +36,33 @@ describe('Ctrl-C under pnpm start', () => {
       KEEL_MONITOR_DIR: stateDir,
     };
     delete env.DATABASE_URL; // the embedded PostgreSQL, as a plain `pnpm start` has
-    const child = spawn('pnpm', ['start'], {
-      cwd: example,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // A process group of its own, as a terminal gives a foreground job.
-      detached: true,
-    });
-    job.pid = child.pid;
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
+    const job = startJob('pnpm', ['start'], { cwd: example, env });
     // The listening line and the database line can come in separate chunks: wait for both.
-    const started = await new Promise<{ base: string; databaseUrl: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`pnpm start did not listen:\n${output}`)), 90_000);
-      child.stdout.on('data', () => {
+    const { base, databaseUrl } = await job.waitForOutput(
+      'the listening and database lines',
+      (output) => {
         const listening = /listening on (http:\/\/\S+)/.exec(output);
         const database = /postgres: embedded \(no DATABASE_URL set\) at (\S+)/.exec(output);
-        if (!listening || !database) return;
-        clearTimeout(timer);
-        resolve({ base: listening[1]!.replace('localhost', '127.0.0.1'), databaseUrl: database[1]! });
-      });
-      void exited.then(() => reject(new Error(`pnpm start exited:\n${output}`)));
-    });
-    const { base, databaseUrl } = started;
+        if (!listening || !database) return undefined;
+        return { base: listening[1]!.replace('localhost', '127.0.0.1'), databaseUrl: database[1]! };
+      },
+      90_000,
+    );
     expect((await fetch(`${base}/api/db/users/1`)).status).toBe(200);
 
     // Requests in flight when the signal comes: one that holds the drain open, one on the database.
     const slow = fetch(`${base}/demo/slow?ms=1500`);
     const query = fetch(`${base}/demo/slow-query?ms=150`);
     await new Promise((r) => setTimeout(r, 50));
-    const signalled = output.length;
-    process.kill(-child.pid!, 'SIGINT');
+    const signalled = job.output().length;
+    job.signal('SIGINT');
 
     const [slowAnswer, queryAnswer] = await Promise.all([slow, query]);
     expect(queryAnswer.status).toBe(200); // the database was up while the app drained
     expect(slowAnswer.status).toBe(200);
-    expect(await exited).toEqual({ code: 0, signal: null });
-    job.pid = undefined;
+    expect(await job.exited).toEqual({ code: 0, signal: null });
 
-    const after = output.slice(signalled);
+    const after = job.output().slice(signalled);
     // The documented order: readiness off and drain first, the database last.
     const draining = after.indexOf('studio-api: shutting down');
     const stopped = after.indexOf('postgres: embedded server stopped');
