@@ -1,7 +1,15 @@
 import { createFakeClock, createKeel, type KeelOutcome } from '@keel/core';
 import { describe, expect, it } from 'vitest';
-import { judge } from '../src/cycle/validation.js';
-import { createMonitor, type Measurement, type Mitigation, memoryNotifier } from '../src/index.js';
+import { judge, plainHarm } from '../src/cycle/validation.js';
+import {
+  createMonitor,
+  type Measurement,
+  type Mitigation,
+  type MitigationContext,
+  memoryNotifier,
+  shedLoad,
+} from '../src/index.js';
+import { analyse } from '../src/measure.js';
 import { TrafficMeter, type TrafficRates } from '../src/traffic/traffic-meter.js';
 
 const MIN = 60_000;
@@ -185,6 +193,55 @@ describe('scoped mitigations and the truth about them', () => {
     expect(incident.postMortem).toMatch(/shed-load \| rolled-back \| [\d.]+ → [\d.]+ \| 0 % → [\d.]+ %/);
   });
 
+  it('a mitigation that turns away users who were served well is rolled back at the next evaluation, not validateAfter later', async () => {
+    // Sheds every route, /fast included: /fast's users were served well and now get 503.
+    const shedEverything: Mitigation = {
+      name: 'shed-everything',
+      priority: 1,
+      apply: (ctx) => ctx.keel.shedder.force('test: everything'),
+      rollback: (ctx) => ctx.keel.shedder.force(undefined),
+    };
+    const { keel, monitor, state, run } = twoRoutes({
+      builtIns: { serveStale: false, openCircuit: false, shedLoad: false },
+      mitigations: [shedEverything],
+      validateAfter: 10 * MIN,
+    });
+    for (let i = 0; i < 12 && !monitor.incidents.open; i++) await run(10_000);
+    const incident = monitor.incidents.open!;
+    await run(10_000);
+    const applied = monitor.steps().find((s) => s.kind === 'applied' && s.mitigation === 'shed-everything')!;
+    expect(applied).toBeDefined();
+    for (let i = 0; i < 3 && keel.shedder.shedding; i++) await run(10_000);
+
+    const rolled = monitor.steps().find((s) => s.kind === 'rolled-back')!;
+    expect(rolled.mitigation).toBe('shed-everything');
+    expect(rolled.at - applied.at).toBeLessThanOrEqual(30_000); // not the 10 min of validateAfter
+    expect(rolled.detail).toMatch(
+      /^rolled back early, \d+ s after it was applied \(it refuses 100 % of requests and good requests fell -2\/s \(2 → 0 req\/s\)\); did not help: users were not served better/,
+    );
+    expect(keel.shedder.shedding).toBe(false);
+    expect(incident.actions.find((a) => a.mitigation === 'shed-everything')).toMatchObject({
+      outcome: 'rolled-back',
+    });
+    const fastAfter = state.answered['/fast'].length;
+    await run(10_000);
+    expect(state.answered['/fast'].slice(fastAfter).every((s) => s === 200)).toBe(true);
+    await monitor.close();
+    await keel.close();
+  });
+
+  it('judges early only a trial that refuses most requests and loses good ones', () => {
+    // Refuses most, but the good requests rose (the refused ones were slow anyway): wait for validateAfter.
+    expect(plainHarm(rates(20, 100), rates(60, 100, 70), config)).toBeNull();
+    // Good requests fell, but Keel refuses few: the app's own trouble, judged at validateAfter.
+    expect(plainHarm(rates(80, 100), rates(20, 100, 10), config)).toBeNull();
+    // Too few requests after it to say anything.
+    expect(plainHarm(rates(80, 100), rates(0, 10, 10), config)).toBeNull();
+    expect(plainHarm(rates(80, 100), rates(10, 100, 90), config)).toBe(
+      'it refuses 90 % of requests and good requests fell -0.7/s (0.8 → 0.1 req/s)',
+    );
+  });
+
   it('a mitigation that refuses most traffic is rolled back while others are left, kept as a stated last resort when none is', async () => {
     const clock = createFakeClock();
     const keel = createKeel({ clock, runtime: false, budgets: { page_load: false, db_latency: false } });
@@ -247,6 +304,39 @@ describe('scoped mitigations and the truth about them', () => {
       outcome: 'kept',
     });
     await monitor.close();
+    await keel.close();
+  });
+
+  it('shed-load is offered only while an HTTP budget is breached: a busy event loop with users served in budget sheds nothing', async () => {
+    const clock = createFakeClock();
+    const keel = createKeel({ clock, runtime: false, hysteresis: 1 });
+    const context = (): MitigationContext => {
+      const report = keel.health();
+      const analysis = analyse(report, [report.score], 8);
+      // What a load test on a CPU-bound instance looks like to the monitor: the runtime costs points.
+      const busy = { name: 'runtime:event_loop_utilization', cost: 3, detail: 'event-loop utilisation 0.99' };
+      return {
+        keel,
+        report,
+        analysis: { ...analysis, costs: [busy, ...analysis.costs] },
+        reason: 'health score dropped to 7',
+        flush: async () => {},
+      };
+    };
+    const shed = shedLoad();
+    for (let i = 0; i < 3; i++) {
+      for (let n = 0; n < 50; n++) keel.recordRequest('GET', '/api/orders', 200, 3);
+      await clock.advanceAsync(keel.config.interval);
+    }
+    expect(keel.health().budgets.find((b) => b.name === 'api_latency')!.state).toBe('ok');
+    expect(shed.applicable!(context())).toBe(false);
+
+    for (let i = 0; i < 3; i++) {
+      for (let n = 0; n < 50; n++) keel.recordRequest('GET', '/api/orders', 200, 900);
+      await clock.advanceAsync(keel.config.interval);
+    }
+    expect(keel.health().budgets.find((b) => b.name === 'api_latency')!.state).toBe('breached');
+    expect(shed.applicable!(context())).toBe(true);
     await keel.close();
   });
 

@@ -11,7 +11,7 @@ import type { CycleHost } from './cycle-host.js';
 import type { CycleOutcome, CycleState, StepKind } from './cycle-state.js';
 import { finishStable } from './release.js';
 import type { StepLog } from './step-log.js';
-import { validate } from './validation.js';
+import { plainHarm, validate } from './validation.js';
 
 const RECENT_SCORES = 30;
 
@@ -51,6 +51,8 @@ export class CycleRunner implements CycleHost {
   #pendingTrigger: string | null = null;
   #work: Promise<void> = Promise.resolve();
   #validateTimer: TimerHandle | undefined;
+  /** What the validate timer runs: kept so a trial that plainly hurts users can be validated at once. */
+  #trialCheck: (() => Promise<void>) | undefined;
   #closed = false;
   #standingDown = false;
 
@@ -132,6 +134,7 @@ export class CycleRunner implements CycleHost {
     const cycle = this.#cycle;
     if (cycle) {
       this.#pendingTrigger = null; // coalesced into the running cycle
+      if (cycle.phase === 'validating') this.#cutShortIfHarmful(cycle);
       if (cycle.phase !== 'stabilizing') return;
       if (!this.healthy(report)) {
         cycle.stableSince = null;
@@ -214,13 +217,34 @@ export class CycleRunner implements CycleHost {
   ): void {
     const validateAt = appliedAt + this.config.validateAfter;
     cycle.current = { mitigation, appliedAt, validateAt, before, detail, since };
+    this.#trialCheck = check;
     this.#validateTimer = this.keel.config.clock.setTimeout(
       () => {
         this.#validateTimer = undefined;
+        this.#trialCheck = undefined;
         this.#enqueue(check);
       },
       Math.max(0, validateAt - this.now()),
     );
+  }
+
+  /**
+   * At each evaluation of a trial: one that plainly hurts users (`plainHarm`:
+   * Keel refuses most requests, and good ones fell) is validated now, at least
+   * one interval after it was applied, instead of `validateAfter` later.
+   */
+  #cutShortIfHarmful(cycle: CycleState): void {
+    const trial = cycle.current;
+    const check = this.#trialCheck;
+    if (!trial || trial.cutShort !== undefined || !check || this.#validateTimer === undefined) return;
+    if (this.now() - trial.appliedAt < this.keel.config.interval) return;
+    const why = plainHarm(trial.before.traffic ?? null, this.#traffic.since(trial.since), this.config);
+    if (why === null) return;
+    trial.cutShort = why;
+    this.keel.config.clock.clearTimeout(this.#validateTimer);
+    this.#validateTimer = undefined;
+    this.#trialCheck = undefined;
+    this.#enqueue(check);
   }
 
   /**

@@ -57,6 +57,8 @@ export interface OnTrial {
   detail: string;
   /** The traffic reading when it went on trial: "after" is measured from here. */
   since: TrafficCounts;
+  /** Set when it plainly hurt users and was validated before `validateAt`: why. */
+  cutShort?: string;
 }
 
 export interface CycleState {

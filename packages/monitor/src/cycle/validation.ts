@@ -1,3 +1,4 @@
+import { formatDuration } from '../incidents/post-mortem.js';
 import type { Measurement } from '../measure.js';
 import type { Mitigation } from '../mitigations/mitigation.js';
 import type { MonitorConfig } from '../options.js';
@@ -105,6 +106,31 @@ export function judge(
   };
 }
 
+/** Requests since a mitigation went on trial before it may be judged early: a few refusals prove nothing. */
+const EARLY_MIN_REQUESTS = 20;
+
+/**
+ * Whether the mitigation on trial plainly hurts users, so that waiting for
+ * `validateAfter` would only prolong the harm: Keel itself refuses more than
+ * `maxRefusedShare` of the requests, and good requests per second fell by
+ * more than `minGoodGain` of the traffic offered (the users it turns away were
+ * being served well). Returns why, in words, or `null`. Such a trial can never
+ * be kept (`judge` keeps only a gain), so ending it early changes no verdict,
+ * only how long users bear it.
+ */
+export function plainHarm(
+  before: TrafficRates | null,
+  after: TrafficRates | null,
+  config: JudgeConfig,
+): string | null {
+  if (!before || !after || before.requests === 0 || after.requests < EARLY_MIN_REQUESTS) return null;
+  if (!(after.refusedShare > config.maxRefusedShare)) return null;
+  const loss = before.goodPerSecond - after.goodPerSecond;
+  const allowed = config.minGoodGain * Math.max(before.requestsPerSecond, after.requestsPerSecond);
+  if (!(loss > allowed)) return null;
+  return `it refuses ${pct(after.refusedShare)} of requests and good requests fell ${signed(-loss)}/s (${before.goodPerSecond} → ${after.goodPerSecond} req/s)`;
+}
+
 /**
  * Whether a mitigation released on trial is still needed: the app is no
  * longer healthy, or users are served worse without it (good requests per
@@ -145,7 +171,7 @@ export async function validate(host: CycleHost, m: Mitigation): Promise<void> {
   cycle.phase = 'acting';
   const report = host.latest;
   const after = host.measure(report, host.trafficSince(current.since));
-  const { before, appliedAt, detail } = current;
+  const { before, appliedAt, detail, cutShort } = current;
   const othersLeft = candidates(host, cycle, host.context(report, cycle.trigger)).map((x) => x.name);
   const verdict = judge(before, after, host.healthy(report), othersLeft, host.config);
   // The step kind doubles as the incident action's outcome.
@@ -161,7 +187,11 @@ export async function validate(host: CycleHost, m: Mitigation): Promise<void> {
     try {
       await m.rollback(host.context(report, cycle.trigger));
       kind = 'rolled-back';
-      text = `did not help: ${verdict.reason}; ${verdict.effect}`;
+      const early =
+        cutShort === undefined
+          ? ''
+          : `rolled back early, ${formatDuration(host.now() - appliedAt)} after it was applied (${cutShort}); `;
+      text = `${early}did not help: ${verdict.reason}; ${verdict.effect}`;
     } catch (error) {
       host.keel.reportError(`mitigation:${m.name}`, error);
       kind = 'rollback-failed';
