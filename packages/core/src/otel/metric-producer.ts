@@ -1,5 +1,5 @@
-import { scaleOf } from '../prometheus/exposition.js';
-import { type KeelMetricsSource, keelMetricFamilies, type MetricFamily } from '../prometheus/keel-metrics.js';
+import { type MetricFamily, scaleOf } from '../prometheus/exposition.js';
+import { type KeelMetricsSource, keelMetricFamilies } from '../prometheus/keel-metrics.js';
 import type { Series, Signal } from '../signals/signal.js';
 
 /*
@@ -185,7 +185,7 @@ export function otelMetrics(keel: KeelMetricsSource, now: number): OtelMetricDat
   const start = hrTime(report.startedAt);
   const end = hrTime(now);
   const metrics: OtelMetricData[] = keel.signals.map((signal) => histogramOf(signal, start, end));
-  for (const family of keelMetricFamilies(keel, report.runtime)) metrics.push(familyOf(family, start, end));
+  for (const family of keelMetricFamilies(keel)) metrics.push(familyOf(family, start, end));
   return metrics;
 }
 
