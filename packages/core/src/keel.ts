@@ -39,7 +39,7 @@ import type { TrafficRecorder } from './optimise/traffic-recorder.js';
 import { type KeelConfig, type KeelOptions, resolveOptions } from './options.js';
 import { LoadShedder } from './pressure/load-shedder.js';
 import { MetricsRenderer } from './prometheus/metrics-renderer.js';
-import { RuntimeSampler } from './runtime/runtime-sampler.js';
+import { RuntimeSampler, type RuntimeSnapshot } from './runtime/runtime-sampler.js';
 import { holdTickObjectShapes } from './runtime/tick-shapes.js';
 import { CleanupList } from './shutdown/cleanup-list.js';
 import { DB_SIGNAL, HTTP_SIGNAL, TTI_SIGNAL } from './signals/built-in-signals.js';
@@ -162,7 +162,7 @@ export class Keel {
       },
       now,
     );
-    this.#metrics = new MetricsRenderer(this, this.registry, lastSample);
+    this.#metrics = new MetricsRenderer(this, this.registry);
     this.#ticker = new IntervalTicker(
       clock,
       { ...config, sampleInterval: config.runtime?.sampleInterval },
@@ -337,6 +337,16 @@ export class Keel {
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     return this.#handle(req, res);
+  }
+
+  /**
+   * The latest runtime sample (event-loop delay and utilisation, heap, GC), or
+   * `null` with `runtime: false` or before the first. Newer than
+   * `health().runtime`, which is the sample the last evaluation scored;
+   * `/metrics` and the OpenTelemetry producer both serve this one.
+   */
+  get runtimeSample(): RuntimeSnapshot | null {
+    return this.#runtime?.last ?? null;
   }
 
   /** Prometheus text: Keel's metrics, then the registry's. */

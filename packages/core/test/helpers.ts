@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createFakeClock, createKeel, type FakeClock, type Keel, type KeelOptions } from '../src/index.js';
 
 /** A deterministic PRNG (mulberry32) so distribution tests are reproducible. */
@@ -51,4 +52,32 @@ export function traffic(
     const error = errorEvery > 0 && i % errorEvery === 0;
     keel.recordRequest('GET', route, error ? 500 : 200, slow ? slowMs : fastMs);
   }
+}
+
+/** A row of the core README's table "OpenTelemetry names → Prometheus names". */
+export interface MetricNameRow {
+  otel: string;
+  unit: string;
+  instrument: 'histogram' | 'gauge' | 'counter';
+  prometheus: string;
+}
+
+/** The core README's table of every metric's OpenTelemetry name, unit, instrument and Prometheus name. */
+export function readmeMetricNames(): MetricNameRow[] {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### OpenTelemetry names → Prometheus names'));
+  const rows: MetricNameRow[] = [];
+  for (const line of section.split('\n')) {
+    // The table ends at the first line after it that is not a table row.
+    if (rows.length > 0 && !line.startsWith('|')) break;
+    const cells = line.split('|').map((c) => c.trim().replaceAll('`', ''));
+    if (cells.length !== 6 || !/^(histogram|gauge|counter)$/.test(cells[3]!)) continue;
+    rows.push({
+      otel: cells[1]!,
+      unit: cells[2]!,
+      instrument: cells[3] as MetricNameRow['instrument'],
+      prometheus: cells[4]!,
+    });
+  }
+  return rows;
 }

@@ -1,35 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { createFakeClock, createKeel } from '../src/index.js';
+import { type MetricNameRow as Row, readmeMetricNames as readmeTable } from './helpers.js';
 
 // The core README's table "OpenTelemetry names → Prometheus names", converted
 // by the rules of OpenTelemetry's Prometheus compatibility spec, against the
 // families a Keel with every feature on serves at /metrics.
-
-interface Row {
-  otel: string;
-  unit: string;
-  instrument: 'histogram' | 'gauge' | 'counter';
-  prometheus: string;
-}
-
-function readmeTable(): Row[] {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('### OpenTelemetry names → Prometheus names'));
-  const rows: Row[] = [];
-  for (const line of section.split('\n')) {
-    const cells = line.split('|').map((c) => c.trim().replaceAll('`', ''));
-    if (cells.length !== 6 || !/^(histogram|gauge|counter)$/.test(cells[3]!)) continue;
-    rows.push({
-      otel: cells[1]!,
-      unit: cells[2]!,
-      instrument: cells[3] as Row['instrument'],
-      prometheus: cells[4]!,
-    });
-    if (line.trim() === '') break;
-  }
-  return rows;
-}
 
 const UNITS: Record<string, string> = { s: 'seconds', ms: 'milliseconds', By: 'bytes' };
 

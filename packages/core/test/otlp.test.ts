@@ -1,22 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, SpanKind, trace } from '@opentelemetry/api';
+import { context, metrics, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { Counter } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createOtelMetricProducer,
-  KeelSpanProcessor,
-  prometheusName,
-  registerOtelTracing,
-} from '../src/index.js';
-import { testKeel } from './helpers.js';
+import { createOtelMetricProducer, type Keel, KeelSpanProcessor, registerOtelTracing } from '../src/index.js';
+import { readmeMetricNames, testKeel } from './helpers.js';
 
 // OTLP/JSON as the exporter sends it (proto3 JSON: 64-bit integers may arrive as strings).
 type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number };
@@ -91,6 +88,89 @@ function parseExposition(text: string) {
   return samples;
 }
 
+/** `/metrics` families as its `# TYPE` lines declare them: name → type. */
+function familiesOf(text: string): Map<string, string> {
+  return new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+}
+
+/** Sets environment variables while `fn` runs and puts back what was there before, absent ones included. */
+async function withEnv(vars: Record<string, string>, fn: () => Promise<void>): Promise<void> {
+  const before = Object.keys(vars).map((k) => [k, process.env[k]] as const);
+  Object.assign(process.env, vars);
+  try {
+    await fn();
+  } finally {
+    for (const [k, v] of before) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/**
+ * Traffic through every part of Keel that `/metrics` has a family for: requests (one shed),
+ * queries (one rejected sample), a cache (hits, a miss, an eviction, a failed load), a breaker
+ * held open (a rejected call), a dependency check, web-vitals beacons (accepted, censored,
+ * malformed) over HTTP, and runtime samples. Ends one runtime sample after an evaluation, as a
+ * collection between two evaluations would.
+ */
+async function allTraffic(keel: Keel, step: () => void, advance: (ms: number) => void): Promise<void> {
+  keel.shedder.force('load test');
+  for (let i = 0; i < 3; i++) {
+    for (let n = 0; n < 30; n++) keel.recordRequest('GET', '/api/users/:id', 200, 3 + n * 9);
+    for (let n = 0; n < 5; n++) keel.recordRequest('POST', '/api/orders', n === 0 ? 500 : 201, 120 + n);
+    // What an adapter does when it sheds a request: count it, record Keel's own answer.
+    keel.shedder.shed++;
+    keel.recordRequest('GET', '/api/orders', 503, 0.4, 'shed');
+    for (let n = 0; n < 12; n++) keel.recordQuery('SELECT', 'SELECT users', 2 + n);
+    step();
+  }
+  keel.recordQuery('SELECT', 'SELECT users', Number.NaN);
+
+  const users = keel.cache<string>({ name: 'users', max: 2, maxBytes: 10_000 });
+  for (const id of ['1', '2', '1', '3']) await users.get(id, () => `user ${id}`);
+  await users.get('4', () => Promise.reject(new Error('database down'))).catch(() => {});
+  const inventory = keel.breaker({ name: 'inventory' });
+  inventory.forceOpen('maintenance');
+  await inventory.run(() => 'stock').catch(() => {});
+  keel.addCheck({ name: 'postgres', check: () => true });
+  await keel.runChecks();
+
+  const server = createServer((req, res) => keel.vitals!.handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${keel.vitals!.path}`;
+    const beacon = async (body: string) =>
+      (
+        await fetch(url, {
+          method: 'POST',
+          // What a browser on one of the app's own pages sends with `sendBeacon`.
+          headers: { 'content-type': 'text/plain;charset=UTF-8', 'sec-fetch-site': 'same-origin' },
+          body,
+        })
+      ).status;
+    const page = (metrics: unknown[]) => JSON.stringify({ page: '/products/:id', metrics });
+    expect(
+      await beacon(
+        page([
+          { name: 'TTI', value: 2100 },
+          { name: 'LCP', value: 1800 },
+          { name: 'INP', value: 96 },
+          { name: 'CLS', value: 0.04 },
+          { name: 'FCP', value: 900 },
+          { name: 'TTFB', value: 120 },
+        ]),
+      ),
+    ).toBe(204);
+    expect(await beacon(page([{ name: 'TTI', value: 4500, censored: true }]))).toBe(204);
+    expect(await beacon('{not json')).toBe(400);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+  step();
+  advance(keel.config.runtime!.sampleInterval);
+}
+
 let collector: Awaited<ReturnType<typeof receiver>>;
 beforeAll(async () => {
   collector = await receiver();
@@ -99,71 +179,163 @@ afterAll(async () => {
   await new Promise((r) => collector.server.close(r));
 });
 
+/**
+ * `/metrics` families not sent over OTLP, and why. Everything else `/metrics` serves must arrive
+ * with the same values, or the test fails.
+ */
+const NOT_EXPORTED: ReadonlyMap<string, string> = new Map([
+  [
+    // `/metrics` serves `keel.registry` after Keel's own series, but what is in it is the app's:
+    // an app that exports OTLP records its own metrics with its own meter (`app.orders.placed` here).
+    'app_orders_placed_total',
+    "the app's prom-client metric in keel.registry",
+  ],
+]);
+
 describe('OTLP export through the OpenTelemetry SDK', () => {
-  it('sends what /metrics has: same names, units, bucket boundaries and counts, budget states, burn rates, score', async () => {
-    const { keel, step } = testKeel({ minSamples: 5, hysteresis: 1 });
-    for (let i = 0; i < 3; i++) {
-      for (let n = 0; n < 30; n++) keel.recordRequest('GET', '/api/users/:id', 200, 3 + n * 9);
-      for (let n = 0; n < 5; n++) keel.recordRequest('POST', '/api/orders', n === 0 ? 500 : 201, 120 + n);
-      keel.recordRequest('GET', '/api/orders', 503, 0.4, 'shed');
-      for (let n = 0; n < 12; n++) keel.recordQuery('SELECT', 'SELECT users', 2 + n);
-      step();
-    }
-
-    // As a user would: the endpoint from OTEL_EXPORTER_OTLP_ENDPOINT, Keel's producer on the reader.
-    const before = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = collector.url;
-    const reader = new PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter(),
-      exportIntervalMillis: 60_000,
-      metricProducers: [createOtelMetricProducer(keel)],
+  it('sends every family /metrics has through NodeSDK: names and units of the README table, bucket boundaries, counts and values', async () => {
+    const { keel, step, clock } = testKeel({
+      minSamples: 5,
+      hysteresis: 1,
+      runtime: { sampleInterval: 1000 },
     });
-    if (before === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-    else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = before;
-    const provider = new MeterProvider({ readers: [reader] });
-    // The app's own instruments travel in the same export.
-    provider.getMeter('app').createCounter('app.orders').add(1);
-    await reader.forceFlush();
-    await provider.shutdown();
+    new Counter({ name: 'app_orders_placed_total', help: 'Orders placed.', registers: [keel.registry] }).inc(
+      3,
+    );
+    await allTraffic(keel, step, (ms) => clock.advance(ms));
+    // The collection comes one runtime sample after the last evaluation: /metrics serves that sample.
+    expect(keel.runtimeSample!.sampledAt).toBeGreaterThan(keel.health().runtime!.sampledAt);
 
-    expect(collector.received.length).toBeGreaterThan(0);
-    const metrics = collector.received
-      .flatMap((r) => r.resourceMetrics)
-      .flatMap((r) => r.scopeMetrics)
-      .flatMap((s) => s.metrics);
-    const byName = new Map(metrics.map((m) => [m.name, m]));
-    expect(byName.has('app.orders')).toBe(true);
-    const exposition = parseExposition(await keel.metrics());
-
-    // Histograms: one per signal, seconds, /metrics' boundaries, the same cumulative counts per series.
-    for (const signal of keel.signals) {
-      const m = byName.get(signal.definition.name);
-      expect(m, signal.definition.name).toBeDefined();
-      const prom = prometheusName(signal.definition);
-      const expectedUnit = signal.definition.unit === 'ms' ? 's' : signal.definition.unit;
-      expect(m!.unit).toBe(expectedUnit);
-      expect(m!.histogram!.aggregationTemporality).toBe(2); // AGGREGATION_TEMPORALITY_CUMULATIVE
-      const buckets = exposition.get(`${prom}_bucket`) ?? new Map();
-      const counts = exposition.get(`${prom}_count`) ?? new Map();
-      const sums = exposition.get(`${prom}_sum`) ?? new Map();
-      const seriesWithSamples = [...counts.values()].filter((c) => c > 0).length;
-      expect(m!.histogram!.dataPoints).toHaveLength(seriesWithSamples);
-      for (const p of m!.histogram!.dataPoints) {
-        const id = key(labelsOf(p.attributes));
-        expect(Number(p.count)).toBe(counts.get(id));
-        expect(p.sum).toBeCloseTo(sums.get(id)!, 9);
-        const les = [...buckets.keys()].filter((k) => k.startsWith(`${id}|`)).map((k) => k.split('|le=')[1]!);
-        expect(p.explicitBounds).toEqual(les.filter((le) => le !== '+Inf').map(Number));
-        let cumulative = 0;
-        p.bucketCounts!.forEach((c, i) => {
-          cumulative += Number(c);
-          expect(cumulative).toBe(buckets.get(`${id}|le=${les[i]}`));
+    // Set up as a user of Keel would: NodeSDK with Keel's producer on its metric reader, the
+    // endpoint from OTEL_EXPORTER_OTLP_ENDPOINT, no auto-instrumentation; traces and logs off,
+    // since this test is about metrics.
+    let appProvider: unknown;
+    let flushed = 0;
+    await withEnv(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+      },
+      async () => {
+        const reader = new PeriodicExportingMetricReader({
+          exporter: new OTLPMetricExporter(),
+          metricProducers: [createOtelMetricProducer(keel)],
         });
+        const sdk = new NodeSDK({ serviceName: 'orders-api', metricReaders: [reader], instrumentations: [] });
+        sdk.start();
+        try {
+          // The app's own instruments, through the global API the SDK registered, travel in the same export.
+          appProvider = metrics.getMeterProvider();
+          metrics.getMeter('app').createCounter('app.orders.placed').add(3);
+          await reader.forceFlush();
+          flushed = collector.received.length;
+        } finally {
+          await sdk.shutdown();
+          // NodeSDK registers global providers, a context manager and a propagator, and its
+          // shutdown leaves them registered: unregister them so later tests start clean.
+          metrics.disable();
+          trace.disable();
+          propagation.disable();
+          context.disable();
+        }
+      },
+    );
+    expect(metrics.getMeterProvider()).not.toBe(appProvider);
+    // One export on the flush, one more on shutdown; cumulative temporality: the last holds everything.
+    expect(flushed).toBe(1);
+    expect(collector.received).toHaveLength(2);
+    const last = collector.received.at(-1)!;
+    const resource = last.resourceMetrics[0]!.resource;
+    expect(resource.attributes).toContainEqual({ key: 'service.name', value: { stringValue: 'orders-api' } });
+    const scopes = last.resourceMetrics.flatMap((r) => r.scopeMetrics);
+    expect(scopes.flatMap((s) => s.metrics).some((m) => m.name === 'app.orders.placed')).toBe(true);
+    const exported = new Map(
+      scopes.filter((s) => s.scope.name === '@keel/core').flatMap((s) => s.metrics.map((m) => [m.name, m])),
+    );
+
+    const text = await keel.metrics();
+    const exposition = parseExposition(text);
+    const families = familiesOf(text);
+    const table = new Map(readmeMetricNames().map((row) => [row.prometheus, row]));
+    const checked = new Set<string>();
+    for (const [family, type] of families) {
+      if (NOT_EXPORTED.has(family)) {
+        expect([...exported.keys()], family).not.toContain(family);
+        continue;
       }
+      // The OpenTelemetry name, unit and instrument the README table gives this family.
+      const row = table.get(family);
+      expect(row, `${family} is not in the README table`).toBeDefined();
+      expect(row!.instrument, family).toBe(type);
+      const m = exported.get(row!.otel);
+      expect(m, `${family} → ${row!.otel} was not exported`).toBeDefined();
+      expect(m!.unit ?? '', row!.otel).toBe(row!.unit);
+      checked.add(row!.otel);
+
+      if (type === 'histogram') {
+        expect(m!.histogram!.aggregationTemporality).toBe(2); // AGGREGATION_TEMPORALITY_CUMULATIVE
+        const buckets = exposition.get(`${family}_bucket`) ?? new Map<string, number>();
+        const counts = exposition.get(`${family}_count`) ?? new Map<string, number>();
+        const sums = exposition.get(`${family}_sum`) ?? new Map<string, number>();
+        expect(counts.size, `${family} has no series: the traffic misses it`).toBeGreaterThan(0);
+        expect(m!.histogram!.dataPoints).toHaveLength(counts.size);
+        for (const p of m!.histogram!.dataPoints) {
+          const id = key(labelsOf(p.attributes));
+          expect(Number(p.count), `${family}{${id}}`).toBe(counts.get(id));
+          expect(p.sum).toBeCloseTo(sums.get(id)!, 9);
+          const les = [...buckets.keys()]
+            .filter((k) => k.startsWith(`${id}|`))
+            .map((k) => k.split('|le=')[1]!);
+          expect(p.explicitBounds).toEqual(les.filter((le) => le !== '+Inf').map(Number));
+          let cumulative = 0;
+          p.bucketCounts!.forEach((c, i) => {
+            cumulative += Number(c);
+            expect(cumulative).toBe(buckets.get(`${id}|le=${les[i]}`));
+          });
+        }
+        continue;
+      }
+
+      const samples = exposition.get(family) ?? new Map<string, number>();
+      expect(samples.size, `${family} has no samples: the traffic misses it`).toBeGreaterThan(0);
+      let points: Point[];
+      if (type === 'counter') {
+        expect(m!.sum, `${row!.otel} is a monotonic sum`).toMatchObject({
+          isMonotonic: true,
+          aggregationTemporality: 2,
+        });
+        points = m!.sum!.dataPoints;
+      } else {
+        expect(m!.gauge, `${row!.otel} is a gauge`).toBeDefined();
+        points = m!.gauge!.dataPoints;
+      }
+      // proto3 JSON leaves out zeros.
+      const values = new Map(
+        points.map((p) => [key(labelsOf(p.attributes)), p.asDouble ?? Number(p.asInt ?? 0)]),
+      );
+      expect(values, family).toEqual(samples);
     }
-    const http = byName.get('http.server.request.duration')!;
-    expect(http.histogram!.dataPoints.length).toBe(4);
-    const shed = http.histogram!.dataPoints.find((p) => p.attributes?.some((a) => a.key === 'keel.outcome'))!;
+    // Nothing exported that /metrics does not have.
+    expect([...exported.keys()].filter((name) => !checked.has(name))).toEqual([]);
+
+    // The traffic reached what it was meant to: a sample of the values that were compared above.
+    expect(exposition.get('keel_http_requests_shed_total')!.get('')).toBe(3);
+    expect(exposition.get('keel_shedding')!.get('')).toBe(1);
+    expect(exposition.get('keel_signal_rejected_total')!.get('signal=db.client.operation.duration')).toBe(1);
+    expect(exposition.get('keel_cache_evictions_total')!.get('cache=users')).toBeGreaterThan(0);
+    expect(exposition.get('keel_cache_loads_total')!.get('cache=users,outcome=error')).toBe(1);
+    expect(exposition.get('keel_circuit_breaker_rejected_total')!.get('breaker=inventory')).toBe(1);
+    expect(exposition.get('keel_web_vitals_beacons_total')!.get('outcome=accepted')).toBe(2);
+    expect(exposition.get('keel_web_vitals_beacons_total')!.get('outcome=malformed')).toBe(1);
+    expect(exposition.get('keel_web_vitals_tti_censored_total')!.get('recorded=true')).toBe(1);
+    const states = exposition.get('keel_budget_state')!;
+    expect([...states.entries()].some(([k, v]) => k.includes('state=breached') && v === 1)).toBe(true);
+
+    // Attributes under the semantic conventions: the shed request's series.
+    const shed = exported
+      .get('http.server.request.duration')!
+      .histogram!.dataPoints.find((p) => p.attributes?.some((a) => a.key === 'keel.outcome'))!;
     expect(shed.attributes).toEqual(
       expect.arrayContaining([
         { key: 'http.route', value: { stringValue: '/api/orders' } },
@@ -171,26 +343,10 @@ describe('OTLP export through the OpenTelemetry SDK', () => {
         { key: 'keel.outcome', value: { stringValue: 'shed' } },
       ]),
     );
-    expect(byName.get('db.client.operation.duration')!.histogram!.dataPoints[0]!.explicitBounds).toEqual([
+    expect(exported.get('db.client.operation.duration')!.histogram!.dataPoints[0]!.explicitBounds).toEqual([
       0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
     ]);
-
-    // Gauges and counters: the same values under their OpenTelemetry names.
-    const gauge = (name: string) => byName.get(name)!.gauge!.dataPoints;
-    expect(gauge('keel.health.score')[0]!.asDouble).toBe(exposition.get('keel_health_score')!.get(''));
-    const states = exposition.get('keel_budget_state')!;
-    expect(gauge('keel.budget.state')).toHaveLength(states.size);
-    for (const p of gauge('keel.budget.state'))
-      expect(p.asDouble ?? 0).toBe(states.get(key(labelsOf(p.attributes))));
-    expect([...states.entries()].some(([k, v]) => k.includes('state=breached') && v === 1)).toBe(true);
-    const burn = exposition.get('keel_budget_burn_rate')!;
-    expect(gauge('keel.budget.burn_rate')).toHaveLength(burn.size);
-    for (const p of gauge('keel.budget.burn_rate'))
-      expect(p.asDouble ?? 0).toBeCloseTo(burn.get(key(labelsOf(p.attributes)))!, 9);
-    const used = byName.get('keel.budget.error_budget_used')!;
-    expect(used.unit).toBe('1');
-    const shedTotal = byName.get('keel.http.requests_shed')!;
-    expect(shedTotal.sum!.isMonotonic).toBe(true);
+    await keel.close();
   });
 });
 

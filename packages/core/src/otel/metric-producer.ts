@@ -1,5 +1,5 @@
-import { scaleOf } from '../prometheus/exposition.js';
-import { type KeelMetricsSource, keelMetricFamilies, type MetricFamily } from '../prometheus/keel-metrics.js';
+import { type MetricFamily, scaleOf } from '../prometheus/exposition.js';
+import { type KeelMetricsSource, keelMetricFamilies } from '../prometheus/keel-metrics.js';
 import type { Series, Signal } from '../signals/signal.js';
 
 /*
@@ -99,31 +99,43 @@ const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
 const INTEGER_ATTRIBUTES: ReadonlySet<string> = new Set(['http.response.status_code']);
 
 /**
- * Keel's gauges and counters under OpenTelemetry names and units, chosen so
- * a collector's Prometheus exporter writes the same names `/metrics` has
- * (unit `1` adds `_ratio`, `s` adds `_seconds`, `By` `_bytes`, a counter `_total`).
+ * Keel's gauges and counters under their OpenTelemetry names and units (the
+ * core README's table "OpenTelemetry names → Prometheus names"), chosen so a
+ * collector's Prometheus exporter writes the names `/metrics` has: unit `1`
+ * adds `_ratio` to a gauge, `s` `_seconds`, `By` `_bytes`, a counter `_total`;
+ * a unit in braces (`{request}`) says what is counted and adds nothing.
  */
 const FAMILY_NAMES: Readonly<Record<string, { name: string; unit: string }>> = {
-  keel_health_score: { name: 'keel.health.score', unit: '' },
+  keel_health_score: { name: 'keel.health.score', unit: '{score}' },
   keel_healthy: { name: 'keel.healthy', unit: '' },
   keel_stable: { name: 'keel.stable', unit: '' },
   keel_ready: { name: 'keel.ready', unit: '' },
-  keel_health_component_score: { name: 'keel.health.component_score', unit: '' },
+  keel_health_component_score: { name: 'keel.health.component.score', unit: '{score}' },
   keel_budget_state: { name: 'keel.budget.state', unit: '' },
   keel_budget_error_budget_used_ratio: { name: 'keel.budget.error_budget_used', unit: '1' },
-  keel_budget_burn_rate: { name: 'keel.budget.burn_rate', unit: '' },
+  keel_budget_burn_rate: { name: 'keel.budget.burn_rate', unit: '{burn_rate}' },
   keel_dependency_up: { name: 'keel.dependency.up', unit: '' },
-  keel_signal_overflow_total: { name: 'keel.signal.overflow', unit: '' },
-  keel_signal_rejected_total: { name: 'keel.signal.rejected', unit: '' },
+  keel_signal_overflow_total: { name: 'keel.signal.overflow', unit: '{sample}' },
+  keel_signal_rejected_total: { name: 'keel.signal.rejected', unit: '{sample}' },
   keel_shedding: { name: 'keel.shedding', unit: '' },
-  keel_http_requests_shed_total: { name: 'keel.http.requests_shed', unit: '' },
-  keel_internal_errors_total: { name: 'keel.internal_errors', unit: '' },
+  keel_http_requests_shed_total: { name: 'keel.http.requests.shed', unit: '{request}' },
+  keel_internal_errors_total: { name: 'keel.internal.errors', unit: '{error}' },
   nodejs_eventloop_delay_p99_seconds: { name: 'nodejs.eventloop.delay.p99', unit: 's' },
   nodejs_eventloop_utilization_ratio: { name: 'nodejs.eventloop.utilization', unit: '1' },
   v8js_memory_heap_used_bytes: { name: 'v8js.memory.heap.used', unit: 'By' },
   v8js_memory_heap_limit_bytes: { name: 'v8js.memory.heap.limit', unit: 'By' },
   process_memory_usage_bytes: { name: 'process.memory.usage', unit: 'By' },
   v8js_gc_duration_seconds_total: { name: 'v8js.gc.duration', unit: 's' },
+  keel_cache_requests_total: { name: 'keel.cache.requests', unit: '{request}' },
+  keel_cache_loads_total: { name: 'keel.cache.loads', unit: '{load}' },
+  keel_cache_evictions_total: { name: 'keel.cache.evictions', unit: '{entry}' },
+  keel_cache_entries: { name: 'keel.cache.entries', unit: '{entry}' },
+  keel_cache_size_bytes: { name: 'keel.cache.size', unit: 'By' },
+  keel_circuit_breaker_state: { name: 'keel.circuit_breaker.state', unit: '' },
+  keel_circuit_breaker_rejected_total: { name: 'keel.circuit_breaker.rejected', unit: '{call}' },
+  keel_web_vitals_beacons_total: { name: 'keel.web_vitals.beacons', unit: '{beacon}' },
+  keel_web_vitals_tti_censored_total: { name: 'keel.web_vitals.tti.censored', unit: '{beacon}' },
+  keel_web_vitals_page_groups: { name: 'keel.web_vitals.page_groups', unit: '{group}' },
 };
 
 /** The OpenTelemetry name and unit of one of `/metrics`' families. */
@@ -144,17 +156,20 @@ const hrTime = (ms: number): HrTime => [Math.floor(ms / 1000), Math.round((ms % 
 /**
  * An OpenTelemetry `MetricProducer` that exports what `/metrics` has when the
  * SDK collects: each signal as a cumulative histogram with `/metrics`' bucket
- * boundaries (seconds for durations), the score, budget states, burn rates
- * and the rest as gauges and counters. Give it to the reader of the app's
+ * boundaries (seconds for durations); the score, budget states, burn rates,
+ * caches, breakers, the vitals collector and the runtime as gauges and
+ * counters, named as the README's table says. Give it to the reader of the app's
  * `MeterProvider`; a failure is reported to Keel and collection goes on.
  *
  * @example
- * import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
  * import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+ * import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+ * import { NodeSDK } from '@opentelemetry/sdk-node';
  * const reader = new PeriodicExportingMetricReader({
  *   exporter: new OTLPMetricExporter(), // OTEL_EXPORTER_OTLP_ENDPOINT
  *   metricProducers: [createOtelMetricProducer(keel)],
  * });
+ * new NodeSDK({ metricReaders: [reader], instrumentations: [] }).start();
  */
 export function createOtelMetricProducer(keel: OtelProducerSource): KeelMetricProducer {
   return {
@@ -185,7 +200,7 @@ export function otelMetrics(keel: KeelMetricsSource, now: number): OtelMetricDat
   const start = hrTime(report.startedAt);
   const end = hrTime(now);
   const metrics: OtelMetricData[] = keel.signals.map((signal) => histogramOf(signal, start, end));
-  for (const family of keelMetricFamilies(keel, report.runtime)) metrics.push(familyOf(family, start, end));
+  for (const family of keelMetricFamilies(keel)) metrics.push(familyOf(family, start, end));
   return metrics;
 }
 

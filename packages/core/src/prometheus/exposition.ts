@@ -222,6 +222,14 @@ function renderSeries(out: MetricsWriter, histogram: HistogramBytes, series: Ser
 
 export type GaugeSample = readonly [labels: Readonly<Record<string, string>> | null, value: number];
 
+/** One gauge or counter of Keel's exposition, before it is written (Prometheus) or exported (OpenTelemetry). */
+export interface MetricFamily {
+  readonly name: string;
+  readonly type: 'gauge' | 'counter';
+  readonly help: string;
+  readonly samples: readonly GaugeSample[];
+}
+
 export function renderMetric(
   name: string,
   type: 'gauge' | 'counter',

@@ -4,11 +4,17 @@ import type { HealthReport, Readiness } from '../health/report.js';
 import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import type { Signal } from '../signals/signal.js';
 import type { VitalsStats } from '../vitals/collector.js';
-import { renderBreakerMetrics } from './breaker-metrics.js';
-import { renderCacheMetrics } from './cache-metrics.js';
-import { type GaugeSample, type MetricsWriter, renderHistogram, renderMetric } from './exposition.js';
+import { breakerMetricFamilies } from './breaker-metrics.js';
+import { cacheMetricFamilies } from './cache-metrics.js';
+import {
+  type GaugeSample,
+  type MetricFamily,
+  type MetricsWriter,
+  renderHistogram,
+  renderMetric,
+} from './exposition.js';
 import { KEEL_METRICS } from './metric-names.js';
-import { renderVitalsMetrics } from './vitals-metrics.js';
+import { vitalsMetricFamilies } from './vitals-metrics.js';
 
 /** What Keel's exposition reads: an instance, seen through only what `/metrics` shows. */
 export interface KeelMetricsSource {
@@ -20,40 +26,31 @@ export interface KeelMetricsSource {
   readonly vitals: { stats(): VitalsStats } | undefined;
   readonly shedder: { readonly shedding: boolean; readonly shed: number };
   readonly errors: { total(): number };
+  /** The latest runtime sample (not the one of the last evaluation), or `null`. */
+  readonly runtimeSample: RuntimeSnapshot | null;
 }
 
-type MetricType = Parameters<typeof renderMetric>[1];
+type MetricType = MetricFamily['type'];
 
 const STATES = ['ok', 'at_risk', 'breached', 'no_data'] as const;
 
-/** One gauge or counter of Keel's exposition, before it is written (Prometheus) or exported (OpenTelemetry). */
-export interface MetricFamily {
-  readonly name: string;
-  readonly type: MetricType;
-  readonly help: string;
-  readonly samples: readonly GaugeSample[];
+/**
+ * Keel's own exposition: every signal as a histogram, then the health score,
+ * budgets, dependencies and runtime as gauges an HPA or KEDA can scale on,
+ * then caches, breakers and the vitals collector.
+ */
+export function renderKeelMetrics(out: MetricsWriter, keel: KeelMetricsSource): void {
+  for (const signal of keel.signals) renderHistogram(out, signal);
+  for (const f of keelMetricFamilies(keel)) out.text(renderMetric(f.name, f.type, f.help, f.samples));
 }
 
 /**
- * Keel's own exposition: every signal as a histogram, then the health score,
- * budgets, dependencies and runtime as gauges an HPA or KEDA can scale on.
+ * Every gauge and counter `/metrics` serves after the histograms, in its
+ * order: the OpenTelemetry producer exports the same list, so the two cannot drift.
  */
-export function renderKeelMetrics(
-  out: MetricsWriter,
-  keel: KeelMetricsSource,
-  runtime: RuntimeSnapshot | null,
-): void {
-  for (const signal of keel.signals) renderHistogram(out, signal);
-  for (const f of keelMetricFamilies(keel, runtime))
-    out.text(renderMetric(f.name, f.type, f.help, f.samples));
-  out.text(renderCacheMetrics(keel.caches));
-  out.text(renderBreakerMetrics(keel.breakers));
-  if (keel.vitals) out.text(renderVitalsMetrics(keel.vitals));
-}
-
-/** The gauges and counters `/metrics` serves after the histograms (caches and vitals aside). */
-export function keelMetricFamilies(keel: KeelMetricsSource, runtime: RuntimeSnapshot | null): MetricFamily[] {
+export function keelMetricFamilies(keel: KeelMetricsSource): MetricFamily[] {
   const report = keel.health();
+  const runtime = keel.runtimeSample;
   const families: MetricFamily[] = [];
   const metric = (name: string, type: MetricType, help: string, samples: readonly GaugeSample[]) =>
     families.push({ name, type, help, samples });
@@ -172,6 +169,8 @@ export function keelMetricFamilies(keel: KeelMetricsSource, runtime: RuntimeSnap
       runtime.gcPauseTotalMs / 1000,
     );
   }
+  families.push(...cacheMetricFamilies(keel.caches), ...breakerMetricFamilies(keel.breakers));
+  if (keel.vitals) families.push(...vitalsMetricFamilies(keel.vitals));
   return families;
 }
 

@@ -1,5 +1,4 @@
 import type { Registry } from 'prom-client';
-import type { RuntimeSnapshot } from '../runtime/runtime-sampler.js';
 import { decodeMetrics, MetricsWriter } from './exposition.js';
 import { type KeelMetricsSource, renderKeelMetrics } from './keel-metrics.js';
 
@@ -11,7 +10,6 @@ import { type KeelMetricsSource, renderKeelMetrics } from './keel-metrics.js';
 export class MetricsRenderer {
   readonly #source: KeelMetricsSource;
   readonly #registry: Registry;
-  readonly #runtime: () => RuntimeSnapshot | null;
   /** Size of the last `/metrics` text, bytes: where the next render's buffer starts. */
   #bytes = 64 * 1024;
   /**
@@ -22,10 +20,9 @@ export class MetricsRenderer {
    */
   #idleWriter: MetricsWriter | undefined = undefined;
 
-  constructor(source: KeelMetricsSource, registry: Registry, runtime: () => RuntimeSnapshot | null) {
+  constructor(source: KeelMetricsSource, registry: Registry) {
     this.#source = source;
     this.#registry = registry;
-    this.#runtime = runtime;
   }
 
   /** The exposition as bytes (no string to build and flatten). */
@@ -34,7 +31,7 @@ export class MetricsRenderer {
     const out = this.#idleWriter ?? new MetricsWriter(0);
     this.#idleWriter = undefined;
     out.restart(this.#bytes);
-    renderKeelMetrics(out, this.#source, this.#runtime());
+    renderKeelMetrics(out, this.#source);
     const others = await this.#registry.metrics();
     if (others) out.text(others.endsWith('\n') ? others : `${others}\n`);
     const bytes = out.take();
