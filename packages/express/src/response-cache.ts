@@ -150,7 +150,7 @@ async function replay(app: Application, req: Request, rc: ResponseCache): Promis
     { method: 'GET', url: req.originalUrl, headers },
   );
   const entry = rc.entryOf(answer.statusCode, answer.headers, answer.rawPayload);
-  if (!entry) throw new NotCacheable();
+  if (!entry) throw new NotCacheable(ResponseCache.refreshRefused(answer.statusCode));
   return entry;
 }
 

@@ -164,6 +164,31 @@ describe('response cache', () => {
     expect(calls).toBe(2);
   });
 
+  it('keeps serving stale when a refresh gets an answer it cannot store, and reports the status it got', async () => {
+    const reported: string[] = [];
+    const app = express();
+    const clock = createFakeClock();
+    const k = instrument(app, {
+      runtime: false,
+      clock,
+      onError: (error, where) => reported.push(`${where}: ${(error as Error).message}`),
+    });
+    let status = 200;
+    app.get('/prices', k.cache({ ttl: 1000, staleWhileRevalidate: 60_000 }), (_req, res) => {
+      res.status(status).send(`prices at ${status}`);
+    });
+    const { port } = await serve(app, k.keel);
+    expect((await get(port, '/prices')).body).toBe('prices at 200');
+    status = 503;
+    clock.advance(2000);
+    expect((await get(port, '/prices')).body).toBe('prices at 200');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reported).toEqual([
+      'cache-refresh:http_1: cache "http_1": refreshing a stale entry failed: the app answered 503, not 200',
+    ]);
+    expect((await get(port, '/prices')).body).toBe('prices at 200');
+  });
+
   it('runs a background refresh in a request context of its own, with its route deadline', async () => {
     const seen: (number | undefined)[] = [];
     let version = 0;

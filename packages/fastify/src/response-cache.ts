@@ -81,7 +81,7 @@ export class RouteCache extends ResponseCache {
     headers[REFRESH_HEADER] = this.#refreshToken;
     const replayed = await this.#app.inject({ method: 'GET', url: request.url, headers });
     const entry = this.entryOf(replayed.statusCode, replayed.headers, replayed.rawPayload);
-    if (!entry) throw new NotCacheable();
+    if (!entry) throw new NotCacheable(ResponseCache.refreshRefused(replayed.statusCode));
     return entry;
   }
 

@@ -92,6 +92,30 @@ describe('route cache', () => {
     expect(keel.caches[0]!.name).toBe('http_api_price');
   });
 
+  it('keeps serving stale when a refresh gets an answer it cannot store, and reports the status it got', async () => {
+    const reported: string[] = [];
+    let status = 200;
+    const { app, clock } = await build(
+      { onError: (error, where) => reported.push(`${where}: ${(error as Error).message}`) },
+      (app) => {
+        app.get(
+          '/prices',
+          { config: { keel: { cache: { ttl: 1000, staleWhileRevalidate: 5000 } } } },
+          async (_r, reply) => reply.code(status).send({ status }),
+        );
+      },
+    );
+    expect((await app.inject('/prices')).json()).toEqual({ status: 200 });
+    status = 503;
+    clock.advance(1500);
+    expect((await app.inject('/prices')).json()).toEqual({ status: 200 });
+    await sleep(20); // the replay runs in the background
+    expect(reported).toEqual([
+      'cache-refresh:http_prices: cache "http_prices": refreshing a stale entry failed: the app answered 503, not 200',
+    ]);
+    expect((await app.inject('/prices')).json()).toEqual({ status: 200 });
+  });
+
   it('answers 304 to a matching If-None-Match, and HEAD from the GET entry', async () => {
     const { app, keel } = await build({}, (app) => {
       app.get('/doc', { config: { keel: { cache: {} } } }, async () => 'a document');

@@ -183,6 +183,16 @@ export class ResponseCache {
    * request header the key does not hold (see `#variesBeyondKey`; reported
    * unless `preview`, for a look at an answer that is checked again later).
    */
+  /**
+   * Why a replayed answer could not refresh its stale entry, for the report a
+   * background refresh makes (the stale entry is served until it expires).
+   */
+  static refreshRefused(status: number): string {
+    return status === 200
+      ? 'the fresh answer is not cacheable (Set-Cookie, Content-Encoding, Cache-Control no-store, private or no-cache, or a Vary beyond the key)'
+      : `the app answered ${status}, not 200`;
+  }
+
   entryOf(
     status: number,
     raw: OutgoingHttpHeaders,
