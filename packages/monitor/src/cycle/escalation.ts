@@ -47,8 +47,12 @@ export class Escalation {
     if (cycle.outcome !== 'exhausted' && cycle.outcome !== 'capped') return;
     const incident = incidents.open;
     if (incident?.acknowledged) return;
-    const stillBreached = !runner.healthy(runner.latest);
-    if (stillBreached && cycle.outcome === 'exhausted' && cycle.kept.length === 0 && incident) {
+    const unhealthy = !runner.healthy(runner.latest);
+    // Escalation (severity up, the last resort) is for a broken promise to users: a budget in
+    // breach. A score below healthy with every budget met (a busy event loop under a load test)
+    // is looked at again, but draining the instance or paging louder would only hurt (0026).
+    const breached = runner.latest.budgets.some((b) => b.state === 'breached');
+    if (breached && cycle.outcome === 'exhausted' && cycle.kept.length === 0 && incident) {
       const tried: TriedMitigation[] = incident.actions
         .filter((a) => a.outcome !== 'pending')
         .map((a) => ({ mitigation: a.mitigation, outcome: a.outcome, reason: a.reason ?? a.detail }));
@@ -60,7 +64,7 @@ export class Escalation {
         if (m && !runner.registry.isActive(m)) runner.enqueue(() => applyLastResort(runner, m));
       }
     }
-    if (stillBreached || incident || runner.registry.active.length > 0) this.#schedule();
+    if (unhealthy || incident || runner.registry.active.length > 0) this.#schedule();
   }
 
   /** A person took the incident over: no more re-checks for it. */
