@@ -129,39 +129,52 @@ describe('no stop while a breach persists', () => {
     await keel.close();
   });
 
-  it('a score below healthy with every budget met is looked at again, never escalated nor drained', async () => {
-    const clock = createFakeClock();
-    const keel = createKeel({ clock, runtime: false, budgets: { page_load: false, db_latency: false } });
-    // A dependency the app can do without is down: the score drops, every request is still served well.
-    keel.addCheck({ name: 'recommendations', check: () => false, critical: false });
-    const notes = memoryNotifier();
-    const monitor = createMonitor(keel, {
-      schedule: false,
-      builtIns: { serveStale: false, openCircuit: false, readinessOff: true },
-      validateAfter: 2 * MIN,
-      notifiers: [notes],
-      escalation: { recheckAfter: 2 * MIN, lastResort: 'readiness-off' },
-    });
-    for (let t = 0; t < 20 * MIN; t += keel.config.interval) {
-      for (let i = 0; i < 20; i++) keel.recordRequest('GET', '/x', 200, 10);
-      await clock.advanceAsync(keel.config.interval);
-    }
-    await monitor.settled();
-    expect(keel.health().score).toBeLessThan(8);
-    expect(keel.health().budgets.filter((b) => b.state === 'breached')).toEqual([]);
-    const incident = monitor.incidents.open!;
-    expect(incident.severity).toBe('SEV4');
-    // Looked at again (re-checks ran), but nothing applied: shed-load needs an HTTP breach,
-    // and the last resort a broken budget.
-    expect(monitor.steps().filter((s) => s.kind === 'exhausted').length).toBeGreaterThan(1);
-    expect(monitor.steps().filter((s) => ['applied', 'escalated', 'last-resort'].includes(s.kind))).toEqual(
-      [],
-    );
-    expect(keel.readiness().ready).toBe(true);
-    expect(notes.received.some((n) => n.type === 'incident.escalated')).toBe(false);
-    await monitor.close();
-    await keel.close();
-  });
+  it.each([
+    ['as the last resort', 'readiness-off' as const],
+    ['as a mitigation like the others', false as const],
+  ])(
+    'a score below healthy with every budget met is looked at again, never escalated nor drained (readiness-off %s)',
+    async (_how, lastResort) => {
+      const clock = createFakeClock();
+      const keel = createKeel({ clock, runtime: false, budgets: { page_load: false, db_latency: false } });
+      // A dependency the app can do without is down: the score drops, every request is still served well.
+      keel.addCheck({ name: 'recommendations', check: () => false, critical: false });
+      const notes = memoryNotifier();
+      const exits: number[] = [];
+      const monitor = createMonitor(keel, {
+        schedule: false,
+        builtIns: {
+          serveStale: false,
+          openCircuit: false,
+          readinessOff: true,
+          gracefulRestart: { drainMs: 0, exit: () => exits.push(clock.now()) },
+        },
+        validateAfter: 2 * MIN,
+        notifiers: [notes],
+        escalation: { recheckAfter: 2 * MIN, lastResort },
+      });
+      for (let t = 0; t < 20 * MIN; t += keel.config.interval) {
+        for (let i = 0; i < 20; i++) keel.recordRequest('GET', '/x', 200, 10);
+        await clock.advanceAsync(keel.config.interval);
+      }
+      await monitor.settled();
+      expect(keel.health().score).toBeLessThan(8);
+      expect(keel.health().budgets.filter((b) => b.state === 'breached')).toEqual([]);
+      const incident = monitor.incidents.open!;
+      expect(incident.severity).toBe('SEV4');
+      // Looked at again (re-checks ran), but nothing applied: shed-load needs an HTTP breach,
+      // and the last resort a broken budget.
+      expect(monitor.steps().filter((s) => s.kind === 'exhausted').length).toBeGreaterThan(1);
+      expect(monitor.steps().filter((s) => ['applied', 'escalated', 'last-resort'].includes(s.kind))).toEqual(
+        [],
+      );
+      expect(keel.readiness().ready).toBe(true);
+      expect(exits).toEqual([]); // nor restarted
+      expect(notes.received.some((n) => n.type === 'incident.escalated')).toBe(false);
+      await monitor.close();
+      await keel.close();
+    },
+  );
 
   it('the last resort must be a registered mitigation', () => {
     const keel = createKeel({ clock: createFakeClock(), runtime: false });

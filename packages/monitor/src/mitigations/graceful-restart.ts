@@ -1,3 +1,4 @@
+import { budgetBreached } from './http-breach.js';
 import { checkFactoryOptions, type Mitigation } from './mitigation.js';
 
 export interface GracefulRestartOptions {
@@ -17,7 +18,8 @@ export interface GracefulRestartOptions {
 
 /**
  * The last resort: drain, then exit so the process manager or Kubernetes
- * starts a fresh instance. Irreversible, opt-in.
+ * starts a fresh instance. Irreversible, opt-in; offered only while a budget
+ * is breached.
  */
 export function gracefulRestart(options: GracefulRestartOptions = {}): Mitigation {
   checkFactoryOptions('gracefulRestart', options, ['drain', 'drainMs', 'exit', 'exitCode']);
@@ -26,6 +28,8 @@ export function gracefulRestart(options: GracefulRestartOptions = {}): Mitigatio
     name: 'graceful-restart',
     description: 'drain, then exit for the process manager to restart',
     priority: 90,
+    // Only for a broken budget: a restart takes this instance's capacity away while it drains.
+    applicable: budgetBreached,
     async apply(ctx) {
       await ctx.flush();
       if (options.drain) await options.drain();

@@ -1,4 +1,5 @@
 import type { CapacitySnapshot } from '@keel/core';
+import { budgetBreached } from './http-breach.js';
 import type { Mitigation } from './mitigation.js';
 
 /**
@@ -18,6 +19,8 @@ function capacityLost(s: CapacitySnapshot): string {
 /**
  * Turns `/readyz` 503 so the orchestrator stops routing here (and may replace
  * the instance). Opt-in: a fleet-wide cause would drain every instance at once.
+ * Offered only while a budget is breached: draining an instance whose users
+ * are served as promised takes capacity for nothing.
  */
 export function readinessOff(): Mitigation {
   let release: (() => void) | undefined;
@@ -25,7 +28,7 @@ export function readinessOff(): Mitigation {
     name: 'readiness-off',
     description: 'turn readiness off so the load balancer drains this instance',
     priority: 80,
-    applicable: () => release === undefined,
+    applicable: (ctx) => release === undefined && budgetBreached(ctx),
     apply(ctx) {
       release = ctx.keel.holdReadiness(`monitor: ${ctx.reason}`);
       return `readiness off (${capacityLost(ctx.keel.capacity.snapshot)})`;
