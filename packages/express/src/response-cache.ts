@@ -37,9 +37,13 @@ export function responseCache(
   const { cache } = rc;
 
   return function keelResponseCache(req: Request, res: Response, next: NextFunction): void {
-    const key = (req as { [REFRESH]?: boolean })[REFRESH]
-      ? undefined
-      : rc.keyOf(req.method, req.originalUrl, req.headers);
+    if ((req as { [REFRESH]?: boolean })[REFRESH]) {
+      // Marked as a miss's answer is: middleware that leaves Keel's cache its own policy sees it.
+      res.setHeader('x-cache', 'REFRESH');
+      next();
+      return;
+    }
+    const key = rc.keyOf(req.method, req.originalUrl, req.headers);
     if (key === undefined) {
       next();
       return;
@@ -150,7 +154,11 @@ async function replay(app: Application, req: Request, rc: ResponseCache): Promis
     { method: 'GET', url: req.originalUrl, headers },
   );
   const entry = rc.entryOf(answer.statusCode, answer.headers, answer.rawPayload);
-  if (!entry) throw new NotCacheable(ResponseCache.refreshRefused(answer.statusCode));
+  if (!entry)
+    throw new NotCacheable(
+      ResponseCache.refusal(answer.statusCode, answer.headers) ??
+        'the answer varies on a header the cache key does not hold (reported at :vary)',
+    );
   return entry;
 }
 

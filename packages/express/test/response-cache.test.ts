@@ -189,6 +189,35 @@ describe('response cache', () => {
     expect((await get(port, '/prices')).body).toBe('prices at 200');
   });
 
+  it('marks a refresh X-Cache: REFRESH, so a policy middleware that defers to Keel lets it be stored', async () => {
+    let version = 1;
+    const reported: unknown[] = [];
+    const app = express();
+    const clock = createFakeClock();
+    const k = instrument(app, { runtime: false, clock, onError: (error) => reported.push(error) });
+    // An app-wide default: no-cache on GET answers that state no policy, unless Keel's cache handles them.
+    app.use((_req, res, next) => {
+      const writeHead = res.writeHead;
+      res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
+        if (!this.hasHeader('cache-control') && !this.hasHeader('x-cache'))
+          this.setHeader('Cache-Control', 'no-cache');
+        return writeHead.apply(this, args);
+      } as typeof writeHead;
+      next();
+    });
+    app.get('/menu', k.cache({ ttl: 1000, staleWhileRevalidate: 60_000 }), (_req, res) => {
+      res.send(`menu v${version}`);
+    });
+    const { port } = await serve(app, k.keel);
+    expect((await get(port, '/menu')).body).toBe('menu v1');
+    version = 2;
+    clock.advance(2000);
+    expect((await get(port, '/menu')).body).toBe('menu v1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await get(port, '/menu')).body).toBe('menu v2');
+    expect(reported).toEqual([]);
+  });
+
   it('runs a background refresh in a request context of its own, with its route deadline', async () => {
     const seen: (number | undefined)[] = [];
     let version = 0;

@@ -60,7 +60,11 @@ export function routeCaching(
   function cachedHandler(original: RouteHandlerMethod, rc: RouteCache): RouteHandlerMethod {
     return function keelCachedHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
       const key = rc.keyOfRequest(request);
-      if (key === undefined) return original.call(this, request, reply);
+      if (key === undefined) {
+        // A refresh is marked as a miss's answer is: hooks that leave Keel's cache its own policy see it.
+        if (rc.isRefresh(request)) reply.header('x-cache', 'REFRESH');
+        return original.call(this, request, reply);
+      }
       const started = performance.now();
       const held = rc.cache.peek(key) !== undefined;
       return new Promise<unknown>((settle) => {

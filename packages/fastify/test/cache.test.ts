@@ -116,6 +116,33 @@ describe('route cache', () => {
     expect((await app.inject('/prices')).json()).toEqual({ status: 200 });
   });
 
+  it('marks a refresh X-Cache: REFRESH, so a hook that defers to Keel lets it be stored', async () => {
+    let version = 1;
+    const reported: unknown[] = [];
+    const { app, clock } = await build({ onError: (error) => reported.push(error) }, (app) => {
+      // An app-wide default: no-cache on answers that state no policy, unless Keel's cache handles them.
+      app.addHook('onSend', async (_request, reply, payload) => {
+        if (!reply.hasHeader('cache-control') && !reply.hasHeader('x-cache'))
+          reply.header('cache-control', 'no-cache');
+        return payload;
+      });
+      app.get(
+        '/menu',
+        { config: { keel: { cache: { ttl: 1000, staleWhileRevalidate: 5000 } } } },
+        async () => ({
+          version,
+        }),
+      );
+    });
+    expect((await app.inject('/menu')).json()).toEqual({ version: 1 });
+    version = 2;
+    clock.advance(1500);
+    expect((await app.inject('/menu')).json()).toEqual({ version: 1 });
+    await sleep(20); // the replay runs in the background
+    expect((await app.inject('/menu')).json()).toEqual({ version: 2 });
+    expect(reported).toEqual([]);
+  });
+
   it('answers 304 to a matching If-None-Match, and HEAD from the GET entry', async () => {
     const { app, keel } = await build({}, (app) => {
       app.get('/doc', { config: { keel: { cache: {} } } }, async () => 'a document');

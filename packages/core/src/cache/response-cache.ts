@@ -177,33 +177,36 @@ export class ResponseCache {
   }
 
   /**
-   * The answer as it would be stored, or `undefined` when it must not be:
+   * Why an answer must not be stored, in words, or `null` when it may be:
    * not a 200, `Set-Cookie`, `private`, `no-store` or `no-cache`, already
-   * compressed (the stored headers would lose the encoding), or varying on a
-   * request header the key does not hold (see `#variesBeyondKey`; reported
-   * unless `preview`, for a look at an answer that is checked again later).
+   * compressed (the stored headers would lose the encoding). A `Vary` beyond
+   * the key is `entryOf`'s to judge. A background refresh reports this when
+   * its answer cannot replace the stale entry (served until it expires).
    */
-  /**
-   * Why a replayed answer could not refresh its stale entry, for the report a
-   * background refresh makes (the stale entry is served until it expires).
-   */
-  static refreshRefused(status: number): string {
-    return status === 200
-      ? 'the fresh answer is not cacheable (Set-Cookie, Content-Encoding, Cache-Control no-store, private or no-cache, or a Vary beyond the key)'
-      : `the app answered ${status}, not 200`;
+  static refusal(status: number, raw: OutgoingHttpHeaders): string | null {
+    if (status !== 200) return `the app answered ${status}, not 200`;
+    if (raw['set-cookie'] !== undefined) return 'the answer sets a cookie';
+    if (raw['content-encoding'] !== undefined)
+      return `the answer is already encoded (Content-Encoding: ${String(raw['content-encoding'])})`;
+    const control = String(raw['cache-control'] ?? '').toLowerCase();
+    const forbids = /\b(no-store|private|no-cache)\b/.exec(control);
+    if (forbids) return `the answer says Cache-Control: ${forbids[1]}`;
+    return null;
   }
 
+  /**
+   * The answer as it would be stored, or `undefined` when it must not be
+   * (`refusal`), or when it varies on a request header the key does not hold
+   * (see `#variesBeyondKey`; reported unless `preview`, for a look at an
+   * answer that is checked again later).
+   */
   entryOf(
     status: number,
     raw: OutgoingHttpHeaders,
     body: Buffer,
     preview = false,
   ): CachedResponse | undefined {
-    if (status !== 200 || raw['set-cookie'] !== undefined || raw['content-encoding'] !== undefined) {
-      return undefined;
-    }
-    const control = String(raw['cache-control'] ?? '').toLowerCase();
-    if (/\b(no-store|private|no-cache)\b/.test(control)) return undefined;
+    if (ResponseCache.refusal(status, raw) !== null) return undefined;
     const ownVary = varyOf(raw.vary);
     if (this.#variesBeyondKey(ownVary, preview)) return undefined;
     const headers: OutgoingHttpHeaders = {};
