@@ -209,6 +209,35 @@ function resolveBreaker(value: unknown, poolName: string): Readonly<Required<Poo
   });
 }
 
+export function isPool(value: unknown): value is Pool {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Pool).connect === 'function' &&
+    typeof (value as Pool).totalCount === 'number'
+  );
+}
+
+/** Pool names in use per Keel: two pools of one name would share metric series and checks. */
+const poolNames = new WeakMap<Keel, Set<string>>();
+
+function checkNamesFree(keel: Keel, poolName: string): void {
+  if (poolNames.get(keel)?.has(poolName))
+    fail(
+      'name',
+      `must be unique among this Keel's pools; "${poolName}" is taken: give each pool its own \`name\` (it labels its metrics, checks, breaker and events)`,
+      poolName,
+    );
+}
+
+/** Claims `poolName` on `keel` until the returned release is called (at the pool's `end()`). */
+export function claimPoolName(keel: Keel, poolName: string): () => void {
+  let names = poolNames.get(keel);
+  if (!names) poolNames.set(keel, (names = new Set()));
+  names.add(poolName);
+  return () => names.delete(poolName);
+}
+
 /** Validates the caller's options and copies them, with every default applied, into a frozen config. */
 export function resolvePoolOptions(keel: Keel, options: KeelPoolOptions | undefined): PoolConfigResolved {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options)))
@@ -216,6 +245,21 @@ export function resolvePoolOptions(keel: Keel, options: KeelPoolOptions | undefi
   const o = options ?? {};
   onlyKnown('', o, POOL_KEYS);
   const poolName = name('name', o.name ?? 'main', 48);
+  const pgOption: unknown = o.pg;
+  // A connection string here would be spread into a config of its characters, and the
+  // pool would connect wherever the PG* variables point: refuse it and say where it goes.
+  if (
+    pgOption !== undefined &&
+    (typeof pgOption !== 'object' || pgOption === null || Array.isArray(pgOption))
+  )
+    fail(
+      'pg',
+      'must be a pg.Pool or its config (a connection string goes in `pg: { connectionString }`)',
+      pgOption,
+    );
+  // pg takes `max: 0` and every query then waits out connectionTimeoutMillis for a connection it never opens.
+  if (pgOption !== undefined && !isPool(pgOption)) positiveInt('pg.max', (pgOption as PoolConfig).max, 10);
+  checkNamesFree(keel, poolName);
 
   const slow = section<SlowQueryOptions>('slowQuery', o.slowQuery, SLOW_QUERY_KEYS);
   const slowQuery = slow && {
@@ -253,12 +297,31 @@ export function resolvePoolOptions(keel: Keel, options: KeelPoolOptions | undefi
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function')
     fail('onEvent', 'must be a function', o.onEvent);
 
+  const breaker = resolveBreaker(o.breaker, poolName);
+  // Checked here, before the pool registers anything on `keel`, so a refused pool leaves nothing behind.
+  if (breaker && keel.breakers.some((b) => b.name === breaker.name))
+    fail(
+      'breaker.name',
+      `must be unique on this Keel; "${breaker.name}" is taken (another pool's breaker?): give this pool its own \`name\` or set \`breaker.name\``,
+      breaker.name,
+    );
+  if (healthCheck) {
+    const registered = new Set(keel.health().dependencies.map((d) => d.name));
+    for (const check of [healthCheck.name, `${healthCheck.name}-pool`])
+      if (registered.has(check))
+        fail(
+          'healthCheck.name',
+          `must name checks not registered yet; "${check}" is taken: give this pool its own \`name\` or set \`healthCheck.name\``,
+          healthCheck.name,
+        );
+  }
+
   return Object.freeze({
     name: poolName,
     slowQuery: slowQuery && Object.freeze(slowQuery),
     deadlines: bool('deadlines', o.deadlines, true),
     queryTimeoutMs,
-    breaker: resolveBreaker(o.breaker, poolName),
+    breaker,
     saturationMs: positiveInt('saturationMs', o.saturationMs, 100),
     heldClientMs,
     captureStacks: bool('captureStacks', o.captureStacks, true),

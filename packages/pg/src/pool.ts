@@ -5,7 +5,13 @@ import { kState, type QueryArg, type Tracked } from './client-state.js';
 import { acquireConnection } from './connection-acquire.js';
 import type { PoolRecycle, PoolResize, SlowQueryRecord } from './events.js';
 import { poolOptimiseSource } from './optimise-source.js';
-import { type KeelPoolOptions, type PoolConfigResolved, resolvePoolOptions } from './options.js';
+import {
+  claimPoolName,
+  isPool,
+  type KeelPoolOptions,
+  type PoolConfigResolved,
+  resolvePoolOptions,
+} from './options.js';
 import { createPoolBreaker, judge, runThroughBreaker, underBreaker } from './pool-breaker.js';
 import { PoolCounters, registerPoolMetrics } from './pool-metrics.js';
 import { PoolSizing } from './pool-sizing.js';
@@ -59,6 +65,7 @@ export class KeelPool {
     this.keel = keel;
     this.config = resolvePoolOptions(keel, options);
     this.name = this.config.name;
+    this.#cleanups.push(claimPoolName(keel, this.name));
     // First of what registers on `keel`: a breaker name already taken throws before anything else is left behind.
     this.breaker = createPoolBreaker(this);
     // Deadlines, routes in the slow-query log and Server-Timing's db time all read the
@@ -349,15 +356,6 @@ export class KeelPool {
       );
     }
   }
-}
-
-export function isPool(value: unknown): value is Pool {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Pool).connect === 'function' &&
-    typeof (value as Pool).totalCount === 'number'
-  );
 }
 
 /**

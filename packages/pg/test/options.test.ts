@@ -72,6 +72,59 @@ describe('pool options', () => {
   });
 });
 
+describe('pool options a new user gets wrong', () => {
+  // A connection string spread as a config connected wherever the PG* variables
+  // pointed (or failed with "no PostgreSQL user name specified"), miles from the typo.
+  it.each([
+    ['postgres://app@db/orders', 'connectionString'],
+    [5432, 'connectionString'],
+  ])('refuses `pg: %j` and says the string goes in `pg: { connectionString }`', (pgOption, hint) => {
+    const error = thrown(() => createPool(createKeel({ runtime: false }), { pg: pgOption as never }));
+    expect(error.code).toBe(KeelErrorCode.InvalidOption);
+    expect(error.message).toContain('`pg`');
+    expect(error.message).toContain(hint);
+  });
+
+  // pg takes max: 0, and then every query waited out connectionTimeoutMillis.
+  it.each([0, -1, 2.5])('refuses `pg: { max: %j }`', (max) => {
+    const error = thrown(() => createPool(createKeel({ runtime: false }), { pg: { max } }));
+    expect(error.code).toBe(KeelErrorCode.InvalidOption);
+    expect(error.message).toContain('`pg.max`');
+  });
+
+  it('a second pool of the same name is refused by createPool, naming `name`, and leaves nothing registered', async () => {
+    const k = createKeel({ runtime: false });
+    const first = createPool(k, { breaker: false });
+    const error = thrown(() => createPool(k, { breaker: false }));
+    expect(error.code).toBe(KeelErrorCode.InvalidOption);
+    expect(error.message).toMatch(/^createPool: option `name` .*"main" is taken.*own `name`/);
+    expect(k.health().dependencies.map((d) => d.name)).toEqual(['postgres', 'postgres-pool']);
+    expect((await k.metrics()).match(/^db_client_connection_max\{.*$/gm)).toHaveLength(1);
+    await first.end();
+    // Once ended, its name is free again.
+    await createPool(k, { breaker: false }).end();
+  });
+
+  it('a taken breaker name is refused by createPool, saying which option to change', () => {
+    const k = createKeel({ runtime: false });
+    const first = createPool(k, { healthCheck: false });
+    const error = thrown(() => createPool(k, { name: 'replica', breaker: { name: 'postgres' } }));
+    expect(error.message).toMatch(/^createPool: option `breaker.name` .*"postgres" is taken.*`breaker.name`/);
+    void first.end();
+  });
+
+  it('a taken health check name is refused by createPool before anything is registered', async () => {
+    const k = createKeel({ runtime: false });
+    const first = createPool(k, { breaker: false });
+    const error = thrown(() =>
+      createPool(k, { name: 'replica', breaker: false, healthCheck: { name: 'postgres' } }),
+    );
+    expect(error.message).toMatch(/^createPool: option `healthCheck.name` .*"postgres" is taken/);
+    expect((await k.metrics()).match(/^db_client_connection_max\{.*$/gm)).toHaveLength(1);
+    await first.end();
+  });
+});
+
 describe('maintenance options', () => {
   const pool = createPool(createKeel({ runtime: false }), { healthCheck: false });
 

@@ -2,7 +2,7 @@ import { KeelError, KeelErrorCode } from '@keel/core';
 import pg, { type ClientConfig } from 'pg';
 import { DML_OPERATIONS, explainGeneric, isExplainable, type PlanSummary, type RunSql } from '../explain.js';
 import { fingerprint } from '../fingerprint.js';
-import { isPool } from '../pool.js';
+import { isPool } from '../options.js';
 import {
   ADVISOR_DEFAULTS,
   type AdvisedPool,
