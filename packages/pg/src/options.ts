@@ -232,8 +232,8 @@ function checkNamesFree(keel: Keel, poolName: string): void {
 
 /** Claims `poolName` on `keel` until the returned release is called (at the pool's `end()`). */
 export function claimPoolName(keel: Keel, poolName: string): () => void {
-  let names = poolNames.get(keel);
-  if (!names) poolNames.set(keel, (names = new Set()));
+  const names = poolNames.get(keel) ?? new Set<string>();
+  poolNames.set(keel, names);
   names.add(poolName);
   return () => names.delete(poolName);
 }
