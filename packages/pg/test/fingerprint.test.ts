@@ -17,6 +17,13 @@ describe('fingerprint', () => {
     expect(new Set(same.map(fp))).toEqual(new Set(['select * from users where id = ?']));
   });
 
+  it("gives the README's example exactly", () => {
+    expect(fingerprint("SELECT * FROM users WHERE id IN (1, 2, 3) AND email = 'a@b.c'")).toEqual({
+      text: 'select * from users where id in (?) and email = ?',
+      operation: 'SELECT',
+    });
+  });
+
   it('collapses lists so their length makes no new shape', () => {
     expect(fp('SELECT * FROM t WHERE id IN (1, 2, 3)')).toBe(fp('SELECT * FROM t WHERE id IN ($1)'));
     expect(fp('INSERT INTO t (a, b) VALUES (1, 2), (3, 4), (5, 6)')).toBe(

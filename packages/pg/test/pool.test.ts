@@ -1,5 +1,6 @@
 import { createFakeClock, createKeel, type Keel, KeelError, KeelErrorCode } from '@keel/core';
 import { createPool, type KeelPool, type PgEvent } from '@keel/pg';
+import pg from 'pg';
 import { describe, expect, it, vi } from 'vitest';
 import { sql } from './helpers/database.js';
 import { useDatabase } from './helpers/fixtures.js';
@@ -143,6 +144,27 @@ describe('slow-query log', () => {
   });
 });
 
+describe('submittables', () => {
+  // Cursors and streams (`client.query(new Cursor(...))`) are pg submittables: they pass
+  // through as pg gives them, unrecorded, rather than being wrapped into a promise.
+  it('passes a submittable through to pg and records nothing for it', async () => {
+    const { pool } = setup();
+    const client = await pool.connect();
+    const submitted = new pg.Query('SELECT 42 AS answer');
+    const returned = client.query(submitted as never) as unknown;
+    expect(returned).toBe(submitted);
+    const rows = await new Promise<unknown[]>((resolve, reject) => {
+      const got: unknown[] = [];
+      submitted.on('row', (row: unknown) => got.push(row));
+      submitted.on('end', () => resolve(got));
+      submitted.on('error', reject);
+    });
+    client.release();
+    expect(rows).toEqual([{ answer: 42 }]);
+    expect(pool.fingerprints()).toEqual([]);
+  });
+});
+
 describe('deadlines', () => {
   it('makes PostgreSQL cancel a query at the request deadline, with a typed error', async () => {
     const { keel, pool } = setup();
@@ -158,6 +180,30 @@ describe('deadlines', () => {
     );
     expect(running).toEqual([]);
     expect(pool.counters.deadlineCancels).toBe(1);
+  });
+
+  // The README's advice behind a PgBouncer in transaction mode: no session setting, but
+  // the client-side deadline (`queryTimeoutMs`) still ends a query the database never answers.
+  it('with deadlines: false sets no statement_timeout in a request, and queryTimeoutMs still applies', async () => {
+    const { keel, pool } = setup({
+      pg: { ...fixture.db.config, max: 1 },
+      deadlines: false,
+      queryTimeoutMs: 600,
+    });
+    const inside = await keel.context.run(100, () =>
+      pool.query<{ statement_timeout: string }>(
+        'SELECT pg_sleep(0.2), current_setting($1) AS statement_timeout',
+        ['statement_timeout'],
+      ),
+    );
+    // It outlived the request's 100 ms deadline: nothing cancelled it.
+    expect(inside.rows[0]!.statement_timeout).toBe('0');
+    const started = performance.now();
+    const error = await rejection(keel.context.run(100, () => pool.query('SELECT pg_sleep(5)')));
+    expect(error.code).toBe(KeelErrorCode.QueryDeadline);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(pool.counters.clientTimeouts).toBe(1);
+    expect(pool.counters.deadlineCancels).toBe(0);
   });
 
   it('applies no timeout outside a request context, and restores the default after one', async () => {
