@@ -63,6 +63,24 @@ let sequence = 0;
  * Leaves the connection as it found it (the caller destroys it if this throws mid-way).
  */
 export async function explainGeneric(run: RunSql, sql: string): Promise<PlanSummary> {
+  const plan = await explainGenericOnce(run, sql);
+  explained.set(plan, sql);
+  return plan;
+}
+
+/**
+ * The text each plan was explained from, kept in the process only: a pool's slow-query
+ * record shows its fingerprint, never the text (it may hold literals), yet the advisor
+ * needs the text to cost a hypothetical index against the same statement.
+ */
+const explained = new WeakMap<PlanSummary, string>();
+
+/** The SQL `plan` was explained from by `explainGeneric`, or `null` for a plan from elsewhere. */
+export function explainedSqlOf(plan: PlanSummary): string | null {
+  return explained.get(plan) ?? null;
+}
+
+async function explainGenericOnce(run: RunSql, sql: string): Promise<PlanSummary> {
   const params = parameterCount(sql);
   if (params === 0) return summarisePlan((await run(`EXPLAIN (FORMAT JSON) ${sql}`)).rows);
   const name = `keel_explain_${process.pid}_${++sequence}`;

@@ -184,6 +184,37 @@ describe('advise', () => {
     }
   });
 
+  // The README: with hypopg created, a suggestion is kept only if a hypothetical index
+  // halves the plan's cost. A plan the pool captured was passed on unconfirmed.
+  it("confirms a suggestion from a pool's captured plan with hypopg too", async (ctx) => {
+    if (!server.hypopgAvailable) {
+      console.log(
+        'skipped: the hypopg extension is not installed on this server (Debian: postgresql-15-hypopg)',
+      );
+      ctx.skip();
+    }
+    await sql(db, 'CREATE EXTENSION IF NOT EXISTS hypopg');
+    const keel = createKeel({ runtime: false });
+    const pool = createPool(keel, {
+      pg: db.config,
+      healthCheck: false,
+      slowQuery: { thresholdMs: 0, explain: true },
+      onEvent: () => {},
+    });
+    try {
+      await pool.query(ORDERS_BY_CUSTOMER, [42]);
+      await pool.plansSettled();
+      expect(pool.slowQueries()[0]!.plan).not.toBeNull();
+      const report = await advise(db.url, { pool });
+      const suggestion = of(report, 'missing-index').find((f) => f.fix?.includes('(customer_id)'))!;
+      expect(suggestion.evidence.confirmedByHypopg).toBe(true);
+      expect(Number(suggestion.evidence.costAfter)).toBeLessThan(Number(suggestion.evidence.costBefore) / 2);
+    } finally {
+      await pool.end();
+      await keel.close();
+    }
+  });
+
   it('gives CI an exit code and people a table', async () => {
     const report = await advise(db.url);
     expect(exitCode(report)).toBe(1);

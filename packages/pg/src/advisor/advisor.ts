@@ -1,6 +1,13 @@
 import { KeelError, KeelErrorCode } from '@keel/core';
 import pg, { type ClientConfig } from 'pg';
-import { DML_OPERATIONS, explainGeneric, isExplainable, type PlanSummary, type RunSql } from '../explain.js';
+import {
+  DML_OPERATIONS,
+  explainedSqlOf,
+  explainGeneric,
+  isExplainable,
+  type PlanSummary,
+  type RunSql,
+} from '../explain.js';
 import { fingerprint } from '../fingerprint.js';
 import { isPool } from '../options.js';
 import {
@@ -163,8 +170,10 @@ export async function advise(target: AdvisorTarget, options: AdviseOptions = {})
 
     // ---- missing indexes, from plans ----
     const plans: { sql: string | null; fingerprint: string; plan: PlanSummary }[] = [];
+    // Its text (from the process, never from the record) lets hypopg confirm the suggestion.
     for (const record of options.pool?.slowQueries() ?? [])
-      if (record.plan) plans.push({ sql: null, fingerprint: record.fingerprint, plan: record.plan });
+      if (record.plan)
+        plans.push({ sql: explainedSqlOf(record.plan), fingerprint: record.fingerprint, plan: record.plan });
     for (const sql of candidates) {
       const fp = fingerprint(sql);
       if (!isExplainable(fp)) continue;
