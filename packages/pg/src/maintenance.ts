@@ -1,6 +1,6 @@
 import { checkKnownKeys, HTTP_SIGNAL, invalidOptionOf, type TimerHandle } from '@keel/core';
 import type { PoolClient } from 'pg';
-import { type AdvisorThresholds, THRESHOLD_KEYS } from './advisor/advisor-options.js';
+import { type AdvisorThresholds, checkThresholds } from './advisor/advisor-options.js';
 import {
   MAINTENANCE_TABLES_SQL,
   type MaintenanceTableRow,
@@ -110,7 +110,7 @@ function minuteOfDay(epochMs: number, format: Intl.DateTimeFormat): number {
 export function createMaintenance(pool: KeelPool, options: MaintenanceOptions = {}): MaintenanceRunner {
   objectOf('', options, OPTION_KEYS);
   if (options.window !== undefined) objectOf('window', options.window, WINDOW_KEYS);
-  if (options.thresholds !== undefined) objectOf('thresholds', options.thresholds, THRESHOLD_KEYS);
+  const thresholds = checkThresholds(WHO, options.thresholds);
   if (options.onRun !== undefined && typeof options.onRun !== 'function')
     throw invalidOptionOf(WHO, 'onRun', 'must be a function', options.onRun);
   const window = options.window ?? { start: '02:00', end: '05:00' };
@@ -181,7 +181,7 @@ export function createMaintenance(pool: KeelPool, options: MaintenanceOptions = 
       await client.query(`SET lock_timeout = ${lockTimeoutMs}`);
       const tables = (await client.query(MAINTENANCE_TABLES_SQL)).rows as MaintenanceTableRow[];
       const todo = tables
-        .map((row) => ({ row, needs: maintenanceNeeds(row, options.thresholds) }))
+        .map((row) => ({ row, needs: maintenanceNeeds(row, thresholds) }))
         .filter(({ needs }) => needs.vacuum || needs.analyze);
       for (const { row, needs } of todo) {
         // Conditions are checked again before each table: traffic may have come back.

@@ -215,6 +215,40 @@ describe('advise', () => {
     }
   });
 
+  // A typo in a CI gate's options must fail it, not quietly keep the defaults
+  // (or, for exitCode's level, pass every run).
+  it.each([
+    [{ query: [ORDERS_BY_CUSTOMER] }, '`query`'],
+    [{ queries: ORDERS_BY_CUSTOMER }, '`queries`'],
+    [{ thresholds: { minRows: 100 } }, '`thresholds.minRows`'],
+    [{ thresholds: { maxSelectivity: 5 } }, '`thresholds.maxSelectivity`'],
+    [{ thresholds: { minCalls: 0 } }, '`thresholds.minCalls`'],
+    [{ pool: 'main' }, '`pool`'],
+  ])('rejects advise(url, %j) with KEEL_INVALID_OPTION naming %s', async (options, path) => {
+    const error = await advise(db.url, options as never).then(
+      () => null,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(error?.code).toBe(KeelErrorCode.InvalidOption);
+    expect(error?.message).toContain(path);
+  });
+
+  it('takes thresholds given as undefined as not given, and refuses an unknown exitCode level', async () => {
+    // Spread over the defaults, `topStatements: undefined` made pg_stat_statements' LIMIT NaN.
+    if (server.preloaded) await sql(db, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    const report = await advise(db.url, {
+      queries: [ORDERS_BY_CUSTOMER],
+      thresholds: { topStatements: undefined, minTableRows: undefined },
+    });
+    expect(report.pgStatStatements.enabled).toBe(server.preloaded);
+    expect(of(report, 'missing-index').map((f) => f.fix)).toContain(
+      'CREATE INDEX CONCURRENTLY orders_customer_id_idx ON orders (customer_id);',
+    );
+    expect(() => exitCode(report, 'warnings' as never)).toThrow(
+      /`failOn` must be critical, warning, info or never/,
+    );
+  });
+
   it('gives CI an exit code and people a table', async () => {
     const report = await advise(db.url);
     expect(exitCode(report)).toBe(1);

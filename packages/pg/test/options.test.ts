@@ -133,6 +133,8 @@ describe('maintenance options', () => {
     [{ window: { start: '01:00', end: '02:00', tz: 'UTC' } }, 'window.tz'],
     [{ thresholds: { deadTuples: 5 } }, 'thresholds.deadTuples'],
     [{ onRun: 'log' }, 'onRun'],
+    [{ thresholds: { deadTupleRatio: 20 } }, 'thresholds.deadTupleRatio'],
+    [{ thresholds: { minDeadTuples: -1 } }, 'thresholds.minDeadTuples'],
   ])('rejects %j, naming %s', (options, path) => {
     const error = thrown(() => createMaintenance(pool, options as never));
     expect(error.code).toBe(KeelErrorCode.InvalidOption);

@@ -1,5 +1,6 @@
 // The advisor's public types, its thresholds and their defaults.
 
+import { checkKnownKeys, invalidOptionOf } from '@keel/core';
 import type { ClientConfig, Pool } from 'pg';
 import type { SlowQueryRecord } from '../events.js';
 
@@ -118,3 +119,62 @@ export const ADVISOR_DEFAULTS: Required<AdvisorThresholds> = {
 
 /** The names `thresholds` takes, for the option checks of the advisor's users. */
 export const THRESHOLD_KEYS: ReadonlySet<string> = new Set(Object.keys(ADVISOR_DEFAULTS));
+
+/** Thresholds that are shares of something: a number in (0, 1]. */
+const RATIOS: ReadonlySet<string> = new Set([
+  'maxSelectivity',
+  'minCostReduction',
+  'deadTupleRatio',
+  'modifiedRatio',
+  'connectionRatio',
+]);
+/** Thresholds that are counts of statements: a positive integer. */
+const COUNTS: ReadonlySet<string> = new Set(['topStatements', 'minCalls']);
+
+/**
+ * Checks `thresholds` for `who` (`advise`, `createMaintenance`): known names only,
+ * shares in (0, 1], the rest numbers >= 0 — a typo or a percentage given as 5
+ * must not quietly keep the default or turn a rule off.
+ */
+export function checkThresholds(who: string, value: unknown): AdvisorThresholds {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidOptionOf(who, 'thresholds', 'must be an object', value);
+  checkKnownKeys(value, THRESHOLD_KEYS, (key, rule, got) =>
+    invalidOptionOf(who, `thresholds.${key}`, rule, got),
+  );
+  const given: Record<string, number> = {};
+  for (const [key, v] of Object.entries(value)) {
+    // Left out, as if not given: a spread of `{ minTableRows: undefined }` would erase the default.
+    if (v === undefined) continue;
+    const path = `thresholds.${key}`;
+    if (RATIOS.has(key)) {
+      if (typeof v !== 'number' || !(v > 0 && v <= 1))
+        throw invalidOptionOf(who, path, 'must be a share in (0, 1] (5 % is 0.05)', v);
+    } else if (COUNTS.has(key)) {
+      if (!Number.isInteger(v) || v <= 0) throw invalidOptionOf(who, path, 'must be a positive integer', v);
+    } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw invalidOptionOf(who, path, 'must be a number >= 0', v);
+    }
+    given[key] = v as number;
+  }
+  return given as AdvisorThresholds;
+}
+
+const ADVISE_KEYS: ReadonlySet<string> = new Set(['queries', 'pool', 'thresholds']);
+
+/** Checks `advise`'s options (thresholds left out when undefined); throws `KEEL_INVALID_OPTION` naming the one to change. */
+export function checkAdviseOptions(options: unknown): AdviseOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidOptionOf('advise', 'options', 'must be an object', options);
+  checkKnownKeys(options, ADVISE_KEYS, (key, rule, got) => invalidOptionOf('advise', key, rule, got));
+  const o = options as AdviseOptions;
+  if (o.queries !== undefined && (!Array.isArray(o.queries) || o.queries.some((q) => typeof q !== 'string')))
+    throw invalidOptionOf('advise', 'queries', 'must be an array of SQL strings', o.queries);
+  if (
+    o.pool !== undefined &&
+    (typeof o.pool !== 'object' || o.pool === null || typeof o.pool.slowQueries !== 'function')
+  )
+    throw invalidOptionOf('advise', 'pool', 'must be a pool from createPool', o.pool);
+  return { ...o, thresholds: checkThresholds('advise', o.thresholds) };
+}

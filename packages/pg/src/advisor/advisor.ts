@@ -16,6 +16,7 @@ import {
   type AdviseOptions,
   type AdvisorReport,
   type AdvisorTarget,
+  checkAdviseOptions,
   type Finding,
   SEVERITY_RANK,
   type StatementStats,
@@ -53,7 +54,8 @@ function clientConfig(target: AdvisorTarget): ClientConfig {
  * only: it suggests statements, it never runs them. Uses one connection of
  * its own; hypothetical indexes live only in that session.
  */
-export async function advise(target: AdvisorTarget, options: AdviseOptions = {}): Promise<AdvisorReport> {
+export async function advise(target: AdvisorTarget, given: AdviseOptions = {}): Promise<AdvisorReport> {
+  const options = checkAdviseOptions(given);
   const t = { ...ADVISOR_DEFAULTS, ...options.thresholds };
   const client = new pg.Client({ connectionTimeoutMillis: 10_000, ...clientConfig(target) });
   client.on('error', () => {});

@@ -1,3 +1,4 @@
+import { invalidOptionOf } from '@keel/core';
 import { type AdvisorReport, SEVERITY_RANK, type Severity } from './advisor-options.js';
 
 export type FailOn = Severity | 'never';
@@ -8,6 +9,9 @@ export type FailOn = Severity | 'never';
  */
 export function exitCode(report: AdvisorReport, failOn: FailOn = 'warning'): 0 | 1 {
   if (failOn === 'never') return 0;
+  // A typo ('warnings') would otherwise rank below everything and pass every CI run.
+  if (!Object.hasOwn(SEVERITY_RANK, failOn))
+    throw invalidOptionOf('exitCode', 'failOn', 'must be critical, warning, info or never', failOn);
   return report.findings.some((f) => SEVERITY_RANK[f.severity] <= SEVERITY_RANK[failOn]) ? 1 : 0;
 }
 
