@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createFakeClock, createKeel, KeelErrorCode } from '@keel/core';
 import { type AdvisorReport, advise, createMaintenance, createPool, exitCode, formatReport } from '@keel/pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { filterColumns } from '../src/advisor/index-findings.js';
 import { createTestDatabase, sql, type TestDatabase } from './helpers/database.js';
 
@@ -57,6 +57,37 @@ afterAll(async () => {
 
 const of = (report: AdvisorReport, kind: string) => report.findings.filter((f) => f.kind === kind);
 
+/** Skips the test without hypopg on the server; creates it in the test database otherwise. */
+async function requireHypopg(ctx: TestContext): Promise<void> {
+  if (!server.hypopgAvailable) {
+    console.log(
+      'skipped: the hypopg extension is not installed on this server (Debian: postgresql-15-hypopg)',
+    );
+    ctx.skip();
+  }
+  await sql(db, 'CREATE EXTENSION IF NOT EXISTS hypopg');
+}
+
+/** Runs `text` once through a pool that captures every query's plan, then advises with that pool. */
+async function adviseWithCapturedPlan(text: string, values: unknown[]): Promise<AdvisorReport> {
+  const keel = createKeel({ runtime: false });
+  const pool = createPool(keel, {
+    pg: db.config,
+    healthCheck: false,
+    slowQuery: { thresholdMs: 0, explain: true },
+    onEvent: () => {},
+  });
+  try {
+    await pool.query(text, values);
+    await pool.plansSettled();
+    expect(pool.slowQueries()[0]!.plan).not.toBeNull();
+    return await advise(db.url, { pool });
+  } finally {
+    await pool.end();
+    await keel.close();
+  }
+}
+
 describe('advise', () => {
   it('suggests the missing index for a selective sequential scan on a large table, and not for an unselective one', async () => {
     const report = await advise(db.url, {
@@ -78,13 +109,7 @@ describe('advise', () => {
   });
 
   it('confirms the suggestion with a hypothetical index when hypopg is installed', async (ctx) => {
-    if (!server.hypopgAvailable) {
-      console.log(
-        'skipped: the hypopg extension is not installed on this server (Debian: postgresql-15-hypopg)',
-      );
-      ctx.skip();
-    }
-    await sql(db, 'CREATE EXTENSION IF NOT EXISTS hypopg');
+    await requireHypopg(ctx);
     const report = await advise(db.url, { queries: [ORDERS_BY_CUSTOMER] });
     expect(report.hypopg).toEqual({ enabled: true, guidance: null });
     const suggestion = of(report, 'missing-index').find((f) => f.fix?.includes('(customer_id)'))!;
@@ -164,55 +189,23 @@ describe('advise', () => {
   });
 
   it('uses the plans a pool captured for its slow queries', async () => {
-    const keel = createKeel({ runtime: false });
-    const pool = createPool(keel, {
-      pg: db.config,
-      healthCheck: false,
-      slowQuery: { thresholdMs: 0, explain: true },
-      onEvent: () => {},
-    });
-    try {
-      await pool.query('SELECT id FROM orders WHERE customer_id = $1 AND total = $2', [42, 7]);
-      await pool.plansSettled();
-      const report = await advise(db.url, { pool });
-      expect(of(report, 'missing-index').map((f) => f.fix)).toContain(
-        'CREATE INDEX CONCURRENTLY orders_customer_id_total_idx ON orders (customer_id, total);',
-      );
-    } finally {
-      await pool.end();
-      await keel.close();
-    }
+    const report = await adviseWithCapturedPlan(
+      'SELECT id FROM orders WHERE customer_id = $1 AND total = $2',
+      [42, 7],
+    );
+    expect(of(report, 'missing-index').map((f) => f.fix)).toContain(
+      'CREATE INDEX CONCURRENTLY orders_customer_id_total_idx ON orders (customer_id, total);',
+    );
   });
 
   // The README: with hypopg created, a suggestion is kept only if a hypothetical index
   // halves the plan's cost. A plan the pool captured was passed on unconfirmed.
   it("confirms a suggestion from a pool's captured plan with hypopg too", async (ctx) => {
-    if (!server.hypopgAvailable) {
-      console.log(
-        'skipped: the hypopg extension is not installed on this server (Debian: postgresql-15-hypopg)',
-      );
-      ctx.skip();
-    }
-    await sql(db, 'CREATE EXTENSION IF NOT EXISTS hypopg');
-    const keel = createKeel({ runtime: false });
-    const pool = createPool(keel, {
-      pg: db.config,
-      healthCheck: false,
-      slowQuery: { thresholdMs: 0, explain: true },
-      onEvent: () => {},
-    });
-    try {
-      await pool.query(ORDERS_BY_CUSTOMER, [42]);
-      await pool.plansSettled();
-      expect(pool.slowQueries()[0]!.plan).not.toBeNull();
-      const report = await advise(db.url, { pool });
-      const suggestion = of(report, 'missing-index').find((f) => f.fix?.includes('(customer_id)'))!;
-      expect(suggestion.evidence.confirmedByHypopg).toBe(true);
-      expect(Number(suggestion.evidence.costAfter)).toBeLessThan(Number(suggestion.evidence.costBefore) / 2);
-    } finally {
-      await pool.end();
-      await keel.close();
-    }
+    await requireHypopg(ctx);
+    const report = await adviseWithCapturedPlan(ORDERS_BY_CUSTOMER, [42]);
+    const suggestion = of(report, 'missing-index').find((f) => f.fix?.includes('(customer_id)'))!;
+    expect(suggestion.evidence.confirmedByHypopg).toBe(true);
+    expect(Number(suggestion.evidence.costAfter)).toBeLessThan(Number(suggestion.evidence.costBefore) / 2);
   });
 
   // A typo in a CI gate's options must fail it, not quietly keep the defaults
