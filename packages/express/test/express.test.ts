@@ -565,6 +565,41 @@ describe('@keel/express', () => {
     );
   });
 
+  it('names a mistyped option after instrument and says what to write instead, before making an instance', () => {
+    const close = vi.spyOn(Keel.prototype, 'close');
+    try {
+      for (const [options, names, replacement] of [
+        [{ mountEndpoint: false }, '`mountEndpoint`', '`mountEndpoints`'],
+        [{ critcal: ['/pay'] }, '`critcal`', '`critical`'],
+        [{ budget: {} }, '`budget`', '`budgets`'], // renamed in core: core names the replacement
+        [{ frobnicate: 1 }, '`frobnicate`', 'mountEndpoints'], // no near key: the adapter's own are listed
+      ] as const) {
+        expect(() => instrument(express5(), options as never)).toThrowError(
+          expect.objectContaining({
+            code: 'KEEL_INVALID_OPTION',
+            message: expect.stringMatching(new RegExp(`${names}.*${replacement.replace(/[`]/g, '.')}`)),
+          }),
+        );
+      }
+      // Refused before createKeel: no instance was made and left ticking.
+      expect(close).not.toHaveBeenCalled();
+    } finally {
+      close.mockRestore();
+    }
+    expect(() => instrument(express5(), { mountEndpoint: false } as never)).toThrowError(/^instrument: /);
+  });
+
+  it('refuses core options given alongside an existing `keel` instead of dropping them', async () => {
+    const keel = createKeel({ runtime: false });
+    expect(() => instrument(express5(), { keel, service: 'orders' })).toThrowError(
+      expect.objectContaining({
+        code: 'KEEL_INVALID_OPTION',
+        message: expect.stringContaining('`service` cannot be combined with `keel`'),
+      }),
+    );
+    await keel.close();
+  });
+
   it('refuses an unknown shutdown option, naming it, and keeps its own `signals` out of graceful shutdown', async () => {
     expect(() => instrument(express5(), { shutdown: { drainTimout: 100 } as never })).toThrowError(
       expect.objectContaining({
