@@ -5,6 +5,38 @@ import { instrument } from '../src/index.js';
 import { get, serve } from './helpers.js';
 
 describe('the optimiser on Express', () => {
+  it('keeps /health, /metrics, the dashboard data and the optimiser behind endpoints.token; probes and the page stay open', async () => {
+    const keel = createKeel({ runtime: false, endpoints: { token: 'a-long-enough-secret' } });
+    const app = express();
+    instrument(app, { keel });
+    const { port } = await serve(app, keel);
+    const token = 'a-long-enough-secret';
+    const ask = (method: string, path: string, auth?: string, accept = '*/*') =>
+      fetch(`http://127.0.0.1:${port}${path}`, {
+        method,
+        headers: { accept, ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+      }).then(async (r) => (await r.arrayBuffer(), r.status));
+    const guarded: [string, string, string?][] = [
+      ['GET', '/health'],
+      ['GET', '/metrics'],
+      ['GET', '/keel', 'application/json'],
+      ['GET', '/keel/optimise'],
+      ['POST', '/keel/optimise?windowMs=100'],
+      ['GET', '/keel/traffic'],
+    ];
+    for (const [method, path, accept] of guarded) {
+      expect([method, path, await ask(method, path, undefined, accept)]).toEqual([method, path, 401]);
+      expect([method, path, await ask(method, path, 'a-wrong-secret-of-length', accept)]).toEqual([
+        method,
+        path,
+        401,
+      ]);
+      expect(await ask(method, path, token, accept)).toBeLessThan(300);
+    }
+    for (const path of ['/livez', '/readyz', '/keel'])
+      expect([path, await ask('GET', path)]).toEqual([path, 200]);
+  });
+
   it("hands each request's context to a capture and samples its URL and ETag for the traffic profile", async () => {
     const clock = createFakeClock();
     const keel = createKeel({ runtime: false, clock, optimise: { profileMs: 0 } });
