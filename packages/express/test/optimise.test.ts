@@ -15,7 +15,10 @@ describe('the optimiser on Express', () => {
       fetch(`http://127.0.0.1:${port}${path}`, {
         method,
         headers: { accept, ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
-      }).then(async (r) => (await r.arrayBuffer(), r.status));
+      }).then(async (r) => {
+        await r.arrayBuffer(); // drained, so the connection is free for the next ask
+        return r.status;
+      });
     const guarded: [string, string, string?][] = [
       ['GET', '/health'],
       ['GET', '/metrics'],
