@@ -240,6 +240,13 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
           `deadline(ms): ms must be a positive integer (got ${String(ms)}).`,
         );
       }
+      if (!context) {
+        // No request context ever reaches the route, so the deadline would be dropped without a word.
+        throw new KeelError(
+          KeelErrorCode.InvalidOption,
+          'deadline(ms): `context: false` turns request contexts off, so no deadline can reach this route; remove `context: false` from instrument() to use deadline().',
+        );
+      }
       // A deadline is only worth setting if the code below can read it.
       keel.context.use();
       return (_req, res, next) => {

@@ -589,6 +589,20 @@ describe('@keel/express', () => {
     expect(() => instrument(express5(), { mountEndpoint: false } as never)).toThrowError(/^instrument: /);
   });
 
+  it('refuses k.deadline() at setup when context: false would drop it, saying what to change', async () => {
+    const { k, port } = await start(express5, { context: false }, (app) => {
+      app.get('/plain', (_req, res) => res.json({ left: k.keel.context.remainingMs() ?? null }));
+    });
+    expect(() => k.deadline(1000)).toThrowError(
+      expect.objectContaining({
+        code: 'KEEL_INVALID_OPTION',
+        message: expect.stringContaining('`context: false`'),
+      }),
+    );
+    // The reason it must fail: without contexts no handler can read a deadline.
+    expect(JSON.parse((await get(port, '/plain')).body)).toEqual({ left: null });
+  });
+
   it('refuses core options given alongside an existing `keel` instead of dropping them', async () => {
     const keel = createKeel({ runtime: false });
     expect(() => instrument(express5(), { keel, service: 'orders' })).toThrowError(
