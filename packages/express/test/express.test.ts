@@ -318,16 +318,21 @@ describe('@keel/express', () => {
       app.get('/pay/now', (_req, res) => {
         res.send('paid');
       });
+      app.get('/payroll', (_req, res) => {
+        res.send('payroll');
+      });
     });
     keel.shedder.force('test');
     const shed = await get(port, '/work');
     expect(shed.status).toBe(503);
     expect(shed.headers['retry-after']).toBe('5');
     expect((await get(port, '/pay/now')).status).toBe(200);
+    // A prefix covers the paths below it, not every path that starts with its letters.
+    expect((await get(port, '/payroll')).status).toBe(503);
     expect((await get(port, '/livez')).status).toBe(200);
-    expect(keel.shedder.shed).toBe(1);
+    expect(keel.shedder.shed).toBe(2);
     // Recorded as Keel's answer (keel_outcome "shed"): see self-answers.test.ts.
-    expect(routesOf(keel)).toEqual(['GET /pay/now 200', 'GET /work 503']);
+    expect(routesOf(keel)).toEqual(['GET /pay/now 200', 'GET /payroll 503', 'GET /work 503']);
     keel.shedder.force(undefined);
     expect((await get(port, '/work')).status).toBe(200);
   });
