@@ -38,6 +38,8 @@ describe('the optimiser on Express', () => {
     }
     for (const path of ['/livez', '/readyz', '/keel'])
       expect([path, await ask('GET', path)]).toEqual([path, 200]);
+    // Keel's own endpoints, answered or refused, are never recorded as the app's requests.
+    expect(keel.http.seriesCount).toBe(0);
   });
 
   it("hands each request's context to a capture and samples its URL and ETag for the traffic profile", async () => {
