@@ -1,6 +1,7 @@
 import { createFakeClock, createKeel, type OptimiseReport } from '@keel/core';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
+import { expectEndpointsGuarded } from '../../../scripts/test/support/endpoint-token.js';
 import { instrument } from '../src/index.js';
 import { get, serve } from './helpers.js';
 
@@ -10,34 +11,7 @@ describe('the optimiser on Express', () => {
     const app = express();
     instrument(app, { keel });
     const { port } = await serve(app, keel);
-    const token = 'a-long-enough-secret';
-    const ask = (method: string, path: string, auth?: string, accept = '*/*') =>
-      fetch(`http://127.0.0.1:${port}${path}`, {
-        method,
-        headers: { accept, ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
-      }).then(async (r) => {
-        await r.arrayBuffer(); // drained, so the connection is free for the next ask
-        return r.status;
-      });
-    const guarded: [string, string, string?][] = [
-      ['GET', '/health'],
-      ['GET', '/metrics'],
-      ['GET', '/keel', 'application/json'],
-      ['GET', '/keel/optimise'],
-      ['POST', '/keel/optimise?windowMs=100'],
-      ['GET', '/keel/traffic'],
-    ];
-    for (const [method, path, accept] of guarded) {
-      expect([method, path, await ask(method, path, undefined, accept)]).toEqual([method, path, 401]);
-      expect([method, path, await ask(method, path, 'a-wrong-secret-of-length', accept)]).toEqual([
-        method,
-        path,
-        401,
-      ]);
-      expect(await ask(method, path, token, accept)).toBeLessThan(300);
-    }
-    for (const path of ['/livez', '/readyz', '/keel'])
-      expect([path, await ask('GET', path)]).toEqual([path, 200]);
+    await expectEndpointsGuarded(port, 'a-long-enough-secret');
     // Keel's own endpoints, answered or refused, are never recorded as the app's requests.
     expect(keel.http.seriesCount).toBe(0);
   });

@@ -1,5 +1,6 @@
 import { PROMETHEUS_CONTENT_TYPE, UNMATCHED_ROUTE } from '@keel/core';
 import { describe, expect, it } from 'vitest';
+import { expectEndpointsGuarded } from '../../../scripts/test/support/endpoint-token.js';
 import { get, recorded, start } from './helpers.js';
 
 describe('endpoints', () => {
@@ -47,34 +48,7 @@ describe('endpoints', () => {
 
   it('keeps /health, /metrics, the dashboard data and the optimiser behind endpoints.token; probes and the page stay open', async () => {
     const { keel, port } = await start({ endpoints: { token: 'a-long-enough-secret' } });
-    const token = 'a-long-enough-secret';
-    const ask = (method: string, path: string, auth?: string, accept = '*/*') =>
-      fetch(`http://127.0.0.1:${port}${path}`, {
-        method,
-        headers: { accept, ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
-      }).then(async (r) => {
-        await r.arrayBuffer(); // drained, so the connection is free for the next ask
-        return r.status;
-      });
-    const guarded: [string, string, string?][] = [
-      ['GET', '/health'],
-      ['GET', '/metrics'],
-      ['GET', '/keel', 'application/json'],
-      ['GET', '/keel/optimise'],
-      ['POST', '/keel/optimise?windowMs=100'],
-      ['GET', '/keel/traffic'],
-    ];
-    for (const [method, path, accept] of guarded) {
-      expect([method, path, await ask(method, path, undefined, accept)]).toEqual([method, path, 401]);
-      expect([method, path, await ask(method, path, 'a-wrong-secret-of-length', accept)]).toEqual([
-        method,
-        path,
-        401,
-      ]);
-      expect(await ask(method, path, token, accept)).toBeLessThan(300);
-    }
-    for (const path of ['/livez', '/readyz', '/keel'])
-      expect([path, await ask('GET', path)]).toEqual([path, 200]);
+    await expectEndpointsGuarded(port, 'a-long-enough-secret');
     // Keel's own endpoints, answered or refused, are never recorded as the app's requests.
     expect(keel.http.seriesCount).toBe(0);
   });
