@@ -183,7 +183,8 @@ export function checkAdapterOptionKeys(
   hints: Readonly<Record<string, string>> = {},
 ): void {
   for (const key of Object.keys(options)) {
-    if (own.has(key) || KNOWN_KEYS.has(key) || CONFIG_FILE_SECTIONS.has(key) || key in RENAMED) continue;
+    if (own.has(key) || KNOWN_KEYS.has(key) || CONFIG_FILE_SECTIONS.has(key) || Object.hasOwn(RENAMED, key))
+      continue;
     const hint = Object.hasOwn(hints, key) ? hints[key] : undefined;
     const near = hint === undefined ? nearestKey(key, [...own, ...KNOWN_KEYS]) : undefined;
     const rule =
