@@ -143,6 +143,7 @@ export {
 } from './optimise/traffic-recorder.js';
 export type { Thresholds } from './option-readers.js';
 export type { KeelConfig, KeelOptions } from './options.js';
+export { checkAdapterOptionKeys } from './options.js';
 export {
   createOtelMetricProducer,
   type KeelMetricProducer,

@@ -20,7 +20,7 @@ import {
 import { type Clock, systemClock } from './clock.js';
 import { CONFIG_FILE_SECTIONS } from './config/config-file-sections.js';
 import { resolveRequestDeadline } from './context/deadline-options.js';
-import { type ErrorHandler, invalidOption } from './errors.js';
+import { type ErrorHandler, invalidOption, invalidOptionOf } from './errors.js';
 import { type HealthConfig, type HealthOptions, resolveHealthOptions } from './health/health-options.js';
 import {
   type EndpointOptions,
@@ -167,6 +167,66 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'capacity',
   'optimise',
 ] satisfies (keyof KeelOptions)[]);
+
+/**
+ * For an adapter whose options are `createKeel`'s plus its own: rejects the
+ * first key that is neither, named by the function the caller called (`who`)
+ * rather than by `createKeel`, with the adapter's `hint` for a key that
+ * belongs elsewhere, else the nearest known key when one is a typo away
+ * (`mountEndpoint` → `mountEndpoints`). Keys core renamed are left to
+ * `createKeel`, which names their replacement.
+ */
+export function checkAdapterOptionKeys(
+  who: string,
+  options: object,
+  own: ReadonlySet<string>,
+  hints: Readonly<Record<string, string>> = {},
+): void {
+  for (const key of Object.keys(options)) {
+    if (own.has(key) || KNOWN_KEYS.has(key) || CONFIG_FILE_SECTIONS.has(key) || Object.hasOwn(RENAMED, key))
+      continue;
+    const hint = Object.hasOwn(hints, key) ? hints[key] : undefined;
+    const near = hint === undefined ? nearestKey(key, [...own, ...KNOWN_KEYS]) : undefined;
+    const rule =
+      hint ??
+      (near === undefined
+        ? `is not a known option (its own: ${[...own].join(', ')}; and every createKeel option)`
+        : `is not a known option; did you mean \`${near}\`?`);
+    throw invalidOptionOf(who, key, rule, (options as Record<string, unknown>)[key]);
+  }
+}
+
+/** The candidate at most two edits from `key` (one for short keys), the closest first; none when no such one. */
+function nearestKey(key: string, candidates: readonly string[]): string | undefined {
+  const limit = key.length <= 5 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance; option names are short, so the quadratic table is a few hundred cells. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (previous[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length] as number;
+}
 
 /** Validates options and applies every default, through each concept's resolver; the result is frozen. */
 export function resolveOptions(input: KeelOptions | undefined): KeelConfig {

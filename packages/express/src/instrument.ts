@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 // The module's `performance`, not the global: that one is a getter on globalThis, run on every read.
 import { performance } from 'node:perf_hooks';
 import {
+  checkAdapterOptionKeys,
   checkKnownKeys,
   createKeel,
   GracefulShutdown,
@@ -57,6 +58,17 @@ export interface KeelExpress {
   cache(options?: ResponseCacheOptions): RequestHandler;
 }
 
+/** `instrument`'s own options; every other key must be one of `createKeel`'s. */
+const OWN_KEYS: ReadonlySet<string> = new Set([
+  'keel',
+  'mountEndpoints',
+  'mountVitals',
+  'serverTiming',
+  'context',
+  'critical',
+  'shutdown',
+] satisfies (keyof KeelExpressOptions)[]);
+
 const CONTEXT = Symbol('keel.context');
 const SHED_BODY = '{"error":"overloaded, retry later"}';
 
@@ -80,6 +92,7 @@ type ExpressHandle = (
  * const { keel } = instrument(app, { service: 'api' });
  */
 export function instrument(app: Application, options: KeelExpressOptions = {}): KeelExpress {
+  checkAdapterOptionKeys('instrument', options, OWN_KEYS);
   const {
     keel: given,
     mountEndpoints = true,
@@ -98,6 +111,16 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
     throw new KeelError(
       KeelErrorCode.InvalidOption,
       'instrument: option `keel` must be a Keel from createKeel().',
+    );
+  }
+  // With an instance given, core's options would be dropped without a word.
+  const [extra] = given === undefined ? [] : Object.keys(keelOptions);
+  if (extra !== undefined) {
+    throw invalidOptionOf(
+      'instrument',
+      extra,
+      'cannot be combined with `keel`; pass it to createKeel() instead',
+      (keelOptions as Record<string, unknown>)[extra],
     );
   }
   const { signals, durations } = splitShutdownOptions(shutdownOptions);
@@ -217,6 +240,13 @@ export function instrument(app: Application, options: KeelExpressOptions = {}): 
           `deadline(ms): ms must be a positive integer (got ${String(ms)}).`,
         );
       }
+      if (!context) {
+        // No request context ever reaches the route, so the deadline would be dropped without a word.
+        throw new KeelError(
+          KeelErrorCode.InvalidOption,
+          'deadline(ms): `context: false` turns request contexts off, so no deadline can reach this route; remove `context: false` from instrument() to use deadline().',
+        );
+      }
       // A deadline is only worth setting if the code below can read it.
       keel.context.use();
       return (_req, res, next) => {
@@ -303,10 +333,5 @@ function splitShutdownOptions(options: KeelExpressOptions['shutdown']): {
 }
 
 function checkBoolean(name: string, value: unknown): void {
-  if (typeof value !== 'boolean') {
-    throw new KeelError(
-      KeelErrorCode.InvalidOption,
-      `instrument: option \`${name}\` must be a boolean (got ${String(value)}).`,
-    );
-  }
+  if (typeof value !== 'boolean') throw invalidOptionOf('instrument', name, 'must be a boolean', value);
 }

@@ -318,16 +318,21 @@ describe('@keel/express', () => {
       app.get('/pay/now', (_req, res) => {
         res.send('paid');
       });
+      app.get('/payroll', (_req, res) => {
+        res.send('payroll');
+      });
     });
     keel.shedder.force('test');
     const shed = await get(port, '/work');
     expect(shed.status).toBe(503);
     expect(shed.headers['retry-after']).toBe('5');
     expect((await get(port, '/pay/now')).status).toBe(200);
+    // A prefix covers the paths below it, not every path that starts with its letters.
+    expect((await get(port, '/payroll')).status).toBe(503);
     expect((await get(port, '/livez')).status).toBe(200);
-    expect(keel.shedder.shed).toBe(1);
+    expect(keel.shedder.shed).toBe(2);
     // Recorded as Keel's answer (keel_outcome "shed"): see self-answers.test.ts.
-    expect(routesOf(keel)).toEqual(['GET /pay/now 200', 'GET /work 503']);
+    expect(routesOf(keel)).toEqual(['GET /pay/now 200', 'GET /payroll 503', 'GET /work 503']);
     keel.shedder.force(undefined);
     expect((await get(port, '/work')).status).toBe(200);
   });
@@ -563,6 +568,55 @@ describe('@keel/express', () => {
     expect(() => instrument(express5(), { keel: {} as never })).toThrowError(
       expect.objectContaining({ code: 'KEEL_INVALID_OPTION' }),
     );
+  });
+
+  it('names a mistyped option after instrument and says what to write instead, before making an instance', () => {
+    const close = vi.spyOn(Keel.prototype, 'close');
+    try {
+      for (const [options, names, replacement] of [
+        [{ mountEndpoint: false }, '`mountEndpoint`', '`mountEndpoints`'],
+        [{ critcal: ['/pay'] }, '`critcal`', '`critical`'],
+        [{ budget: {} }, '`budget`', '`budgets`'], // renamed in core: core names the replacement
+        [{ frobnicate: 1 }, '`frobnicate`', 'mountEndpoints'], // no near key: the adapter's own are listed
+      ] as const) {
+        expect(() => instrument(express5(), options as never)).toThrowError(
+          expect.objectContaining({
+            code: 'KEEL_INVALID_OPTION',
+            message: expect.stringMatching(new RegExp(`${names}.*${replacement.replace(/[`]/g, '.')}`)),
+          }),
+        );
+      }
+      // Refused before createKeel: no instance was made and left ticking.
+      expect(close).not.toHaveBeenCalled();
+    } finally {
+      close.mockRestore();
+    }
+    expect(() => instrument(express5(), { mountEndpoint: false } as never)).toThrowError(/^instrument: /);
+  });
+
+  it('refuses k.deadline() at setup when context: false would drop it, saying what to change', async () => {
+    const { k, port } = await start(express5, { context: false }, (app) => {
+      app.get('/plain', (_req, res) => res.json({ left: k.keel.context.remainingMs() ?? null }));
+    });
+    expect(() => k.deadline(1000)).toThrowError(
+      expect.objectContaining({
+        code: 'KEEL_INVALID_OPTION',
+        message: expect.stringContaining('`context: false`'),
+      }),
+    );
+    // The reason it must fail: without contexts no handler can read a deadline.
+    expect(JSON.parse((await get(port, '/plain')).body)).toEqual({ left: null });
+  });
+
+  it('refuses core options given alongside an existing `keel` instead of dropping them', async () => {
+    const keel = createKeel({ runtime: false });
+    expect(() => instrument(express5(), { keel, service: 'orders' })).toThrowError(
+      expect.objectContaining({
+        code: 'KEEL_INVALID_OPTION',
+        message: expect.stringContaining('`service` cannot be combined with `keel`'),
+      }),
+    );
+    await keel.close();
   });
 
   it('refuses an unknown shutdown option, naming it, and keeps its own `signals` out of graceful shutdown', async () => {

@@ -1,10 +1,21 @@
 import { createFakeClock, createKeel, type OptimiseReport } from '@keel/core';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
+import { expectEndpointsGuarded } from '../../../scripts/test/support/endpoint-token.js';
 import { instrument } from '../src/index.js';
 import { get, serve } from './helpers.js';
 
 describe('the optimiser on Express', () => {
+  it('keeps /health, /metrics, the dashboard data and the optimiser behind endpoints.token; probes and the page stay open', async () => {
+    const keel = createKeel({ runtime: false, endpoints: { token: 'a-long-enough-secret' } });
+    const app = express();
+    instrument(app, { keel });
+    const { port } = await serve(app, keel);
+    await expectEndpointsGuarded(port, 'a-long-enough-secret');
+    // Keel's own endpoints, answered or refused, are never recorded as the app's requests.
+    expect(keel.http.seriesCount).toBe(0);
+  });
+
   it("hands each request's context to a capture and samples its URL and ETag for the traffic profile", async () => {
     const clock = createFakeClock();
     const keel = createKeel({ runtime: false, clock, optimise: { profileMs: 0 } });

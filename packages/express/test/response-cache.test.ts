@@ -246,6 +246,31 @@ describe('response cache', () => {
     expect(k.keel.errors.total()).toBe(0);
   });
 
+  it('names each cache in /metrics: http_1, http_2 in the order k.cache() is called, or its `name`', async () => {
+    const { port } = await start((app, k) => {
+      app.get('/a', k.cache(), (_req, res) => res.send('a'));
+      app.get('/b', k.cache({ name: 'catalog' }), (_req, res) => res.send('b'));
+      app.get('/c', k.cache(), (_req, res) => res.send('c'));
+    });
+    for (const path of ['/a', '/b', '/c', '/a']) await get(port, path);
+    const metrics = (await get(port, '/metrics')).body;
+    expect(metrics).toContain('keel_cache_requests_total{cache="http_1",result="hit"} 1');
+    expect(metrics).toContain('keel_cache_requests_total{cache="catalog",result="miss"} 1');
+    expect(metrics).toContain('keel_cache_requests_total{cache="http_3",result="miss"} 1');
+  });
+
+  it('keeps an answer fresh for a minute when no ttl is given, then runs the handler again', async () => {
+    let runs = 0;
+    const { port, clock } = await start((app, k) => {
+      app.get('/a', k.cache(), (_req, res) => res.send(`run ${++runs}`));
+    });
+    expect((await get(port, '/a')).body).toBe('run 1');
+    await clock.advanceAsync(59_999);
+    expect((await get(port, '/a')).headers['x-cache']).toBe('HIT');
+    await clock.advanceAsync(2);
+    expect(await get(port, '/a')).toMatchObject({ body: 'run 2', headers: { 'x-cache': 'MISS' } });
+  });
+
   it('answers 304 to a matching If-None-Match', async () => {
     const { port } = await start((app, k) => {
       app.get('/logo', k.cache(), (_req, res) => {

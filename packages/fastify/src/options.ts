@@ -1,4 +1,5 @@
 import {
+  checkAdapterOptionKeys,
   checkKnownKeys,
   type GracefulShutdownOptions,
   invalidOptionOf,
@@ -104,6 +105,21 @@ export interface RouteSettings {
   readonly cache: ResponseCacheOptions | undefined;
 }
 
+/** The plugin's own options; every other key must be one of `createKeel`'s. */
+const OWN_KEYS: ReadonlySet<string> = new Set([
+  'keel',
+  'mountEndpoints',
+  'mountVitals',
+  'serverTiming',
+  'shutdown',
+] satisfies (keyof KeelFastifyOptions)[]);
+/** `@keel/express` options that Fastify takes per route, where the route's template is known. */
+const ROUTE_ONLY: Readonly<Record<string, string>> = {
+  critical: 'is set per route here: `{ config: { keel: { critical: true } } }`',
+  deadline:
+    'is set per route here (`{ config: { keel: { deadline: ms } } }`), or for every route as `requestDeadline`',
+  cache: 'is set per route here: `{ config: { keel: { cache: { ttl } } } }`',
+};
 const SHUTDOWN_KEYS = new Set(['preStopDelay', 'drainTimeout', 'cleanupTimeout', 'signals']);
 const ROUTE_KEYS = new Set(['critical', 'deadline', 'cache']);
 /** Same ceiling as core's `requestDeadline`. */
@@ -122,6 +138,7 @@ export function resolvePluginOptions(input: unknown): KeelFastifyConfig {
     shutdown: shutdownInput,
     ...keelOptions
   } = plainObject('options', input ?? {}, 'must be an object') as KeelFastifyOptions;
+  checkAdapterOptionKeys('@keel/fastify', keelOptions, OWN_KEYS, ROUTE_ONLY);
 
   if (keel !== undefined) {
     if (!(keel instanceof Keel)) {

@@ -1,5 +1,6 @@
 import { PROMETHEUS_CONTENT_TYPE, UNMATCHED_ROUTE } from '@keel/core';
 import { describe, expect, it } from 'vitest';
+import { expectEndpointsGuarded } from '../../../scripts/test/support/endpoint-token.js';
 import { get, recorded, start } from './helpers.js';
 
 describe('endpoints', () => {
@@ -42,6 +43,13 @@ describe('endpoints', () => {
     expect(((await data.json()) as { health: { service: string } }).health.service).toBe('app');
     const beacon = await fetch(`http://127.0.0.1:${port}${keel.vitals!.path}`, { method: 'OPTIONS' });
     expect(beacon.status).not.toBe(404);
+    expect(keel.http.seriesCount).toBe(0);
+  });
+
+  it('keeps /health, /metrics, the dashboard data and the optimiser behind endpoints.token; probes and the page stay open', async () => {
+    const { keel, port } = await start({ endpoints: { token: 'a-long-enough-secret' } });
+    await expectEndpointsGuarded(port, 'a-long-enough-secret');
+    // Keel's own endpoints, answered or refused, are never recorded as the app's requests.
     expect(keel.http.seriesCount).toBe(0);
   });
 

@@ -37,6 +37,22 @@ describe('options', () => {
     if ('keel' in options && options.keel && 'close' in options.keel) await options.keel.close();
   });
 
+  it.each([
+    [{ mountEndpoint: false }, 'did you mean `mountEndpoints`?'],
+    [{ servce: 'orders' }, 'did you mean `service`?'],
+    [{ critical: ['/pay'] }, '`{ config: { keel: { critical: true } } }`'], // @keel/express's, per route here
+    [{ deadline: 30_000 }, '`requestDeadline`'],
+    [{ context: false }, 'its own: keel, mountEndpoints'],
+  ])(
+    'names a mistyped or misplaced option %j after the plugin and says what to write instead',
+    async (options, hint) => {
+      const error = await registerFails(options);
+      expect(error.code).toBe(KeelErrorCode.InvalidOption);
+      expect(error.message).toMatch(/^@keel\/fastify: option `/);
+      expect(error.message).toContain(hint);
+    },
+  );
+
   it('rejects a second registration on the same app with KEEL_INVALID_OPTION, saying what to do', async () => {
     const app = Fastify();
     await app.register(keelFastify, { runtime: false, clock: createFakeClock() });

@@ -11,7 +11,7 @@ import type { CacheOptions } from './cache-options.js';
 
 /** A route's response cache, as the adapters take it. */
 export interface ResponseCacheOptions {
-  /** Cache name in metrics (`keel_cache_requests_total{cache}`); unique per Keel. @default from the route */
+  /** Cache name in metrics (`keel_cache_requests_total{cache}`); unique per Keel. @default from the route (`@keel/fastify`), `http_<n>` in creation order (`@keel/express`) */
   name?: string;
   /** How long an answer is fresh, ms. @default 60000 */
   ttl?: number;
