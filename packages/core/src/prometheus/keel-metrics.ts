@@ -136,7 +136,7 @@ export function keelMetricFamilies(keel: KeelMetricsSource): MetricFamily[] {
   single(
     'keel_http_requests_shed_total',
     'counter',
-    'Requests turned away by load shedding; each is also recorded as a 503 with keel_outcome="shed", so it counts against availability and the error budget.',
+    'Requests turned away by load shedding; each is also recorded as a 503 (outcome shed), so it counts against availability and the error budget.',
     keel.shedder.shed,
   );
   single(
