@@ -29,6 +29,18 @@ describe('the keel command: conventions every subcommand shares', () => {
     },
   );
 
+  it('--help offers --out and --check only to commands that write files, which alone accept them', async () => {
+    for (const command of COMMANDS) {
+      const { stdout } = await keel([command.name, '--help'], project({}));
+      const writes = command.defaultOut !== undefined;
+      expect(stdout.includes('--out <dir>'), command.name).toBe(writes);
+      expect(stdout.includes('--check'), command.name).toBe(writes);
+      if (!writes) expect((await keel([command.name, '--check'], project({}))).code).toBe(2);
+    }
+    // A help that opens with an indented line keeps its indentation, aligned with the lines below.
+    expect((await keel(['slo', '--help'], project({}))).stdout).toContain('\n\n  keel slo export ');
+  });
+
   it('exits 2 on an unknown command, an unknown option or a missing config', async () => {
     const dir = project({});
     expect((await keel(['frobnicate'], dir)).code).toBe(2);

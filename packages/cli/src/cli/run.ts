@@ -25,12 +25,14 @@ const COMMON_OPTIONS: OptionSpecs = {
 
 const COMMON_HELP = `common options:
   --config <file>   the config (default: keel.config.{ts,mts,mjs,js,json,yaml,yml} here)
-  --out <dir>       where generated files go (default: %OUT%)
-  --check           write nothing; exit 1 when a generated file on disk is missing or stale
-  --json            print one JSON object (schema keel-cli/1) instead of text
+%FILES%  --json            print one JSON object (schema keel-cli/1) instead of text
   -h, --help        this text
 
 exit codes: 0 ok, 1 a check failed, 2 usage or configuration error, 3 incomplete`;
+
+const FILE_HELP = `  --out <dir>       where generated files go (default: %OUT%)
+  --check           write nothing; exit 1 when a generated file on disk is missing or stale
+`;
 
 function usage(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -46,8 +48,12 @@ Run \`keel <command> --help\` for a command's options.`;
 }
 
 export function commandHelp(command: Command): string {
-  const common = COMMON_HELP.replace('%OUT%', command.defaultOut ?? 'none: this command writes no files');
-  return `usage: keel ${command.name} ${command.synopsis}\n\n${command.help.trim()}\n\n${common}\n`;
+  // A command that writes no files refuses --out and --check, so its help does not offer them.
+  const files = command.defaultOut === undefined ? '' : FILE_HELP.replace('%OUT%', command.defaultOut);
+  const common = COMMON_HELP.replace('%FILES%', files);
+  // Only blank lines are trimmed at the start: a help that opens with an indented line keeps its indent.
+  const help = command.help.replace(/^\s*\n/, '').trimEnd();
+  return `usage: keel ${command.name} ${command.synopsis}\n\n${help}\n\n${common}\n`;
 }
 
 /**
