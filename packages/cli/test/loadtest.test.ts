@@ -179,6 +179,17 @@ describe('comparing two runs', () => {
       verdict: 'better',
       p95Change: -0.9,
     });
+    // A p95 of few requests is not bounded above by their slowest: 20 requests cannot call +50 % worse
+    // nor 4 requests -40 % better, even though the clamped intervals in the report lie apart.
+    const few = (n: number, p95: number): RouteLoad => ({
+      ...load('GET /a', n, p95, 0),
+      p95Interval: [p95 - 1, p95],
+    });
+    expect(compareRuns(run(few(20, 100)), run(few(20, 150)), 0.1).routes[0]!.verdict).toBe('same');
+    expect(compareRuns(run(few(4, 9.7)), run(few(4, 5.9)), 0.1).routes[0]!.verdict).toBe('same');
+    // From about 110 requests on, the same intervals are bounded and the verdicts stand.
+    expect(compareRuns(run(few(200, 100)), run(few(200, 150)), 0.1).routes[0]!.verdict).toBe('worse');
+    expect(compareRuns(run(few(200, 9.7)), run(few(200, 5.9)), 0.1).routes[0]!.verdict).toBe('better');
     // More errors, intervals apart: worse whatever the latency.
     expect(compareRuns(before, run(load('GET /a', 1000, 100, 5, 100)), 0.1).routes[0]!.verdict).toBe('worse');
   });
