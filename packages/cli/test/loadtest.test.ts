@@ -41,6 +41,10 @@ describe('keel loadtest', () => {
     expect(items).toMatchObject({ method: 'GET', requests: 12, droppedKeys: ['email'] });
     for (const path of items.paths) expect(path).toMatch(/^\/items\/[12]\?sort=asc$/);
     expect(JSON.stringify(profile)).not.toContain('a%40b.c');
+    // A profile that cannot be written is a bad --profile (exit 2, no stack trace), not an incomplete run.
+    const unwritable = await keel(['loadtest', '--record', app!.url, '--profile', 'no/such/dir/t.json'], dir);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toMatch(/^error: --profile no\/such\/dir\/t\.json: cannot write: ENOENT/);
   });
 
   it('replays the profile, reports each route against the budgets, and --compare fails on a slowdown', async () => {
@@ -92,6 +96,17 @@ describe('keel loadtest', () => {
     const bad = await keel(['loadtest', 'http://127.0.0.1:9', '--profile', 'bad.json'], dir);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not a Keel traffic profile/);
+    // Bad arguments are usage errors (exit 2) whether or not the app is up: they are checked before it is asked.
+    const duration = await keel(['loadtest', 'http://127.0.0.1:9', '--duration', 'soon'], dir);
+    expect(duration).toMatchObject({ code: 2, stdout: '' });
+    expect(duration.stderr).toMatch(/^error: --duration: not a duration/);
+    // --record writes the profile only: options of a replay are refused, not silently ignored.
+    const record = await keel(
+      ['loadtest', '--record', 'http://127.0.0.1:9', '--connections', '3', '--rate', '5'],
+      dir,
+    );
+    expect(record.code).toBe(2);
+    expect(record.stderr).toMatch(/^error: --connections, --rate: not for --record/);
   });
 });
 
