@@ -69,7 +69,24 @@ describe('the keel command: conventions every subcommand shares', () => {
     expect(stdout).toBe('');
     expect(stderr).toMatch(/^error: KEEL_INVALID_OPTION: /);
     expect(stderr).toContain(`\`${key}\``);
+    expect(stderr).toMatch(/\n {2}in \/.*keel\.config\.json\n$/);
   });
+
+  it.each([
+    ['optimise', ['--window', 'soon']],
+    ['loadtest', ['--duration', 'soon']],
+    ['audit', ['--instances', 'many']],
+  ])(
+    'keel %s checks its arguments before asking the app: a bad one exits 2 with the app down',
+    async (name, args) => {
+      const { code, stdout, stderr } = await keel(
+        [name, 'http://127.0.0.1:9', ...args],
+        project({ 'keel.config.json': {} }),
+      );
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+      expect(stderr).toMatch(new RegExp(`^error: --\\w+.*\\nrun \`keel ${name} --help\` for usage\\n$`));
+    },
+  );
 
   it('names a budget defined twice in YAML or JSON (which JSON.parse would silently merge)', async () => {
     for (const [file, text] of [
