@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS, JSON_SCHEMA } from '../src/index.js';
+import { COMMANDS, JSON_SCHEMA, runCli } from '../src/index.js';
 import { keel, project } from './helpers.js';
 
 describe('the keel command: conventions every subcommand shares', () => {
@@ -9,6 +9,10 @@ describe('the keel command: conventions every subcommand shares', () => {
     const help = await keel(['--help'], project({}));
     expect(help.code).toBe(0);
     for (const command of COMMANDS) expect(help.stdout).toContain(`  ${command.name}`);
+    expect((await keel(['help', 'rules'], project({}))).stdout).toMatch(/^usage: keel rules /);
+    const unknown = await keel(['help', 'frobnicate'], project({}));
+    expect(unknown).toMatchObject({ code: 2, stdout: '' });
+    expect(unknown.stderr).toMatch(/^error: unknown command "frobnicate"/);
     const bare = await keel([], project({}));
     expect(bare.code).toBe(2);
     expect(bare.stdout).toBe('');
@@ -28,6 +32,46 @@ describe('the keel command: conventions every subcommand shares', () => {
       );
     },
   );
+
+  it('reports a failure that is no usage or config error as KEEL_INTERNAL, exit 3, in the same envelope', async () => {
+    const broken = {
+      name: 'broken',
+      summary: 's',
+      synopsis: '',
+      help: 'h',
+      options: {},
+      run: async () => {
+        throw new Error('a bug');
+      },
+    };
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['broken', '--json'], [broken], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stderr += t),
+      cwd: project({}),
+    });
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/^error: KEEL_INTERNAL: Error: a bug/);
+    expect(JSON.parse(stdout)).toMatchObject({
+      schema: JSON_SCHEMA,
+      exitCode: 3,
+      error: { code: 'KEEL_INTERNAL' },
+      result: null,
+    });
+  });
+
+  it('--help offers --out and --check only to commands that write files, which alone accept them', async () => {
+    for (const command of COMMANDS) {
+      const { stdout } = await keel([command.name, '--help'], project({}));
+      const writes = command.defaultOut !== undefined;
+      expect(stdout.includes('--out <dir>'), command.name).toBe(writes);
+      expect(stdout.includes('--check'), command.name).toBe(writes);
+      if (!writes) expect((await keel([command.name, '--check'], project({}))).code).toBe(2);
+    }
+    // A help that opens with an indented line keeps its indentation, aligned with the lines below.
+    expect((await keel(['slo', '--help'], project({}))).stdout).toContain('\n\n  keel slo export ');
+  });
 
   it('exits 2 on an unknown command, an unknown option or a missing config', async () => {
     const dir = project({});
@@ -57,7 +101,24 @@ describe('the keel command: conventions every subcommand shares', () => {
     expect(stdout).toBe('');
     expect(stderr).toMatch(/^error: KEEL_INVALID_OPTION: /);
     expect(stderr).toContain(`\`${key}\``);
+    expect(stderr).toMatch(/\n {2}in \/.*keel\.config\.json\n$/);
   });
+
+  it.each([
+    ['optimise', ['--window', 'soon']],
+    ['loadtest', ['--duration', 'soon']],
+    ['audit', ['--instances', 'many']],
+  ])(
+    'keel %s checks its arguments before asking the app: a bad one exits 2 with the app down',
+    async (name, args) => {
+      const { code, stdout, stderr } = await keel(
+        [name, 'http://127.0.0.1:9', ...args],
+        project({ 'keel.config.json': {} }),
+      );
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+      expect(stderr).toMatch(new RegExp(`^error: --\\w+.*\\nrun \`keel ${name} --help\` for usage\\n$`));
+    },
+  );
 
   it('names a budget defined twice in YAML or JSON (which JSON.parse would silently merge)', async () => {
     for (const [file, text] of [

@@ -41,6 +41,10 @@ describe('keel loadtest', () => {
     expect(items).toMatchObject({ method: 'GET', requests: 12, droppedKeys: ['email'] });
     for (const path of items.paths) expect(path).toMatch(/^\/items\/[12]\?sort=asc$/);
     expect(JSON.stringify(profile)).not.toContain('a%40b.c');
+    // A profile that cannot be written is a bad --profile (exit 2, no stack trace), not an incomplete run.
+    const unwritable = await keel(['loadtest', '--record', app!.url, '--profile', 'no/such/dir/t.json'], dir);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toMatch(/^error: --profile no\/such\/dir\/t\.json: cannot write: ENOENT/);
   });
 
   it('replays the profile, reports each route against the budgets, and --compare fails on a slowdown', async () => {
@@ -92,6 +96,17 @@ describe('keel loadtest', () => {
     const bad = await keel(['loadtest', 'http://127.0.0.1:9', '--profile', 'bad.json'], dir);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not a Keel traffic profile/);
+    // Bad arguments are usage errors (exit 2) whether or not the app is up: they are checked before it is asked.
+    const duration = await keel(['loadtest', 'http://127.0.0.1:9', '--duration', 'soon'], dir);
+    expect(duration).toMatchObject({ code: 2, stdout: '' });
+    expect(duration.stderr).toMatch(/^error: --duration: not a duration/);
+    // --record writes the profile only: options of a replay are refused, not silently ignored.
+    const record = await keel(
+      ['loadtest', '--record', 'http://127.0.0.1:9', '--connections', '3', '--rate', '5'],
+      dir,
+    );
+    expect(record.code).toBe(2);
+    expect(record.stderr).toMatch(/^error: --connections, --rate: not for --record/);
   });
 });
 
@@ -120,6 +135,7 @@ describe('the replayed mix', () => {
         route('GET', '/c', 1, ['/c']),
         route('POST', '/d', 5, ['/d']),
         route('GET', '/e', 5, []),
+        { ...route('GET', '/f', 5, []), sampled: 2, withheld: 2 },
       ],
     });
     expect(mix.routes).toEqual([
@@ -128,7 +144,10 @@ describe('the replayed mix', () => {
       { route: 'GET /c', share: 0.001, paths: 1 },
     ]);
     expect(mix.requests.filter((r) => r.path === '/a?x=1')).toHaveLength(375);
-    expect(mix.skipped.map((s) => s.route)).toEqual(['POST /d', 'GET /e']);
+    expect(mix.skipped.map((s) => s.route)).toEqual(['POST /d', 'GET /e', 'GET /f']);
+    // A route never sampled is not blamed on personal data: recording again after more traffic cures it.
+    expect(mix.skipped[1]!.reason).toMatch(/no request of it was sampled yet/);
+    expect(mix.skipped[2]!.reason).toMatch(/2 sampled, each withheld: its values looked personal/);
   });
 });
 
@@ -175,6 +194,17 @@ describe('comparing two runs', () => {
       verdict: 'better',
       p95Change: -0.9,
     });
+    // A p95 of few requests is not bounded above by their slowest: 20 requests cannot call +50 % worse
+    // nor 4 requests -40 % better, even though the clamped intervals in the report lie apart.
+    const few = (n: number, p95: number): RouteLoad => ({
+      ...load('GET /a', n, p95, 0),
+      p95Interval: [p95 - 1, p95],
+    });
+    expect(compareRuns(run(few(20, 100)), run(few(20, 150)), 0.1).routes[0]!.verdict).toBe('same');
+    expect(compareRuns(run(few(4, 9.7)), run(few(4, 5.9)), 0.1).routes[0]!.verdict).toBe('same');
+    // From about 110 requests on, the same intervals are bounded and the verdicts stand.
+    expect(compareRuns(run(few(200, 100)), run(few(200, 150)), 0.1).routes[0]!.verdict).toBe('worse');
+    expect(compareRuns(run(few(200, 9.7)), run(few(200, 5.9)), 0.1).routes[0]!.verdict).toBe('better');
     // More errors, intervals apart: worse whatever the latency.
     expect(compareRuns(before, run(load('GET /a', 1000, 100, 5, 100)), 0.1).routes[0]!.verdict).toBe('worse');
   });

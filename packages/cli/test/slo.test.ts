@@ -61,6 +61,14 @@ describe('keel slo (OpenSLO v1)', () => {
     expect(text.stdout).toMatch(
       /^import \{ defineConfig \} from '@keel\/core';\n\nexport default defineConfig\(\{/,
     );
+    // Import prints; it writes no file, so --out and --check are refused rather than ignored.
+    for (const flag of [['--out', 'elsewhere'], ['--check']]) {
+      const refused = await keel(['slo', 'import', file, ...flag], dir);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        /^error: keel slo import writes no files: --out and --check do not apply/,
+      );
+    }
   });
 
   it('imports ratio and threshold SLOs written for Keel metrics by hand; lists the ones it cannot measure (exit 3)', async () => {

@@ -25,12 +25,14 @@ const COMMON_OPTIONS: OptionSpecs = {
 
 const COMMON_HELP = `common options:
   --config <file>   the config (default: keel.config.{ts,mts,mjs,js,json,yaml,yml} here)
-  --out <dir>       where generated files go (default: %OUT%)
-  --check           write nothing; exit 1 when a generated file on disk is missing or stale
-  --json            print one JSON object (schema keel-cli/1) instead of text
+%FILES%  --json            print one JSON object (schema keel-cli/1) instead of text
   -h, --help        this text
 
 exit codes: 0 ok, 1 a check failed, 2 usage or configuration error, 3 incomplete`;
+
+const FILE_HELP = `  --out <dir>       where generated files go (default: %OUT%)
+  --check           write nothing; exit 1 when a generated file on disk is missing or stale
+`;
 
 function usage(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -46,8 +48,12 @@ Run \`keel <command> --help\` for a command's options.`;
 }
 
 export function commandHelp(command: Command): string {
-  const common = COMMON_HELP.replace('%OUT%', command.defaultOut ?? 'none: this command writes no files');
-  return `usage: keel ${command.name} ${command.synopsis}\n\n${command.help.trim()}\n\n${common}\n`;
+  // A command that writes no files refuses --out and --check, so its help does not offer them.
+  const files = command.defaultOut === undefined ? '' : FILE_HELP.replace('%OUT%', command.defaultOut);
+  const common = COMMON_HELP.replace('%FILES%', files);
+  // Only blank lines are trimmed at the start: a help that opens with an indented line keeps its indent.
+  const help = command.help.replace(/^\s*\n/, '').trimEnd();
+  return `usage: keel ${command.name} ${command.synopsis}\n\n${help}\n\n${common}\n`;
 }
 
 /**
@@ -61,6 +67,11 @@ export async function runCli(
   io: CliIo,
 ): Promise<ExitCode> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest[0] !== undefined && !commands.some((c) => c.name === rest[0])) {
+    // `keel help frobnicate` is the same mistake as `keel frobnicate`: exit 2, not the usage and 0.
+    io.stderr(`error: unknown command "${rest[0]}"\n\n${usage(commands)}\n`);
+    return ExitCode.Usage;
+  }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const topic = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
     if (topic) io.stdout(commandHelp(topic));

@@ -69,11 +69,16 @@ cannot be reached or nothing could be replayed.
     const url = context.positionals[0];
     const target = adminTarget(url, context, resolved);
     const profilePath = context.values.profile as string | undefined;
+    // Every argument is checked before the app is asked anything: a bad one exits 2 whether or not it is up.
+    const durationMs = parseDuration('duration', (context.values.duration as string | undefined) ?? '30s');
+    const connections = parseCount('connections', (context.values.connections as string | undefined) ?? '10');
+    const rate =
+      context.values.rate === undefined ? undefined : parseCount('rate', context.values.rate as string);
+    const noise = parseNoise(context.values.noise as string | undefined);
     try {
       if (context.values.record) return await record(context, target, profilePath ?? 'traffic.json');
       const compareFile = context.values.compare as string | undefined;
       const before = compareFile && readLoadReport(await readJson(context, compareFile), compareFile);
-      const noise = parseNoise(context.values.noise as string | undefined);
       const profile = profilePath
         ? readProfile(await readJson(context, profilePath), profilePath)
         : readProfile(await admin<TrafficProfile>(target, '/keel/traffic'), `${target.base}/keel/traffic`);
@@ -81,13 +86,6 @@ cannot be reached or nothing could be replayed.
       for (const s of mix.skipped) context.warn(`${s.route}: ${s.reason}`);
       if (mix.requests.length === 0)
         return { incomplete: ['the profile has no GET or HEAD route with a path to replay'] };
-      const durationMs = parseDuration('duration', (context.values.duration as string | undefined) ?? '30s');
-      const connections = parseCount(
-        'connections',
-        (context.values.connections as string | undefined) ?? '10',
-      );
-      const rate =
-        context.values.rate === undefined ? undefined : parseCount('rate', context.values.rate as string);
       const base = url!.replace(/\/+$/, '');
       context.progress(
         `replaying ${mix.routes.length} route(s) against ${base} for ${durationMs / 1000} s with ${connections} connection(s)...`,
@@ -150,14 +148,21 @@ async function record(
   target: ReturnType<typeof adminTarget>,
   path: string,
 ): Promise<CommandResult> {
-  if (context.values.compare !== undefined || context.values.duration !== undefined)
-    throw new UsageError('--record only writes the profile: --compare and --duration do not apply');
+  const replayOnly = ['compare', 'duration', 'connections', 'rate', 'noise'].filter(
+    (name) => context.values[name] !== undefined,
+  );
+  if (replayOnly.length > 0)
+    throw new UsageError(
+      `${replayOnly.map((name) => `--${name}`).join(', ')}: not for --record, which only writes the profile`,
+    );
   const profile = readProfile(
     await admin<TrafficProfile>(target, '/keel/traffic'),
     `${target.base}/keel/traffic`,
   );
   const file = resolve(context.cwd, path);
-  await writeFile(file, `${JSON.stringify(profile, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify(profile, null, 2)}\n`).catch((error: Error) => {
+    throw new UsageError(`--profile ${path}: cannot write: ${error.message}`);
+  });
   const replayable = profile.routes.filter(
     (r) => (r.method === 'GET' || r.method === 'HEAD') && r.paths.length > 0,
   );

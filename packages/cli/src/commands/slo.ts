@@ -40,8 +40,8 @@ export const slo: Command = {
     }
     if (action === 'import') {
       if (!file) throw new UsageError('keel slo import needs the OpenSLO file to read');
-      if (context.values.check)
-        throw new UsageError('keel slo import writes no files: --check does not apply');
+      if (context.values.check || context.values.out !== undefined)
+        throw new UsageError('keel slo import writes no files: --out and --check do not apply');
       const text = await readFile(resolve(context.cwd, file), 'utf8').catch((error: Error) => {
         throw new UsageError(`${file}: ${error.message}`);
       });

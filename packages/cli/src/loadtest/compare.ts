@@ -1,5 +1,5 @@
 import { UsageError } from '../cli/usage-error.js';
-import type { BudgetResult, LoadReport, RouteLoad } from './load-report.js';
+import { type BudgetResult, type LoadReport, p95Bounds, type RouteLoad } from './load-report.js';
 
 export type Verdict = 'worse' | 'better' | 'same' | 'new' | 'gone';
 
@@ -66,7 +66,8 @@ export function compareRuns(before: LoadReport, after: LoadReport, noise: number
     const change = b.p95 > 0 ? a.p95 / b.p95 - 1 : a.p95 > 0 ? Number.POSITIVE_INFINITY : 0;
     const why: string[] = [];
     let verdict: Verdict = 'same';
-    if (change > noise && !overlapsOrBelow(a.p95Interval, b.p95Interval)) {
+    const [aP95, bP95] = [p95Bounds(a), p95Bounds(b)];
+    if (change > noise && !overlapsOrBelow(aP95, bP95)) {
       verdict = 'worse';
       why.push(
         `p95 ${b.p95} → ${a.p95} ms (+${Math.round(change * 100)} %, beyond ${Math.round(noise * 100)} % and the 95 % intervals)`,
@@ -76,7 +77,7 @@ export function compareRuns(before: LoadReport, after: LoadReport, noise: number
       verdict = 'worse';
       why.push(`error rate ${percent(b.errorRate)} → ${percent(a.errorRate)} (95 % intervals apart)`);
     }
-    if (verdict === 'same' && change < -noise && !overlapsOrBelow(b.p95Interval, a.p95Interval)) {
+    if (verdict === 'same' && change < -noise && !overlapsOrBelow(bP95, aP95)) {
       verdict = 'better';
       why.push(`p95 ${b.p95} → ${a.p95} ms (${Math.round(change * 100)} %)`);
     }

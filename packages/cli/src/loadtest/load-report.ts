@@ -132,17 +132,39 @@ export class LoadRecorder {
   }
 }
 
+/** The 1-based ranks a 95 % interval of the q-quantile of n samples spans: n·q ± z·√(n·q·(1−q)). */
+function intervalRanks(n: number, q: number): readonly [number, number] {
+  const spread = Z * Math.sqrt(n * q * (1 - q));
+  return [Math.ceil(n * q - spread), Math.ceil(n * q + spread + 1)];
+}
+
+/**
+ * A run's p95 interval for judging a change: an end whose rank falls outside
+ * the samples is open (±Infinity), since no sample bounds the quantile there.
+ * The report clamps such an end to the smallest or largest sample, which
+ * with fewer than about 110 requests would let the p95 of a handful of
+ * samples look precisely known (four samples' p95 exceeds their maximum 81 %
+ * of the time).
+ */
+export function p95Bounds(load: RouteLoad): readonly [number, number] {
+  const [low, high] = intervalRanks(load.requests, 0.95);
+  return [
+    low < 1 ? Number.NEGATIVE_INFINITY : load.p95Interval[0],
+    high > load.requests ? Number.POSITIVE_INFINITY : load.p95Interval[1],
+  ];
+}
+
 function routeLoad(route: string, times: number[], errors: number, seconds: number): RouteLoad {
   const sorted = Float64Array.from(times).sort();
   const n = sorted.length;
   const at = (q: number) => {
     if (n === 0) return { value: 0, interval: [0, 0] as const };
-    // Nearest rank, and the ranks a 95 % interval of that quantile spans: n·q ± z·√(n·q·(1−q)).
-    const spread = Z * Math.sqrt(n * q * (1 - q));
-    const rank = (r: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(r) - 1))]!;
+    // Nearest rank, and the ranks of its 95 % interval, clamped to the samples (see p95Bounds).
+    const rank = (r: number) => sorted[Math.min(n - 1, Math.max(0, r - 1))]!;
+    const [low, high] = intervalRanks(n, q);
     return {
-      value: round(rank(n * q)),
-      interval: [round(rank(n * q - spread)), round(rank(n * q + spread + 1))] as const,
+      value: round(rank(Math.ceil(n * q))),
+      interval: [round(rank(low)), round(rank(high))] as const,
     };
   };
   const p50 = at(0.5);

@@ -45,6 +45,19 @@ export function readProfile(json: unknown, source: string): TrafficProfile {
 }
 
 /**
+ * Why a route has no path to replay: every sampled path was withheld as
+ * personal, or none of its requests was sampled at all (Keel samples one
+ * request per interval, so a route can be counted yet never sampled), which
+ * more traffic before `--record` cures and withholding does not.
+ */
+function noPathReason(r: TrafficRoute): string {
+  const withheld = typeof r.withheld === 'number' ? r.withheld : 0;
+  return withheld > 0
+    ? `no path could be kept (${withheld} sampled, each withheld: its values looked personal)`
+    : 'no request of it was sampled yet (Keel samples at most one request per optimise.traffic.sampleInterval, 100 ms by default): record again after more traffic';
+}
+
+/**
  * The replayed mix: GET and HEAD routes with at least one path, each given
  * a share of a 1000-request sequence proportional to its requests in the
  * profile (largest remainders, at least one each), its paths taken in turn,
@@ -57,8 +70,7 @@ export function mixOf(profile: TrafficProfile, seed = 1): Mix {
     const route = `${r.method} ${r.route}`;
     if (!REPLAYED.has(r.method))
       skipped.push({ route, reason: 'not replayed: Keel records no request bodies' });
-    else if (r.paths.length === 0)
-      skipped.push({ route, reason: 'no path could be kept (its values looked personal)' });
+    else if (r.paths.length === 0) skipped.push({ route, reason: noPathReason(r) });
     else if (r.requests > 0) replayed.push(r);
   }
   if (replayed.length === 0) return { requests: [], routes: [], skipped };
