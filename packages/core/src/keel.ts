@@ -145,7 +145,6 @@ export class Keel {
     const runtime = config.runtime ? new RuntimeSampler() : undefined;
     this.#runtime = runtime;
     runtime?.start();
-    const lastSample = () => runtime?.last ?? null;
     this.#health = new HealthEvaluator(
       {
         config,
@@ -156,7 +155,7 @@ export class Keel {
         shedder: this.shedder,
         sections: this.#sections,
         events: this.#events,
-        runtime: lastSample,
+        runtime: () => this.runtimeSample,
         breakers: () => this.#breakers.stats(),
         caches: () => this.#caches.stats(),
       },
@@ -167,7 +166,7 @@ export class Keel {
       clock,
       { ...config, sampleInterval: config.runtime?.sampleInterval },
       {
-        every: (at) => this.#readiness.account(at, this.#readiness.accountable(this.#health.report.score)),
+        every: (at) => this.#readiness.account(at, this.#accountable()),
         sample: (at) => this.shedder.update(runtime!.sample(at)),
         rotate: (end) => this.#budgets.rotate(this.#readiness.closeInterval(), end),
         closed: (at) => {
@@ -290,8 +289,7 @@ export class Keel {
    */
   beginShutdown(): void {
     const now = this.config.clock.now();
-    if (this.#readiness.beginShutdown(now, this.#readiness.accountable(this.#health.report.score)))
-      this.#events.emit('shutdown', { at: now });
+    if (this.#readiness.beginShutdown(now, this.#accountable())) this.#events.emit('shutdown', { at: now });
   }
 
   /** Whether `beginShutdown` was called (a planned shutdown is under way). */
@@ -347,6 +345,11 @@ export class Keel {
    */
   get runtimeSample(): RuntimeSnapshot | null {
     return this.#runtime?.last ?? null;
+  }
+
+  /** Readiness as the availability budget counts it (`ReadinessGate.accountable`). */
+  #accountable(): boolean | null {
+    return this.#readiness.accountable(this.#health.report.score);
   }
 
   /** Prometheus text: Keel's metrics, then the registry's. */

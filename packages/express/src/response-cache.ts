@@ -153,13 +153,7 @@ async function replay(app: Application, req: Request, rc: ResponseCache): Promis
     },
     { method: 'GET', url: req.originalUrl, headers },
   );
-  const entry = rc.entryOf(answer.statusCode, answer.headers, answer.rawPayload);
-  if (!entry)
-    throw new NotCacheable(
-      ResponseCache.refusal(answer.statusCode, answer.headers) ??
-        'the answer varies on a header the cache key does not hold (reported at :vary)',
-    );
-  return entry;
+  return rc.refreshedEntry(answer.statusCode, answer.headers, answer.rawPayload);
 }
 
 function send(req: Request, res: Response, entry: CachedResponse, state: 'HIT' | 'MISS'): void {

@@ -6,10 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { instrument, type KeelExpress } from '../src/index.js';
 import { get, serve } from './helpers.js';
 
-async function start(routes: (app: express.Express, k: KeelExpress, clock: FakeClock) => void) {
+async function start(
+  routes: (app: express.Express, k: KeelExpress, clock: FakeClock) => void,
+  onError?: (error: unknown, where: string) => void,
+) {
   const app = express();
   const clock = createFakeClock();
-  const k = instrument(app, { runtime: false, clock });
+  const k = instrument(app, { runtime: false, clock, onError });
   routes(app, k, clock);
   const { port } = await serve(app, k.keel);
   return { k, clock, port };
@@ -166,18 +169,15 @@ describe('response cache', () => {
 
   it('keeps serving stale when a refresh gets an answer it cannot store, and reports the status it got', async () => {
     const reported: string[] = [];
-    const app = express();
-    const clock = createFakeClock();
-    const k = instrument(app, {
-      runtime: false,
-      clock,
-      onError: (error, where) => reported.push(`${where}: ${(error as Error).message}`),
-    });
     let status = 200;
-    app.get('/prices', k.cache({ ttl: 1000, staleWhileRevalidate: 60_000 }), (_req, res) => {
-      res.status(status).send(`prices at ${status}`);
-    });
-    const { port } = await serve(app, k.keel);
+    const { port, clock } = await start(
+      (app, k) => {
+        app.get('/prices', k.cache({ ttl: 1000, staleWhileRevalidate: 60_000 }), (_req, res) => {
+          res.status(status).send(`prices at ${status}`);
+        });
+      },
+      (error, where) => reported.push(`${where}: ${(error as Error).message}`),
+    );
     expect((await get(port, '/prices')).body).toBe('prices at 200');
     status = 503;
     clock.advance(2000);
@@ -192,23 +192,24 @@ describe('response cache', () => {
   it('marks a refresh X-Cache: REFRESH, so a policy middleware that defers to Keel lets it be stored', async () => {
     let version = 1;
     const reported: unknown[] = [];
-    const app = express();
-    const clock = createFakeClock();
-    const k = instrument(app, { runtime: false, clock, onError: (error) => reported.push(error) });
-    // An app-wide default: no-cache on GET answers that state no policy, unless Keel's cache handles them.
-    app.use((_req, res, next) => {
-      const writeHead = res.writeHead;
-      res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
-        if (!this.hasHeader('cache-control') && !this.hasHeader('x-cache'))
-          this.setHeader('Cache-Control', 'no-cache');
-        return writeHead.apply(this, args);
-      } as typeof writeHead;
-      next();
-    });
-    app.get('/menu', k.cache({ ttl: 1000, staleWhileRevalidate: 60_000 }), (_req, res) => {
-      res.send(`menu v${version}`);
-    });
-    const { port } = await serve(app, k.keel);
+    const { port, clock } = await start(
+      (app, k) => {
+        // An app-wide default: no-cache on GET answers that state no policy, unless Keel's cache handles them.
+        app.use((_req, res, next) => {
+          const writeHead = res.writeHead;
+          res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
+            if (!this.hasHeader('cache-control') && !this.hasHeader('x-cache'))
+              this.setHeader('Cache-Control', 'no-cache');
+            return writeHead.apply(this, args);
+          } as typeof writeHead;
+          next();
+        });
+        app.get('/menu', k.cache({ ttl: 1000, staleWhileRevalidate: 60_000 }), (_req, res) => {
+          res.send(`menu v${version}`);
+        });
+      },
+      (error) => reported.push(error),
+    );
     expect((await get(port, '/menu')).body).toBe('menu v1');
     version = 2;
     clock.advance(2000);

@@ -80,13 +80,7 @@ export class RouteCache extends ResponseCache {
     }
     headers[REFRESH_HEADER] = this.#refreshToken;
     const replayed = await this.#app.inject({ method: 'GET', url: request.url, headers });
-    const entry = this.entryOf(replayed.statusCode, replayed.headers, replayed.rawPayload);
-    if (!entry)
-      throw new NotCacheable(
-        ResponseCache.refusal(replayed.statusCode, replayed.headers) ??
-          'the answer varies on a header the cache key does not hold (reported at :vary)',
-      );
-    return entry;
+    return this.refreshedEntry(replayed.statusCode, replayed.headers, replayed.rawPayload);
   }
 
   /**

@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { createKeel, type Keel, KeelError } from '@keel/core';
 import { createPool, type KeelPool } from '@keel/pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { promtoolAvailable } from '../../../scripts/test/support/promtool.js';
+import { expectMetricsPassLint, promtoolAvailable } from '../../../scripts/test/support/promtool.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
 // Issue 15, item 10: `promtool check metrics` prints nothing for the pool's metrics,
@@ -90,12 +89,10 @@ describe('pool metrics under traffic', () => {
         'keel_db_deadline_cancels_total',
       ])
         expect(text).toContain(`# TYPE ${name} `);
-      const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expectMetricsPassLint(text);
       console.log(
-        `promtool check metrics on ${text.split('\n').filter((l) => l.startsWith('db_') || l.startsWith('keel_db_')).length} pool series: exit ${result.status}, output ${JSON.stringify(result.stdout + result.stderr)}`,
+        `promtool check metrics on ${text.split('\n').filter((l) => l.startsWith('db_') || l.startsWith('keel_db_')).length} pool series: exit 0, nothing said`,
       );
-      expect(`${result.stdout}${result.stderr}`).toBe('');
-      expect(result.status).toBe(0);
     },
   );
 });

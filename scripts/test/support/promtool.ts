@@ -32,3 +32,8 @@ export function expectRulesPass(dir: string): void {
   expect(promtool(dir, ['check', 'rules', 'keel-rules.yaml'])).not.toMatch(/warn/i);
   promtool(dir, ['test', 'rules', ...RULE_TESTS]);
 }
+
+/** `promtool check metrics` on a `/metrics` text: passes only when it exits 0 with nothing to say. */
+export function expectMetricsPassLint(text: string): void {
+  expect(promtool(undefined, ['check', 'metrics'], text)).toBe('');
+}

@@ -67,13 +67,14 @@ export async function runCli(
   io: CliIo,
 ): Promise<ExitCode> {
   const [name, ...rest] = argv;
-  if (name === 'help' && rest[0] !== undefined && !commands.some((c) => c.name === rest[0])) {
+  const topic =
+    name === 'help' && rest[0] !== undefined ? commands.find((c) => c.name === rest[0]) : undefined;
+  if (name === 'help' && rest[0] !== undefined && topic === undefined) {
     // `keel help frobnicate` is the same mistake as `keel frobnicate`: exit 2, not the usage and 0.
     io.stderr(`error: unknown command "${rest[0]}"\n\n${usage(commands)}\n`);
     return ExitCode.Usage;
   }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    const topic = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
     if (topic) io.stdout(commandHelp(topic));
     else (name === undefined ? io.stderr : io.stdout)(`${usage(commands)}\n`);
     return name === undefined ? ExitCode.Usage : ExitCode.Ok;

@@ -195,6 +195,19 @@ export class ResponseCache {
   }
 
   /**
+   * A background refresh's answer as it will be stored. Throws, saying why,
+   * when it cannot replace the stale entry (the cache reports it, once).
+   */
+  refreshedEntry(status: number, raw: OutgoingHttpHeaders, body: Buffer): CachedResponse {
+    const entry = this.entryOf(status, raw, body);
+    if (entry) return entry;
+    throw new Error(
+      ResponseCache.refusal(status, raw) ??
+        'the answer varies on a header the cache key does not hold (reported at :vary)',
+    );
+  }
+
+  /**
    * The answer as it would be stored, or `undefined` when it must not be
    * (`refusal`), or when it varies on a request header the key does not hold
    * (see `#variesBeyondKey`; reported unless `preview`, for a look at an

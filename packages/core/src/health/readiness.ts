@@ -54,21 +54,19 @@ export class ReadinessGate {
    * then on, and its timeout bounds how long a first answer can stay unknown.
    */
   accountable(score: number): boolean | null {
-    const pending = this.#collect(score, false, null);
-    if (pending === -1) return false;
-    return pending === 0 ? true : null;
+    const state = this.#collect(score, false, null);
+    return state === 'unknown' ? null : state === 'ready';
   }
 
   /**
-   * Pushes why not ready onto `reasons` (when given). Returns -1 when a reason
-   * other than an unanswered check holds, else how many critical checks have
-   * not answered yet.
+   * Pushes why not ready onto `reasons` (when given), and says which: `ready`,
+   * `unknown` (only critical checks that have not answered yet) or `not-ready`.
    */
-  #collect(score: number, details: boolean, reasons: string[] | null): number {
-    let other = false;
-    let pending = 0;
+  #collect(score: number, details: boolean, reasons: string[] | null): 'ready' | 'unknown' | 'not-ready' {
+    let down = false;
+    let unknown = false;
     const add = (reason: string) => {
-      other = true;
+      down = true;
       reasons?.push(reason);
     };
     if (this.#closed) add('closed');
@@ -78,13 +76,13 @@ export class ReadinessGate {
     for (const check of this.#checks.values()) {
       const s = check.status;
       if (!s.critical || s.ok) continue;
-      if (s.checkedAt === null) pending++;
-      else other = true;
+      if (s.checkedAt === null) unknown = true;
+      else down = true;
       reasons?.push(`dependency ${s.name}: ${(details && s.error) || 'failing'}`);
     }
     const floor = this.#config.readinessMinScore;
     if (floor > 0 && score < floor) add(`health score ${score} below ${floor}`);
-    return other ? -1 : pending;
+    return down ? 'not-ready' : unknown ? 'unknown' : 'ready';
   }
 
   markStarted(): void {

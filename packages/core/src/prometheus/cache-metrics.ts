@@ -1,5 +1,5 @@
 import type { CacheStats } from '../cache/cache.js';
-import { type GaugeSample, type MetricFamily, renderMetric } from './exposition.js';
+import type { GaugeSample, MetricFamily } from './exposition.js';
 
 /**
  * A Keel's caches as metric families. Reads each cache's counters once; with
@@ -51,11 +51,4 @@ export function cacheMetricFamilies(caches: Iterable<{ stats(): CacheStats }>): 
     });
   }
   return families;
-}
-
-/** Prometheus text for a Keel's caches ('' with none). */
-export function renderCacheMetrics(caches: Iterable<{ stats(): CacheStats }>): string {
-  let out = '';
-  for (const f of cacheMetricFamilies(caches)) out += renderMetric(f.name, f.type, f.help, f.samples);
-  return out;
 }

@@ -1,6 +1,7 @@
 import type { HealthReport, Keel, TimerHandle } from '@keel/core';
 import type { IncidentManager } from '../incidents/incident-manager.js';
 import { type Analysis, analyse, type Measurement, measure } from '../measure.js';
+import { budgetBreached } from '../mitigations/http-breach.js';
 import type { Mitigation, MitigationContext } from '../mitigations/mitigation.js';
 import type { MitigationRegistry } from '../mitigations/registry.js';
 import type { MonitorConfig } from '../options.js';
@@ -50,9 +51,8 @@ export class CycleRunner implements CycleHost {
   #cycles = 0;
   #pendingTrigger: string | null = null;
   #work: Promise<void> = Promise.resolve();
-  #validateTimer: TimerHandle | undefined;
-  /** What the validate timer runs: kept so a trial that plainly hurts users can be validated at once. */
-  #trialCheck: (() => Promise<void>) | undefined;
+  /** The validation waiting for its time: its timer, and what it runs (at once, for a trial that plainly hurts users). */
+  #validation: { timer: TimerHandle; check: () => Promise<void> } | undefined;
   #closed = false;
   #standingDown = false;
 
@@ -103,8 +103,7 @@ export class CycleRunner implements CycleHost {
     if (this.#standingDown) return;
     this.#standingDown = true;
     this.#pendingTrigger = null;
-    if (this.#validateTimer !== undefined) this.keel.config.clock.clearTimeout(this.#validateTimer);
-    this.#validateTimer = undefined;
+    this.#cancelValidation();
     const cycle = this.#cycle;
     if (!cycle) return;
     const onTrial = cycle.current;
@@ -160,8 +159,7 @@ export class CycleRunner implements CycleHost {
   /** Stops timers; the work in flight finishes. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#validateTimer !== undefined) this.keel.config.clock.clearTimeout(this.#validateTimer);
-    this.#validateTimer = undefined;
+    this.#cancelValidation();
     await this.#work.catch(() => {});
   }
 
@@ -172,7 +170,7 @@ export class CycleRunner implements CycleHost {
   }
 
   healthy(report: HealthReport): boolean {
-    return report.score >= this.config.healthyScore && !report.budgets.some((b) => b.state === 'breached');
+    return report.score >= this.config.healthyScore && !budgetBreached(report);
   }
 
   measure(report: HealthReport, traffic: TrafficRates | null = null): Measurement {
@@ -217,15 +215,24 @@ export class CycleRunner implements CycleHost {
   ): void {
     const validateAt = appliedAt + this.config.validateAfter;
     cycle.current = { mitigation, appliedAt, validateAt, before, detail, since };
-    this.#trialCheck = check;
-    this.#validateTimer = this.keel.config.clock.setTimeout(
-      () => {
-        this.#validateTimer = undefined;
-        this.#trialCheck = undefined;
-        this.#enqueue(check);
-      },
+    const timer = this.keel.config.clock.setTimeout(
+      () => this.#validateNow(),
       Math.max(0, validateAt - this.now()),
     );
+    this.#validation = { timer, check };
+  }
+
+  /** Runs the waiting validation now (queued behind the work in flight). */
+  #validateNow(): void {
+    const validation = this.#cancelValidation();
+    if (validation) this.#enqueue(validation.check);
+  }
+
+  #cancelValidation(): { check: () => Promise<void> } | undefined {
+    const validation = this.#validation;
+    if (validation) this.keel.config.clock.clearTimeout(validation.timer);
+    this.#validation = undefined;
+    return validation;
   }
 
   /**
@@ -235,16 +242,12 @@ export class CycleRunner implements CycleHost {
    */
   #cutShortIfHarmful(cycle: CycleState): void {
     const trial = cycle.current;
-    const check = this.#trialCheck;
-    if (!trial || trial.cutShort !== undefined || !check || this.#validateTimer === undefined) return;
+    if (!trial || trial.cutShort !== undefined || this.#validation === undefined) return;
     if (this.now() - trial.appliedAt < this.keel.config.interval) return;
     const why = plainHarm(trial.before.traffic ?? null, this.#traffic.since(trial.since), this.config);
     if (why === null) return;
     trial.cutShort = why;
-    this.keel.config.clock.clearTimeout(this.#validateTimer);
-    this.#validateTimer = undefined;
-    this.#trialCheck = undefined;
-    this.#enqueue(check);
+    this.#validateNow();
   }
 
   /**

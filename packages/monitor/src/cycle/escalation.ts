@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '@keel/core';
 import type { TriedMitigation } from '../incidents/incident.js';
 import { type IncidentManager, unmitigatedReason } from '../incidents/incident-manager.js';
+import { budgetBreached } from '../mitigations/http-breach.js';
 import type { Mitigation } from '../mitigations/mitigation.js';
 import { putOnTrial } from './choose-mitigation.js';
 import type { CycleRunner } from './cycle-runner.js';
@@ -51,8 +52,12 @@ export class Escalation {
     // Escalation (severity up, the last resort) is for a broken promise to users: a budget in
     // breach. A score below healthy with every budget met (a busy event loop under a load test)
     // is looked at again, but draining the instance or paging louder would only hurt (0026).
-    const breached = runner.latest.budgets.some((b) => b.state === 'breached');
-    if (breached && cycle.outcome === 'exhausted' && cycle.kept.length === 0 && incident) {
+    if (
+      budgetBreached(runner.latest) &&
+      cycle.outcome === 'exhausted' &&
+      cycle.kept.length === 0 &&
+      incident
+    ) {
       const tried: TriedMitigation[] = incident.actions
         .filter((a) => a.outcome !== 'pending')
         .map((a) => ({ mitigation: a.mitigation, outcome: a.outcome, reason: a.reason ?? a.detail }));

@@ -106,6 +106,14 @@ export function judge(
   };
 }
 
+/** Good requests per second lost from `b` to `a`, and the loss allowed as noise: `minGoodGain` of the traffic offered. */
+function goodLoss(b: TrafficRates, a: TrafficRates, config: JudgeConfig): { loss: number; allowed: number } {
+  return {
+    loss: b.goodPerSecond - a.goodPerSecond,
+    allowed: config.minGoodGain * Math.max(b.requestsPerSecond, a.requestsPerSecond),
+  };
+}
+
 /** Requests since a mitigation went on trial before it may be judged early: a few refusals prove nothing. */
 const EARLY_MIN_REQUESTS = 20;
 
@@ -125,8 +133,7 @@ export function plainHarm(
 ): string | null {
   if (!before || !after || before.requests === 0 || after.requests < EARLY_MIN_REQUESTS) return null;
   if (!(after.refusedShare > config.maxRefusedShare)) return null;
-  const loss = before.goodPerSecond - after.goodPerSecond;
-  const allowed = config.minGoodGain * Math.max(before.requestsPerSecond, after.requestsPerSecond);
+  const { loss, allowed } = goodLoss(before, after, config);
   if (!(loss > allowed)) return null;
   return `it refuses ${pct(after.refusedShare)} of requests and good requests fell ${signed(-loss)}/s (${before.goodPerSecond} → ${after.goodPerSecond} req/s)`;
 }
@@ -146,8 +153,7 @@ export function judgeRelease(
   const b = before.traffic;
   const a = after.traffic;
   if (b && a && b.requests > 0 && a.requests > 0) {
-    const loss = b.goodPerSecond - a.goodPerSecond;
-    const allowed = config.minGoodGain * Math.max(b.requestsPerSecond, a.requestsPerSecond);
+    const { loss, allowed } = goodLoss(b, a, config);
     return {
       needed: !healthyNow || loss > allowed,
       effect: `${trafficEffect(b, a)}; score ${before.score} → ${after.score}`,

@@ -29,7 +29,7 @@ export function gracefulRestart(options: GracefulRestartOptions = {}): Mitigatio
     description: 'drain, then exit for the process manager to restart',
     priority: 90,
     // Only for a broken budget: a restart takes this instance's capacity away while it drains.
-    applicable: budgetBreached,
+    applicable: (ctx) => budgetBreached(ctx.report),
     async apply(ctx) {
       await ctx.flush();
       if (options.drain) await options.drain();

@@ -28,7 +28,7 @@ export function readinessOff(): Mitigation {
     name: 'readiness-off',
     description: 'turn readiness off so the load balancer drains this instance',
     priority: 80,
-    applicable: (ctx) => release === undefined && budgetBreached(ctx),
+    applicable: (ctx) => release === undefined && budgetBreached(ctx.report),
     apply(ctx) {
       release = ctx.keel.holdReadiness(`monitor: ${ctx.reason}`);
       return `readiness off (${capacityLost(ctx.keel.capacity.snapshot)})`;
